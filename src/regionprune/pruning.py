@@ -1,0 +1,72 @@
+"""Pruning as pure functions from scores to masks (numpy only, no I/O).
+
+Conventions, shared by every function here:
+- a mask is a boolean array shaped like the weight it belongs to; True = the weight survives;
+- "remove a fraction ``rate`` of N things" removes ``round(rate * N)`` of them, with Python's
+  ``round`` as ``torch.nn.utils.prune`` does (half to even: 0.5 of 5 removes 2);
+- ties in the score are broken by position (C order): the earlier element is removed first, so
+  every result is exactly reproducible and removes exactly the stated count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+BoolArray = NDArray[np.bool_]
+FloatArray = NDArray[np.floating]
+
+
+def count_to_remove(rate: float, n: int) -> int:
+    """How many of ``n`` things a pruning ``rate`` removes."""
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"pruning rate must lie in [0, 1], got {rate}")
+    return int(round(rate * n))
+
+
+def lowest(scores: FloatArray, k: int) -> BoolArray:
+    """Boolean array marking the ``k`` smallest entries of ``scores`` (ties: earlier first)."""
+    scores = np.asarray(scores)
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores contain NaN or infinity; the network has diverged?")
+    if not 0 <= k <= scores.size:
+        raise ValueError(f"cannot mark {k} of {scores.size} scores")
+    order = np.argsort(scores, axis=None, kind="stable")
+    marked = np.zeros(scores.size, dtype=bool)
+    marked[order[:k]] = True
+    return marked.reshape(scores.shape)
+
+
+def magnitude_mask(weight: FloatArray, rate: float, mask: BoolArray | None = None) -> BoolArray:
+    """Han et al.'s pruning: remove ``rate`` of the surviving weights with the smallest |w|.
+
+    ``mask`` (optional) says which weights survive so far; by default all do. The result is a
+    new mask with ``round(rate * surviving)`` more weights removed, ranked over the whole tensor.
+    """
+    weight = np.asarray(weight)
+    alive = np.ones(weight.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if alive.shape != weight.shape:
+        raise ValueError(f"mask shape {alive.shape} differs from weight shape {weight.shape}")
+    alive_idx = np.flatnonzero(alive)  # ascending, so ties keep C order
+    drop = lowest(np.abs(weight.ravel()[alive_idx]), count_to_remove(rate, alive_idx.size))
+    out = alive.ravel().copy()
+    out[alive_idx[drop]] = False
+    return out.reshape(weight.shape)
+
+
+def prune_lowest_fraction(scores: FloatArray, rate: float) -> BoolArray:
+    """Mark the ``rate`` fraction of ``scores`` with the lowest values for removal."""
+    scores = np.asarray(scores)
+    return lowest(scores, count_to_remove(rate, scores.size))
+
+
+def density(mask: BoolArray) -> float:
+    """Surviving fraction of a mask."""
+    mask = np.asarray(mask)
+    return float(mask.mean()) if mask.size else 0.0
+
+
+def neuron_pruning_ratios(mask: BoolArray) -> FloatArray:
+    """Per hidden neuron (row of a ``(neurons, inputs)`` mask): fraction of inputs removed."""
+    mask = np.asarray(mask, dtype=bool)
+    return 1.0 - mask.mean(axis=1)

@@ -1,0 +1,206 @@
+"""Typed settings of a run, and the folder names that say them.
+
+A run is three nested levels, each one a folder named after its own settings, so that a change
+at one level recomputes that level and what follows, never what comes before (open_lth's idea):
+
+    results/runs/<train>/<magnitude>/<region>/iter<k>/
+
+``TrainSettings`` fix the baseline network, ``MagnitudeSettings`` the one-off magnitude pruning of
+W1, ``RegionSettings`` the repeated label -> score -> prune -> retrain step.  The number of
+iterations is deliberately *not* part of any folder name: raising it reuses what exists.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar, TypeVar
+
+ACTIVATIONS = ("sigmoid", "relu", "tanh")
+INITS = ("default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal")
+CONNECTIVITIES = (4, 8)
+
+S = TypeVar("S", bound="_Settings")
+
+
+def _num(x: float) -> str:
+    """Shortest faithful text of a number for a folder name: 0.5 -> '0.5', 1e-05 -> '1e-05'."""
+    return format(x, "g")
+
+
+class _Settings:
+    """Shared JSON round trip; subclasses are frozen dataclasses."""
+
+    prefix: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls: type[S], d: dict[str, Any]) -> S:
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls: type[S], text: str) -> S:
+        return cls.from_dict(json.loads(text))
+
+    def row(self) -> dict[str, Any]:
+        """Flat columns for the summary tables, prefixed by level (``train_seed``...)."""
+        return {f"{self.prefix}_{k}": v for k, v in self.to_dict().items()}
+
+
+def _check_rate(name: str, rate: float) -> None:
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {rate}")
+
+
+def _check_positive(name: str, value: int | float) -> None:
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+
+
+@dataclass(frozen=True)
+class TrainSettings(_Settings):
+    """Everything that decides the baseline network (and the data every later stage is scored on)."""
+
+    prefix: ClassVar[str] = "train"
+
+    dataset: str = "mnist"
+    activation: str = "sigmoid"
+    init: str = "default"
+    epochs: int = 15
+    batch_size: int = 100
+    lr: float = 0.1
+    seed: int = 0
+    train_limit: int | None = None  # first N training images only (tests, quick looks)
+    test_limit: int | None = None  # first N test images only
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        _check_positive("epochs", self.epochs)
+        _check_positive("batch_size", self.batch_size)
+        _check_positive("lr", self.lr)
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        for name in ("train_limit", "test_limit"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_positive(name, value)
+
+    @property
+    def name(self) -> str:
+        parts = [
+            self.dataset,
+            self.activation,
+            self.init,
+            f"e{self.epochs}",
+            f"b{self.batch_size}",
+            f"lr{_num(self.lr)}",
+            f"s{self.seed}",
+        ]
+        if self.train_limit is not None or self.test_limit is not None:
+            parts.append(f"n{self.train_limit or 'all'}-{self.test_limit or 'all'}")
+        return "_".join(parts)
+
+
+@dataclass(frozen=True)
+class MagnitudeSettings(_Settings):
+    """Step 1 of the paper: remove ``rate`` of all W1 weights with the smallest |w|."""
+
+    prefix: ClassVar[str] = "magnitude"
+
+    rate: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check_rate("magnitude rate", self.rate)
+
+    @property
+    def name(self) -> str:
+        return f"mag{_num(self.rate)}"
+
+
+@dataclass(frozen=True)
+class RegionSettings(_Settings):
+    """Steps 2-5 of the paper, one iteration: label, score, prune ``rate`` of all regions, retrain."""
+
+    prefix: ClassVar[str] = "region"
+
+    rate: float = 0.4
+    connectivity: int = 8
+    retrain_epochs: int = 5
+    retrain_lr: float = 0.1
+    retrain_batch_size: int = 100
+
+    def __post_init__(self) -> None:
+        _check_rate("region rate", self.rate)
+        if self.connectivity not in CONNECTIVITIES:
+            raise ValueError(f"connectivity must be 4 or 8, got {self.connectivity}")
+        if self.retrain_epochs < 0:
+            raise ValueError(f"retrain_epochs must be >= 0, got {self.retrain_epochs}")
+        _check_positive("retrain_lr", self.retrain_lr)
+        _check_positive("retrain_batch_size", self.retrain_batch_size)
+
+    @property
+    def name(self) -> str:
+        return (
+            f"reg{_num(self.rate)}_c{self.connectivity}_re{self.retrain_epochs}"
+            f"_lr{_num(self.retrain_lr)}_b{self.retrain_batch_size}"
+        )
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """One run: a path through the three levels, and how many region iterations to take."""
+
+    train: TrainSettings
+    magnitude: MagnitudeSettings
+    region: RegionSettings
+    iterations: int = 3
+
+    def __post_init__(self) -> None:
+        if self.iterations < 0:
+            raise ValueError(f"iterations must be >= 0, got {self.iterations}")
+
+    @property
+    def path(self) -> str:
+        """The run's folder below ``results/runs/``, and its id in every table."""
+        return f"{self.train.name}/{self.magnitude.name}/{self.region.name}"
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "run": self.path,
+            **self.train.row(),
+            **self.magnitude.row(),
+            **self.region.row(),
+            "iterations": self.iterations,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RunSettings:
+        """Build from the workflow's (schema-validated) config dictionary."""
+        data = config["data"]
+        return cls(
+            train=TrainSettings.from_dict(
+                {
+                    "dataset": data["dataset"],
+                    "train_limit": data.get("train_limit"),
+                    "test_limit": data.get("test_limit"),
+                    **config["train"],
+                }
+            ),
+            magnitude=MagnitudeSettings.from_dict(config["magnitude"]),
+            region=RegionSettings.from_dict(config["region"]),
+            iterations=config["iterations"],
+        )

@@ -1,0 +1,86 @@
+"""Pruning math on small hand-made arrays whose answers are worked out by hand."""
+
+import numpy as np
+import pytest
+
+from regionprune.pruning import (
+    count_to_remove,
+    density,
+    lowest,
+    magnitude_mask,
+    neuron_pruning_ratios,
+    prune_lowest_fraction,
+)
+
+
+def test_count_to_remove_rounds_like_torch_prune():
+    assert count_to_remove(0.5, 10) == 5
+    assert count_to_remove(0.4, 3) == 1  # 1.2
+    assert count_to_remove(0.5, 5) == 2  # 2.5 -> half to even
+    assert count_to_remove(0.5, 7) == 4  # 3.5 -> half to even
+    assert count_to_remove(0.0, 7) == 0
+    assert count_to_remove(1.0, 7) == 7
+    assert count_to_remove(0.4, 0) == 0
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        count_to_remove(1.5, 3)
+
+
+def test_magnitude_mask_removes_smallest_abs_globally():
+    w = np.array([[0.5, -0.1, 0.3], [-0.9, 0.2, -0.05]])
+    # |w| ranks: 0.05, 0.1, 0.2 | 0.3, 0.5, 0.9 ; half of 6 = 3 removed
+    expected = np.array([[True, False, True], [True, False, False]])
+    np.testing.assert_array_equal(magnitude_mask(w, 0.5), expected)
+
+
+def test_magnitude_mask_ties_break_by_position():
+    w = np.array([[1.0, -1.0], [1.0, 2.0]])
+    # three tied at |w|=1; removing 2 takes the first two in C order
+    np.testing.assert_array_equal(magnitude_mask(w, 0.5), [[False, False], [True, True]])
+
+
+def test_magnitude_mask_rates_zero_and_one():
+    w = np.arange(6.0).reshape(2, 3)
+    assert magnitude_mask(w, 0.0).all()
+    assert not magnitude_mask(w, 1.0).any()
+
+
+def test_magnitude_mask_respects_existing_mask():
+    w = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    mask = np.array([True, False, True, True, True])  # 0.2 already gone
+    # 4 alive, rate 0.5 -> remove 2 more: 0.1 and 0.3 (dead 0.2 is not counted again)
+    np.testing.assert_array_equal(
+        magnitude_mask(w, 0.5, mask), [False, False, False, True, True]
+    )
+
+
+def test_magnitude_mask_rejects_bad_input():
+    with pytest.raises(ValueError, match="shape"):
+        magnitude_mask(np.zeros((2, 2)), 0.5, np.ones((2, 3), bool))
+    with pytest.raises(ValueError, match="NaN"):
+        magnitude_mask(np.array([1.0, np.nan]), 0.5)
+
+
+def test_lowest_marks_k_smallest_and_is_stable():
+    s = np.array([3.0, 1.0, 2.0, 1.0])
+    np.testing.assert_array_equal(lowest(s, 2), [False, True, False, True])
+    np.testing.assert_array_equal(lowest(s, 1), [False, True, False, False])
+    np.testing.assert_array_equal(lowest(s, 0), [False] * 4)
+    with pytest.raises(ValueError):
+        lowest(s, 5)
+
+
+def test_prune_lowest_fraction_on_empty_scores():
+    assert prune_lowest_fraction(np.zeros(0), 0.4).shape == (0,)
+
+
+def test_prune_lowest_fraction_counts():
+    s = np.array([0.9, 0.1, 0.5, 0.3, 0.7])
+    # 0.4 of 5 = 2 regions: 0.1 and 0.3
+    np.testing.assert_array_equal(prune_lowest_fraction(s, 0.4), [0, 1, 0, 1, 0])
+
+
+def test_density_and_neuron_ratios():
+    mask = np.array([[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0]], dtype=bool)
+    assert density(mask) == pytest.approx(5 / 12)
+    np.testing.assert_allclose(neuron_pruning_ratios(mask), [0.0, 0.75, 1.0])
+    assert density(np.zeros((0, 3), bool)) == 0.0
