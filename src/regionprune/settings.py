@@ -16,6 +16,11 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
+#: The paper's network, 784 - 100 - 50 - 10 fully connected (section 4.1).
+LAYER_SIZES = (784, 100, 50, 10)
+#: The weight every pruning step works on: input layer -> hidden layer 1.
+W1 = "fc1.weight"
+
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 INITS = ("default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal")
 CONNECTIVITIES = (4, 8)
@@ -139,7 +144,7 @@ class RegionSettings(_Settings):
 
     rate: float = 0.4
     connectivity: int = 8
-    retrain_epochs: int = 5
+    retrain_epochs: int = 1
     retrain_lr: float = 0.1
     retrain_batch_size: int = 100
 
@@ -167,7 +172,7 @@ class RunSettings:
     train: TrainSettings
     magnitude: MagnitudeSettings
     region: RegionSettings
-    iterations: int = 3
+    iterations: int = 8
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
@@ -175,12 +180,18 @@ class RunSettings:
 
     @property
     def path(self) -> str:
-        """The run's folder below ``results/runs/``, and its id in every table."""
+        """The folder below ``results/runs/`` that holds the run's iterations."""
         return f"{self.train.name}/{self.magnitude.name}/{self.region.name}"
+
+    @property
+    def id(self) -> str:
+        """The run's id in every table: its path and its last iteration, whose folder holds the
+        run's own summary and figures (runs that differ only in ``iterations`` share the rest)."""
+        return f"{self.path}/iter{self.iterations}"
 
     def row(self) -> dict[str, Any]:
         return {
-            "run": self.path,
+            "run": self.id,
             **self.train.row(),
             **self.magnitude.row(),
             **self.region.row(),
@@ -204,3 +215,26 @@ class RunSettings:
             region=RegionSettings.from_dict(config["region"]),
             iterations=config["iterations"],
         )
+
+
+def coerce_cli_strings(value: Any) -> Any:
+    """Numbers, booleans and null written as strings, turned into what they say.
+
+    Snakemake parses ``--config key=1`` into an int, but leaves nested values such as
+    ``--config 'region={rate: 0.3}'`` as strings, which the schema would then reject.
+    """
+    if isinstance(value, dict):
+        return {k: coerce_cli_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [coerce_cli_strings(v) for v in value]
+    if not isinstance(value, str):
+        return value
+    words = {"true": True, "false": False, "null": None, "~": None}
+    if value.lower() in words:
+        return words[value.lower()]
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value

@@ -1,0 +1,28 @@
+# Region pruning for interpretability (Takehana & Ozaki): see README.md.
+from snakemake.utils import min_version, validate
+
+from regionprune.settings import coerce_cli_strings
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+config.update(coerce_cli_strings(config))
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/prune.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,3 @@
+from regionprune.cli import main
+
+main()

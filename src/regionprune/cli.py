@@ -1,0 +1,40 @@
+"""``python -m regionprune <job> ...``: the command each workflow rule runs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+JOBS = ("fetch", "baseline", "magnitude", "label", "prune", "retrain", "collect", "figures", "summary")
+
+log = logging.getLogger("regionprune")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="regionprune", description=__doc__)
+    sub = parser.add_subparsers(dest="job", required=True, metavar="JOB")
+    for name in JOBS:
+        module = importlib.import_module(f"regionprune.jobs.{name}")
+        p = sub.add_parser(name, help=(module.__doc__ or name).strip().splitlines()[0])
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from regionprune.data import DataError
+
+    try:
+        args.run(args)
+    except (DataError, ValueError) as err:
+        # Expected failures (bad data, bad settings): the message says what and how to fix.
+        log.error("%s", err)
+        sys.exit(1)

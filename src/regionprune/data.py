@@ -1,0 +1,193 @@
+"""Data sets in the IDX format: obtain, verify by content checksum, load (numpy, no torch).
+
+``fetch`` takes the four ``.gz`` files from a local folder or downloads them from the data set's
+mirrors, checks the MD5 of each file's *decompressed* content (a recompressed file with the same
+content is fine), and only then moves them into place, all four or none.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+import shutil
+import struct
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "test")
+#: The four files of an IDX data set (MNIST's names; Fashion-MNIST uses the same).
+IDX_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+class DataError(RuntimeError):
+    """A data file is missing, unreachable or not what it should be; the message says the fix."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    mirrors: tuple[str, ...]
+    #: file name -> MD5 of its decompressed content
+    md5: dict[str, str]
+    #: split -> (images file, labels file)
+    splits: dict[str, tuple[str, str]] = field(
+        default_factory=lambda: {"train": IDX_FILES[0:2], "test": IDX_FILES[2:4]}
+    )
+    image_shape: tuple[int, int] = (28, 28)
+    n_classes: int = 10
+
+
+MNIST = DatasetSpec(
+    name="mnist",
+    # torchvision's mirrors, in its order
+    mirrors=(
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ),
+    md5=dict(
+        zip(
+            IDX_FILES,
+            (
+                "6bbc9ace898e44ae57da46a324031adb",
+                "a25bea736e30d166cdddb491f175f624",
+                "2646ac647ad5339dbf082846283269ea",
+                "27ae3e4e09519cfbb04c329615203637",
+            ),
+        )
+    ),
+)
+
+DATASETS: dict[str, DatasetSpec] = {MNIST.name: MNIST}
+
+
+def get_spec(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise DataError(f"unknown data set {name!r}; known: {sorted(DATASETS)}") from None
+
+
+def content_md5(path: Path) -> str:
+    """MD5 of a gzip file's decompressed content."""
+    digest = hashlib.md5()
+    try:
+        with gzip.open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except (OSError, EOFError) as err:  # not gzip, truncated
+        return f"unreadable ({err})"
+    return digest.hexdigest()
+
+
+def _download(urls: list[str], dest: Path, timeout: float) -> None:
+    errors = []
+    for url in urls:
+        try:
+            log.info("downloading %s", url)
+            with urllib.request.urlopen(url, timeout=timeout) as r, open(dest, "wb") as f:
+                shutil.copyfileobj(r, f)
+            return
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            errors.append(f"  {url}: {err}")
+    raise DataError(
+        f"could not download {dest.name} from any mirror:\n" + "\n".join(errors) + "\n"
+        "Fix: on a machine without network access, put the four IDX .gz files into a folder and "
+        "set data.local_dir to it (config.yaml, or --config 'data={local_dir: /path}')."
+    )
+
+
+def fetch(
+    dataset: str,
+    out_dir: Path,
+    local_dir: Path | None = None,
+    mirrors: list[str] | None = None,
+    timeout: float = 60.0,
+) -> list[Path]:
+    """Place the data set's four verified ``.gz`` files in ``out_dir``: all of them, or none."""
+    spec = get_spec(dataset)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bases = list(mirrors) if mirrors else list(spec.mirrors)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".fetch-") as tmp:
+        staged = []
+        for name, expected in spec.md5.items():
+            dest = Path(tmp) / name
+            if local_dir is not None:
+                src = Path(local_dir) / name
+                if not src.is_file():
+                    raise DataError(
+                        f"{name} is missing from data.local_dir ({Path(local_dir).resolve()}). "
+                        f"Fix: put the {spec.name} file {name} there (content MD5 {expected}), "
+                        "or unset data.local_dir to download it."
+                    )
+                log.info("copying %s", src)
+                shutil.copyfile(src, dest)
+                origin = str(src)
+            else:
+                urls = [b.rstrip("/") + "/" + name for b in bases]
+                _download(urls, dest, timeout)
+                origin = "download"
+            got = content_md5(dest)
+            if got != expected:
+                raise DataError(
+                    f"{name} ({origin}) fails its checksum: the MD5 of its decompressed content "
+                    f"is {got}, expected {expected}. The file is corrupt, truncated or another "
+                    f"data set's. Fix: replace it with the official {spec.name} file "
+                    "(or delete it and let the workflow download it)."
+                )
+            log.info("%s: content MD5 %s ok", name, got)
+            staged.append(dest)
+        placed = []
+        for path in staged:
+            final = out_dir / path.name
+            os.replace(path, final)
+            placed.append(final)
+    return placed
+
+
+def _read_idx(path: Path, expected_magic: int) -> NDArray[np.uint8]:
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 8:
+        raise DataError(f"{path} is too short to be an IDX file")
+    magic = struct.unpack(">I", raw[:4])[0]
+    if magic != expected_magic:
+        raise DataError(f"{path}: IDX magic {magic}, expected {expected_magic}")
+    ndim = magic & 0xFF
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise DataError(f"{path}: {data.size} bytes of data for shape {dims}")
+    return data.reshape(dims)
+
+
+def load_split(
+    data_dir: Path, dataset: str, split: str, limit: int | None = None
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    """Images as ``(N, H*W)`` uint8 and labels as ``(N,)`` uint8; the first ``limit`` only."""
+    spec = get_spec(dataset)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    images_file, labels_file = spec.splits[split]
+    images = _read_idx(Path(data_dir) / images_file, 2051)
+    labels = _read_idx(Path(data_dir) / labels_file, 2049)
+    if images.shape[0] != labels.shape[0] or images.shape[1:] != spec.image_shape:
+        raise DataError(f"{data_dir}: images {images.shape} do not match labels {labels.shape}")
+    n = images.shape[0] if limit is None else min(limit, images.shape[0])
+    # copies: writable arrays of just the rows asked for (frombuffer's view is read-only)
+    return images[:n].reshape(n, -1).copy(), labels[:n].copy()

@@ -1,0 +1,116 @@
+"""Figures like the paper's, as functions from arrays to matplotlib Figures (no file I/O).
+
+Colours follow the paper's Fig. 1: red for positive weights, blue for negative, brighter for larger
+|w|, each neuron's map scaled by its own largest surviving |w|; removed weights are black.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
+
+GAP = 0.35  # grey of the lines between tiles
+
+
+def weight_rgb(weight: NDArray, mask: NDArray, shape: tuple[int, int]) -> NDArray[np.float64]:
+    """``(neurons, H, W, 3)`` colours of each neuron's input weights."""
+    w = np.where(mask, weight, 0.0).astype(np.float64)
+    scale = np.abs(w).max(axis=1, keepdims=True)
+    scale[scale == 0] = 1.0
+    v = (w / scale).reshape(-1, *shape)
+    rgb = np.zeros((*v.shape, 3))
+    rgb[..., 0] = np.clip(v, 0, 1)
+    rgb[..., 2] = np.clip(-v, 0, 1)
+    return rgb
+
+
+def regions_rgb(labels: NDArray) -> NDArray[np.float64]:
+    """``(neurons, H, W, 3)``: regions white on black (the paper's Fig. 4)."""
+    return np.repeat((labels > 0)[..., None], 3, axis=-1).astype(np.float64)
+
+
+def mosaic(tiles: NDArray, ncols: int = 10) -> NDArray[np.float64]:
+    """Tiles ``(n, H, W, 3)`` in a grid, one grey pixel between them."""
+    n, h, w, _ = tiles.shape
+    nrows = -(-n // ncols)
+    out = np.full((nrows * (h + 1) + 1, ncols * (w + 1) + 1, 3), GAP)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, ncols)
+        out[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + c * (w + 1) : 1 + c * (w + 1) + w] = tile
+    return out
+
+
+def tile_figure(tiles: NDArray, title: str, ncols: int = 10) -> Figure:
+    """All neurons' maps in one grid, each tile numbered by its neuron."""
+    img = mosaic(tiles, ncols)
+    h, w = tiles.shape[1:3]
+    fig, ax = plt.subplots(figsize=(img.shape[1] / 28, img.shape[0] / 28 + 0.5), dpi=100)
+    ax.imshow(img, interpolation="nearest")
+    for i in range(len(tiles)):
+        r, c = divmod(i, ncols)
+        ax.text(2 + c * (w + 1), 4 + r * (h + 1), str(i), color="yellow", fontsize=6)
+    ax.set_title(title, fontsize=10)
+    ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def neuron_figure(panels: list[tuple[str, NDArray]], neuron: int) -> Figure:
+    """One neuron large, one panel per stage (the paper's Fig. 5)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6))
+    for ax, (title, img) in zip(np.atleast_1d(axes), panels):
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"hidden neuron {neuron}")
+    fig.tight_layout()
+    return fig
+
+
+def ratio_histogram(ratios: NDArray, title: str) -> Figure:
+    """Per-neuron pruning ratios, with the paper's 40% and 90% marks."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.hist(ratios, bins=np.linspace(0, 1, 21), color="0.3", edgecolor="white")
+    for x in (0.4, 0.9):
+        ax.axvline(x, color="tab:red", linestyle="--", linewidth=1)
+    ge90, le40 = np.mean(ratios >= 0.9), np.mean(ratios <= 0.4)
+    ax.set_xlabel("fraction of the neuron's input weights removed")
+    ax.set_ylabel("hidden neurons")
+    ax.set_title(f"{title}\n>=90%: {ge90:.0%} of neurons, <=40%: {le40:.0%}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def stages_figure(stages: pd.DataFrame) -> Figure:
+    """Test accuracy and W1 density over the stages of one run."""
+    s = stages.sort_values("iteration")
+    names = ["baseline" if i < 0 else "magnitude" if i == 0 else f"iter {i}" for i in s["iteration"]]
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    x = np.arange(len(s))
+    ax.plot(x, 100 * s["test_acc"], "o-", color="tab:blue", label="test accuracy")
+    ax.set_ylabel("test accuracy (%)", color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.plot(x, s["w1_density"], "s--", color="tab:orange", label="W1 density")
+    ax2.set_ylabel("W1 density (surviving fraction)", color="tab:orange")
+    ax2.set_ylim(0, 1.05)
+    ax.set_xticks(x, names, rotation=30)
+    ax.set_title("accuracy and W1 density over the stages", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def pick_neuron(ratios: NDArray, target: float = 0.35) -> int:
+    """The neuron whose pruning ratio is closest to ``target`` (the paper's Fig. 5 shows ~35%)."""
+    alive = ratios < 1.0
+    if not alive.any():
+        return 0
+    dist = np.where(alive, np.abs(ratios - target), np.inf)
+    return int(np.argmin(dist))

@@ -1,0 +1,68 @@
+"""Draw one run's figures: W1 maps (paper Figs. 1, 3), regions (Fig. 4), one neuron (Fig. 5)..."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="mnist", help="gives the input image shape")
+    p.add_argument("--baseline", type=Path, required=True)
+    p.add_argument("--magnitude", type=Path, required=True)
+    p.add_argument("--final", type=Path, required=True, help="checkpoint of the last stage")
+    p.add_argument("--labels", type=Path, default=None, help="iteration 1 region labels")
+    p.add_argument("--stages", type=Path, required=True, help="the run's stages.parquet")
+    p.add_argument("--neuron", default="auto", help="neuron for the large figure, or auto")
+    p.add_argument("--out-dir", type=Path, required=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from regionprune import figures as F
+    from regionprune.data import get_spec
+    from regionprune.pruning import neuron_pruning_ratios
+    from regionprune.settings import W1
+    from regionprune.storage import atomic_path, load_checkpoint, load_labels, read_table
+
+    shape = get_spec(args.dataset).image_shape
+    base, mag, final = (load_checkpoint(p) for p in (args.baseline, args.magnitude, args.final))
+    maps = {
+        name: F.weight_rgb(c.params[W1], c.mask(W1), shape)
+        for name, c in (("baseline", base), ("magnitude", mag), ("final", final))
+    }
+    # Fig. 4 shows the regions found after magnitude pruning; with no iteration, none exist.
+    labels = load_labels(args.labels) if args.labels else np.zeros((len(base.params[W1]), *shape))
+    ratios = neuron_pruning_ratios(final.mask(W1))
+    neuron = F.pick_neuron(ratios) if args.neuron == "auto" else int(args.neuron)
+    if not 0 <= neuron < len(ratios):
+        raise ValueError(f"figures.neuron {neuron} is out of range 0..{len(ratios) - 1}")
+    it = final.attrs["iteration"]
+
+    def save(fig, name: str, formats: tuple[str, ...] = ("png",)) -> None:
+        for fmt in formats:
+            with atomic_path(args.out_dir / f"{name}.{fmt}") as tmp:
+                fig.savefig(tmp, format=fmt, dpi=150)
+        plt.close(fig)
+
+    save(F.tile_figure(maps["baseline"], "W1 after baseline training (red +, blue -)"), "w1_baseline")
+    save(F.tile_figure(maps["magnitude"], "W1 after magnitude pruning (removed: black)"), "w1_magnitude")
+    save(F.tile_figure(maps["final"], f"W1 after region pruning, iteration {it}"), "w1_final")
+    save(F.tile_figure(F.regions_rgb(labels), "connected regions after magnitude pruning"), "regions")
+    save(
+        F.neuron_figure(
+            [
+                ("baseline", maps["baseline"][neuron]),
+                ("magnitude pruned", maps["magnitude"][neuron]),
+                ("regions", F.regions_rgb(labels)[neuron]),
+                (f"final (iteration {it}), {ratios[neuron]:.0%} removed", maps["final"][neuron]),
+            ],
+            neuron,
+        ),
+        "neuron",
+    )
+    save(F.ratio_histogram(ratios, f"per-neuron pruning ratios, iteration {it}"),
+         "pruning_ratios", ("png", "pdf"))  # fmt: skip
+    save(F.stages_figure(read_table(args.stages)), "stages", ("png", "pdf"))

@@ -1,0 +1,55 @@
+"""Magnitude pruning of W1 (Han et al.): remove the given fraction with the smallest |w|."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from regionprune.jobs._torchjob import add_common, prepare
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common(p)
+    p.add_argument("--settings", required=True, help="MagnitudeSettings as JSON")
+    p.add_argument("--baseline", type=Path, required=True, help="baseline checkpoint")
+    p.add_argument("--out-model", type=Path, required=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    import logging
+
+    from regionprune import training
+    from regionprune.codehash import code_version
+    from regionprune.model import MLP, load_params
+    from regionprune.pruning import density, magnitude_mask
+    from regionprune.settings import W1, MagnitudeSettings
+    from regionprune.storage import Checkpoint, load_checkpoint, save_checkpoint
+
+    ms = MagnitudeSettings.from_json(args.settings)
+    ts, device, _, test = prepare(args, need_train=False)
+    base = load_checkpoint(args.baseline)
+    mask = magnitude_mask(base.params[W1], ms.rate, base.mask(W1))
+    params = dict(base.params)
+    params[W1] = params[W1] * mask
+    net = MLP(activation=ts.activation)
+    load_params(net, params)
+    acc, loss = training.evaluate(net.to(device), test)
+    logging.getLogger(__name__).info(
+        "W1 density %.4f after magnitude pruning at rate %g; test acc %.4f (baseline %.4f)",
+        density(mask), ms.rate, acc, base.attrs["test_acc"],
+    )  # fmt: skip
+    save_checkpoint(
+        args.out_model,
+        Checkpoint(
+            params=params,
+            masks={W1: mask},
+            attrs={
+                "stage": "magnitude",
+                "iteration": 0,
+                "test_acc": acc,
+                "test_loss": loss,
+                "settings": {"train": ts.to_dict(), "magnitude": ms.to_dict()},
+                "code_version": code_version("magnitude"),
+            },
+        ),
+    )

@@ -1,0 +1,141 @@
+"""Training and evaluation with masks held at zero.
+
+The whole data set lives as one float tensor on the device; each epoch draws a shuffled order from
+a seeded generator and takes batches by indexing (no DataLoader, no per-sample transforms).
+Masked weights are zeroed in the gradient before the step and again after it, so that they are
+exactly zero after every optimiser step, whatever the optimiser does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import NDArray
+from torch import nn
+
+from regionprune.data import load_split
+
+log = logging.getLogger(__name__)
+
+Masks = dict[str, torch.Tensor]
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} asked for, but CUDA is not available here")
+    return torch.device(device)
+
+
+def set_determinism(threads: int) -> None:
+    torch.set_num_threads(max(1, threads))
+    torch.use_deterministic_algorithms(True)
+
+
+def stream_seed(seed: int, stream: int) -> int:
+    """An independent seed for each training stage (0 = baseline, k = region iteration k)."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # (N, 784) float32 in [0, 1]
+    y: torch.Tensor  # (N,) int64
+
+
+def to_split(images: NDArray[np.uint8], labels: NDArray[np.uint8], device: torch.device) -> Split:
+    x = torch.from_numpy(images).to(device=device, dtype=torch.float32).div_(255.0)
+    y = torch.from_numpy(labels.astype(np.int64)).to(device)
+    return Split(x, y)
+
+
+def load_data(
+    data_dir: Path, dataset: str, train_limit: int | None, test_limit: int | None, device: torch.device
+) -> tuple[Split, Split]:
+    train = to_split(*load_split(data_dir, dataset, "train", train_limit), device)
+    test = to_split(*load_split(data_dir, dataset, "test", test_limit), device)
+    return train, test
+
+
+def apply_masks(model: nn.Module, masks: Masks) -> None:
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, mask in masks.items():
+            params[name].mul_(mask)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Split, batch_size: int = 10_000) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) on a split."""
+    model.eval()
+    correct, loss = 0, 0.0
+    for i in range(0, len(data.y), batch_size):
+        logits = model(data.x[i : i + batch_size])
+        y = data.y[i : i + batch_size]
+        correct += int((logits.argmax(1) == y).sum())
+        loss += float(F.cross_entropy(logits, y, reduction="sum"))
+    n = len(data.y)
+    return correct / n, loss / n
+
+
+def train(
+    model: nn.Module,
+    train_data: Split,
+    test_data: Split,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    masks: Masks | None = None,
+    after_step: Callable[[nn.Module], None] | None = None,
+) -> list[dict[str, float]]:
+    """Plain SGD on cross-entropy; one record per epoch (train loss, test accuracy, seconds)."""
+    masks = masks or {}
+    params = dict(model.named_parameters())
+    for name in masks:
+        if name not in params:
+            raise KeyError(f"mask for unknown parameter {name!r}")
+    apply_masks(model, masks)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    n = len(train_data.y)
+    records = []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        start = time.perf_counter()
+        order = torch.randperm(n, generator=gen).to(train_data.x.device)
+        total = torch.zeros((), device=train_data.x.device)
+        for i in range(0, n, batch_size):
+            idx = order[i : i + batch_size]
+            loss = F.cross_entropy(model(train_data.x[idx]), train_data.y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            for name, mask in masks.items():
+                params[name].grad.mul_(mask)
+            opt.step()
+            apply_masks(model, masks)
+            total += loss.detach() * len(idx)
+            if after_step is not None:
+                after_step(model)
+        acc, _ = evaluate(model, test_data)
+        rec = {
+            "epoch": epoch,
+            "train_loss": float(total) / n,
+            "test_acc": acc,
+            "seconds": time.perf_counter() - start,
+        }
+        log.info(
+            "epoch %d/%d  train loss %.4f  test acc %.4f  (%.2f s)",
+            epoch, epochs, rec["train_loss"], acc, rec["seconds"],
+        )
+        records.append(rec)
+    return records

@@ -1,0 +1,109 @@
+"""Data rule logic: content checksums, local copies, real downloads over loopback, IDX parsing."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from regionprune.data import IDX_FILES, DataError, MNIST, content_md5, fetch, load_split
+
+
+def test_shared_mnist_matches_official_content_md5(mnist_dir):
+    for name, expected in MNIST.md5.items():
+        assert content_md5(mnist_dir / name) == expected
+
+
+def test_fetch_from_local_dir_places_all_four(tmp_path, mnist_dir):
+    placed = fetch("mnist", tmp_path / "out", local_dir=mnist_dir)
+    assert sorted(p.name for p in placed) == sorted(IDX_FILES)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(IDX_FILES)
+
+
+def _copy_with_corrupt(src: Path, dst: Path, corrupt: str) -> None:
+    dst.mkdir()
+    for name in IDX_FILES:
+        shutil.copyfile(src / name, dst / name)
+    with gzip.open(dst / corrupt, "rb") as f:
+        data = bytearray(f.read())
+    data[-1] ^= 0xFF  # one flipped byte in the content
+    with gzip.open(dst / corrupt, "wb") as f:
+        f.write(bytes(data))
+
+
+def test_corrupt_file_names_file_checksum_and_fix_and_leaves_nothing(tmp_path, mnist_dir):
+    bad = tmp_path / "bad"
+    _copy_with_corrupt(mnist_dir, bad, "t10k-labels-idx1-ubyte.gz")
+    out = tmp_path / "out"
+    with pytest.raises(DataError) as err:
+        fetch("mnist", out, local_dir=bad)
+    msg = str(err.value)
+    assert "t10k-labels-idx1-ubyte.gz" in msg
+    assert MNIST.md5["t10k-labels-idx1-ubyte.gz"] in msg
+    assert "Fix:" in msg
+    assert list(out.iterdir()) == []  # not even the three good files
+
+
+def test_truncated_file_is_reported(tmp_path, mnist_dir):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in IDX_FILES:
+        shutil.copyfile(mnist_dir / name, bad / name)
+    raw = (bad / IDX_FILES[0]).read_bytes()
+    (bad / IDX_FILES[0]).write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(DataError, match="unreadable"):
+        fetch("mnist", tmp_path / "out", local_dir=bad)
+
+
+def test_missing_local_file_says_which_and_how(tmp_path):
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz is missing .*Fix"):
+        fetch("mnist", tmp_path / "out", local_dir=tmp_path)
+
+
+@pytest.fixture
+def http_mirror(mnist_dir):
+    """A real HTTP server on loopback serving the MNIST files."""
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(mnist_dir)
+    )
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_falls_back_to_next_mirror(tmp_path, http_mirror):
+    dead = "http://127.0.0.1:9/"  # discard port: nothing listens, connection refused
+    placed = fetch("mnist", tmp_path / "out", mirrors=[dead, http_mirror], timeout=10)
+    assert len(placed) == 4
+
+
+def test_download_failure_lists_mirrors_and_fix(tmp_path):
+    with pytest.raises(DataError, match=r"(?s)127\.0\.0\.1:9.*local_dir"):
+        fetch("mnist", tmp_path / "out", mirrors=["http://127.0.0.1:9/"], timeout=5)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_unknown_dataset():
+    with pytest.raises(DataError, match="unknown data set 'cifar'"):
+        fetch("cifar", Path("/nonexistent"))
+
+
+def test_load_split_shapes_and_limit(mnist_dir):
+    x, y = load_split(mnist_dir, "mnist", "test")
+    assert x.shape == (10000, 784) and x.dtype == np.uint8
+    assert y.shape == (10000,) and set(np.unique(y)) == set(range(10))
+    x5, y5 = load_split(mnist_dir, "mnist", "train", limit=5)
+    assert x5.shape == (5, 784)
+    assert y5.tolist() == [5, 0, 4, 1, 9]  # MNIST's famous first training labels
+    # MNIST's border pixels are blank in every image
+    assert x.reshape(-1, 28, 28)[:, 0, :].max() == 0

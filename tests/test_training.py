@@ -1,0 +1,95 @@
+"""Training with masks: pruned weights stay exactly zero; same seed, same result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from regionprune.model import build_model, load_params, params_to_numpy
+from regionprune.training import evaluate, set_determinism, stream_seed, to_split, train
+
+
+@pytest.fixture(scope="module")
+def small_data(mnist_dir):
+    from regionprune.data import load_split
+
+    set_determinism(1)
+    dev = torch.device("cpu")
+    return (
+        to_split(*load_split(mnist_dir, "mnist", "train", 1000), dev),
+        to_split(*load_split(mnist_dir, "mnist", "test", 500), dev),
+    )
+
+
+def _mask(seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(100, 784, generator=g) > 0.6).float()
+
+
+def test_masked_weights_are_zero_after_every_step_and_at_the_end(small_data):
+    train_data, test_data = small_data
+    model = build_model("sigmoid", "default", 0)
+    mask = _mask(1)
+    steps = []
+
+    def check(m):
+        w = m.fc1.weight.detach()
+        steps.append(int((w[mask == 0] != 0).sum()))
+
+    train(model, train_data, test_data, epochs=2, lr=0.5, batch_size=100, seed=3,
+          masks={"fc1.weight": mask}, after_step=check)  # fmt: skip
+    assert len(steps) == 20 and max(steps) == 0
+    w = model.fc1.weight.detach()
+    assert (w[mask == 0] == 0).all()
+    assert (w[mask == 1] != 0).float().mean() > 0.99  # the rest really trained
+
+
+def test_unknown_mask_name_is_an_error(small_data):
+    with pytest.raises(KeyError, match="fc9.weight"):
+        train(build_model("relu", "default", 0), *small_data, epochs=1, lr=0.1,
+              batch_size=100, seed=0, masks={"fc9.weight": _mask(0)})  # fmt: skip
+
+
+def test_same_seed_same_weights_and_metrics(small_data):
+    runs = []
+    for _ in range(2):
+        model = build_model("relu", "kaiming_uniform", 7)
+        rec = train(model, *small_data, epochs=2, lr=0.1, batch_size=50, seed=11,
+                    masks={"fc1.weight": _mask(2)})  # fmt: skip
+        runs.append((params_to_numpy(model), [(r["train_loss"], r["test_acc"]) for r in rec]))
+    (p1, m1), (p2, m2) = runs
+    assert m1 == m2
+    for k in p1:
+        np.testing.assert_array_equal(p1[k], p2[k])
+
+
+def test_different_seed_different_order(small_data):
+    a = build_model("sigmoid", "default", 0)
+    b = build_model("sigmoid", "default", 0)
+    train(a, *small_data, epochs=1, lr=0.1, batch_size=100, seed=stream_seed(0, 1))
+    train(b, *small_data, epochs=1, lr=0.1, batch_size=100, seed=stream_seed(0, 2))
+    assert not torch.equal(a.fc1.weight, b.fc1.weight)
+
+
+@pytest.mark.parametrize("init", ["default", "xavier_uniform", "xavier_normal", "kaiming_normal"])
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
+def test_models_build_and_round_trip(init, activation):
+    m = build_model(activation, init, 0)
+    assert [tuple(p.shape) for p in m.parameters()] == [
+        (100, 784), (100,), (50, 100), (50,), (10, 50), (10,)
+    ]  # fmt: skip
+    params = params_to_numpy(m)
+    m2 = build_model(activation, "default", 1)
+    load_params(m2, params)
+    x = torch.rand(4, 784)
+    assert torch.equal(m(x), m2(x))
+
+
+def test_evaluate_counts_correct(small_data):
+    _, test_data = small_data
+    model = build_model("sigmoid", "default", 0)
+    acc, loss = evaluate(model, test_data, batch_size=128)
+    pred = model(test_data.x).argmax(1)
+    assert acc == pytest.approx(float((pred == test_data.y).float().mean()))
+    assert loss > 0
