@@ -1,14 +1,27 @@
 # Helpers shared by all rules: the run(s) the config asks for, paths, and code versions.
 import json
+import os
 import sys
+from pathlib import Path
+
+# Jobs run `python -m regionprune ...`. The interpreter that runs Snakemake comes first on PATH
+# (a venv need not be activated; under --sdm conda the env's own python takes precedence), and the
+# repository's src/ comes last on PYTHONPATH (an installed package, or one on PYTHONPATH, wins).
+SRC = str(Path(workflow.basedir) / "src")
+os.environ.update(
+    PATH=os.pathsep.join(
+        filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")])
+    ),
+    PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), SRC])),
+)
+if SRC not in sys.path:
+    sys.path.append(SRC)
 
 from regionprune.codehash import code_version
 from regionprune.data import IDX_FILES, get_spec
 from regionprune.settings import RunSettings
 
-# Rules call the package through the Python that runs Snakemake, so that a venv need not be
-# activated and every job uses the same installation.
-PYTHON = sys.executable
+ENV = "../envs/regionprune.yaml"
 RESULTS = "results"
 RUNS_DIR = f"{RESULTS}/runs"
 
@@ -46,7 +59,11 @@ def previous_model(wildcards):
     """The checkpoint iteration k starts from: the magnitude-pruned net for k = 1."""
     k = int(wildcards.k)
     base = f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}"
-    return f"{base}/model.h5" if k == 1 else f"{base}/{wildcards.region}/iter{k - 1}/model.h5"
+    return (
+        f"{base}/model.h5"
+        if k == 1
+        else f"{base}/{wildcards.region}/iter{k - 1}/model.h5"
+    )
 
 
 def the_run(wildcards):
@@ -73,17 +90,15 @@ def run_stage_files(wildcards):
 
 def run_figure_inputs(wildcards):
     files = run_stage_files(wildcards)
+    region_dir = f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}/{wildcards.region}"
     inputs = {
         "baseline": files["checkpoints"][0],
         "magnitude": files["checkpoints"][1],
         "final": files["checkpoints"][-1],
-        "stages": f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}/{wildcards.region}"
-        f"/iter{wildcards.n}/summary/stages.parquet",
+        "stages": f"{region_dir}/iter{wildcards.n}/summary/stages.parquet",
     }
     if int(wildcards.n) >= 1:
-        inputs["labels"] = (
-            f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}/{wildcards.region}/iter1/regions.h5"
-        )
+        inputs["labels"] = f"{region_dir}/iter1/regions.h5"
     return inputs
 
 
@@ -96,6 +111,8 @@ def all_targets():
     targets = [f"{RESULTS}/summary/{t}.parquet" for t in SUMMARY_TABLES]
     targets.append(f"{RESULTS}/summary/summary.md")
     for run_id in RUNS:
-        targets += [f"{RUNS_DIR}/{run_id}/figures/{f}.png" for f in FIGURES + FIGURES_PDF]
+        targets += [
+            f"{RUNS_DIR}/{run_id}/figures/{f}.png" for f in FIGURES + FIGURES_PDF
+        ]
         targets += [f"{RUNS_DIR}/{run_id}/figures/{f}.pdf" for f in FIGURES_PDF]
     return targets

@@ -2,17 +2,22 @@ rule fetch_data:
     """Obtain the data set's IDX files (local folder or download), verified by content MD5."""
     output:
         [f"{RESULTS}/data/{{dataset}}/{f}" for f in IDX_FILES],
-    params:
-        local_dir=lambda w: (
-            f"--local-dir {config['data']['local_dir']}" if config["data"]["local_dir"] else ""
-        ),
-        mirrors=" ".join(f"--mirror {m}" for m in config["data"]["mirrors"]),
-        code=code_version("fetch"),
     log:
         f"{RESULTS}/logs/fetch_data/{{dataset}}.log",
     retries: 2
     localrule: True
+    conda:
+        ENV
+    params:
+        local_dir=lambda w: (
+            f"--local-dir {config['data']['local_dir']}"
+            if config["data"]["local_dir"]
+            else ""
+        ),
+        mirrors=" ".join(f"--mirror {m}" for m in config["data"]["mirrors"]),
+        out_dir=lambda w: f"{RESULTS}/data/{w.dataset}",
+        code=code_version("fetch"),
     shell:
-        "{PYTHON:q} -m regionprune fetch --dataset {wildcards.dataset}"
-        " --out-dir {RESULTS}/data/{wildcards.dataset} {params.local_dir} {params.mirrors}"
+        "python -m regionprune fetch --dataset {wildcards.dataset}"
+        " --out-dir {params.out_dir:q} {params.local_dir} {params.mirrors}"
         " > {log:q} 2>&1"

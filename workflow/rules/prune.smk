@@ -8,20 +8,22 @@ rule magnitude_prune:
         baseline=f"{RUNS_DIR}/{{train}}/baseline/model.h5",
     output:
         model=f"{RUNS_DIR}/{{train}}/{{mag}}/model.h5",
+    log:
+        f"{RESULTS}/logs/magnitude_prune/{{train}}/{{mag}}.log",
+    conda:
+        ENV
+    threads: config["train_threads"]
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         data_dir=lambda w: f"{RESULTS}/data/{TRAIN[w.train].dataset}",
         train=train_json,
         settings=lambda w: MAGNITUDE[w.mag].to_json(),
         device=config["device"],
         code=code_version("magnitude"),
-    threads: config["train_threads"]
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    log:
-        f"{RESULTS}/logs/magnitude_prune/{{train}}/{{mag}}.log",
     shell:
-        "{PYTHON:q} -m regionprune magnitude --data-dir {params.data_dir:q}"
+        "python -m regionprune magnitude --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --settings {params.settings:q}"
         " --device {params.device} --threads {threads}"
         " --baseline {input.baseline:q} --out-model {output.model:q} > {log:q} 2>&1"
@@ -34,17 +36,19 @@ rule label_regions:
     output:
         labels=f"{REGION_DIR}/regions.h5",
         table=f"{REGION_DIR}/regions.parquet",
+    log:
+        f"{RESULTS}/logs/label_regions/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
+    conda:
+        ENV
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         dataset=lambda w: TRAIN[w.train].dataset,
         connectivity=lambda w: REGION[w.region].connectivity,
         code=code_version("label"),
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    log:
-        f"{RESULTS}/logs/label_regions/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
     shell:
-        "{PYTHON:q} -m regionprune label --model {input.model:q} --dataset {params.dataset}"
+        "python -m regionprune label --model {input.model:q} --dataset {params.dataset}"
         " --connectivity {params.connectivity} --iteration {wildcards.k}"
         " --out-labels {output.labels:q} --out-table {output.table:q} > {log:q} 2>&1"
 
@@ -57,16 +61,18 @@ rule prune_regions:
     output:
         labels=f"{REGION_DIR}/kept.h5",
         table=f"{REGION_DIR}/regions_pruned.parquet",
-    params:
-        rate=lambda w: REGION[w.region].rate,
-        code=code_version("prune"),
+    log:
+        f"{RESULTS}/logs/prune_regions/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
+    conda:
+        ENV
     resources:
         mem_mb=1000,
         runtime=10,
-    log:
-        f"{RESULTS}/logs/prune_regions/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
+    params:
+        rate=lambda w: REGION[w.region].rate,
+        code=code_version("prune"),
     shell:
-        "{PYTHON:q} -m regionprune prune --labels {input.labels:q} --table {input.table:q}"
+        "python -m regionprune prune --labels {input.labels:q} --table {input.table:q}"
         " --rate {params.rate} --score mean_abs --iteration {wildcards.k}"
         " --out-labels {output.labels:q} --out-table {output.table:q} > {log:q} 2>&1"
 
@@ -80,20 +86,22 @@ rule retrain:
     output:
         model=f"{REGION_DIR}/model.h5",
         epochs=f"{REGION_DIR}/epochs.parquet",
+    log:
+        f"{RESULTS}/logs/retrain/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
+    conda:
+        ENV
+    threads: config["train_threads"]
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         data_dir=lambda w: f"{RESULTS}/data/{TRAIN[w.train].dataset}",
         train=train_json,
         settings=lambda w: REGION[w.region].to_json(),
         device=config["device"],
         code=code_version("retrain"),
-    threads: config["train_threads"]
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    log:
-        f"{RESULTS}/logs/retrain/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
     shell:
-        "{PYTHON:q} -m regionprune retrain --data-dir {params.data_dir:q}"
+        "python -m regionprune retrain --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --settings {params.settings:q}"
         " --device {params.device} --threads {threads} --iteration {wildcards.k}"
         " --model {input.model:q} --pruned {input.kept:q}"

@@ -10,14 +10,16 @@ rule collect_run:
         epochs=f"{RUN_DIR}/summary/epochs.parquet",
         regions=f"{RUN_DIR}/summary/regions.parquet",
         run=f"{RUN_DIR}/summary/run.parquet",
+    log:
+        f"{RESULTS}/logs/collect_run/{{train}}/{{mag}}/{{region}}/iter{{n}}.log",
+    localrule: True
+    conda:
+        ENV
     params:
         row=lambda w: json.dumps(the_run(w).row()),
         code=code_version("collect"),
-    localrule: True
-    log:
-        f"{RESULTS}/logs/collect_run/{{train}}/{{mag}}/{{region}}/iter{{n}}.log",
     shell:
-        "{PYTHON:q} -m regionprune collect --settings-row {params.row:q}"
+        "python -m regionprune collect --settings-row {params.row:q}"
         " --checkpoints {input.checkpoints:q} --epochs {input.epochs:q} --regions {input.regions:q}"
         " --out-stages {output.stages:q} --out-epochs {output.epochs:q}"
         " --out-regions {output.regions:q} --out-run {output.run:q} > {log:q} 2>&1"
@@ -38,17 +40,21 @@ rule figures:
             for f in FIGURES + FIGURES_PDF
         },
         **{f"{f}_pdf": f"{RUN_DIR}/figures/{f}.pdf" for f in FIGURES_PDF},
+    log:
+        f"{RESULTS}/logs/figures/{{train}}/{{mag}}/{{region}}/iter{{n}}.log",
+    localrule: True
+    conda:
+        ENV
     params:
         dataset=lambda w: TRAIN[w.train].dataset,
-        labels=lambda w, input: f"--labels {input.labels}" if "labels" in input.keys() else "",
+        labels=lambda w, input: (
+            f"--labels {input.labels}" if "labels" in input.keys() else ""
+        ),
         neuron=config["figures"]["neuron"],
         out_dir=lambda w, output: os.path.dirname(output.w1_baseline),
         code=code_version("figures"),
-    localrule: True
-    log:
-        f"{RESULTS}/logs/figures/{{train}}/{{mag}}/{{region}}/iter{{n}}.log",
     shell:
-        "{PYTHON:q} -m regionprune figures --dataset {params.dataset}"
+        "python -m regionprune figures --dataset {params.dataset}"
         " --baseline {input.baseline:q} --magnitude {input.magnitude:q} --final {input.final:q}"
         " {params.labels} --stages {input.stages:q} --neuron {params.neuron}"
         " --out-dir {params.out_dir:q} > {log:q} 2>&1"
@@ -69,12 +75,14 @@ rule summary:
             caption="../report/summary.rst",
             category="Summary",
         ),
-    params:
-        code=code_version("summary"),
-    localrule: True
     log:
         f"{RESULTS}/logs/summary.log",
+    localrule: True
+    conda:
+        ENV
+    params:
+        code=code_version("summary"),
     shell:
-        "{PYTHON:q} -m regionprune summary --runs {input.runs:q} --stages {input.stages:q}"
+        "python -m regionprune summary --runs {input.runs:q} --stages {input.stages:q}"
         " --epochs {input.epochs:q} --out-runs {output.runs:q} --out-stages {output.stages:q}"
         " --out-epochs {output.epochs:q} --out-markdown {output.markdown:q} > {log:q} 2>&1"

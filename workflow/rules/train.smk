@@ -5,18 +5,20 @@ rule train_baseline:
     output:
         model=f"{RUNS_DIR}/{{train}}/baseline/model.h5",
         epochs=f"{RUNS_DIR}/{{train}}/baseline/epochs.parquet",
+    log:
+        f"{RESULTS}/logs/train_baseline/{{train}}.log",
+    conda:
+        ENV
+    threads: config["train_threads"]
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         data_dir=lambda w: f"{RESULTS}/data/{TRAIN[w.train].dataset}",
         settings=train_json,
         device=config["device"],
         code=code_version("baseline"),
-    threads: config["train_threads"]
-    resources:
-        mem_mb=2000,
-        runtime=60,
-    log:
-        f"{RESULTS}/logs/train_baseline/{{train}}.log",
     shell:
-        "{PYTHON:q} -m regionprune baseline --data-dir {params.data_dir:q}"
+        "python -m regionprune baseline --data-dir {params.data_dir:q}"
         " --train-settings {params.settings:q} --device {params.device} --threads {threads}"
         " --out-model {output.model:q} --out-epochs {output.epochs:q} > {log:q} 2>&1"

@@ -1,0 +1,232 @@
+"""The real workflow, run by real ``snakemake`` on a small slice of real MNIST.
+
+One full run into a temporary folder is shared by the tests of this module; they check that the
+outputs exist and agree with each other, that reruns do only what changed, that the same seed
+gives the same masks and metrics, and that bad data stops the run with a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.workflow
+
+SMALL = {
+    "data": {"dataset": "mnist", "train_limit": 2000, "test_limit": 1000},
+    "train": {"epochs": 2, "seed": 3},
+    "region": {"retrain_epochs": 1},
+    "iterations": 2,
+    "train_threads": 1,
+}
+
+
+def snakemake(workdir: Path, *args: str, env: dict | None = None, check: bool = True):
+    cmd = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+        "--cores", "2", *args,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def write_config(workdir: Path, mnist_dir: Path, **overrides) -> None:
+    cfg = json.loads(json.dumps(SMALL))
+    cfg["data"]["local_dir"] = str(mnist_dir)
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            cfg.setdefault(key, {}).update(value)
+        else:
+            cfg[key] = value
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run, as {rule: count}."""
+    counts = {}
+    table = dry_run_output.split("Job stats:")[-1]
+    for line in table.splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, mnist_dir) -> Path:
+    workdir = tmp_path_factory.mktemp("wf")
+    write_config(workdir, mnist_dir)
+    snakemake(workdir)
+    return workdir
+
+
+def _only(paths):
+    paths = list(paths)
+    assert len(paths) == 1, paths
+    return paths[0]
+
+
+def test_outputs_exist_and_agree(run_dir):
+    summary = run_dir / "results" / "summary"
+    runs = pd.read_parquet(summary / "runs.parquet")
+    stages = pd.read_parquet(summary / "stages.parquet")
+    epochs = pd.read_parquet(summary / "epochs.parquet")
+    assert len(runs) == 1
+    run = runs.iloc[0]
+    # every setting is a column
+    for col in ("train_seed", "train_activation", "magnitude_rate", "region_rate",
+                "region_connectivity", "iterations", "train_train_limit"):  # fmt: skip
+        assert col in runs.columns
+    assert run.train_seed == 3 and run.iterations == 2 and run.train_train_limit == 2000
+    assert list(stages["stage"]) == ["baseline", "magnitude", "region", "region"]
+    assert list(stages["iteration"]) == [-1, 0, 1, 2]
+    # per-epoch: 2 baseline epochs + 1 retraining epoch per iteration
+    assert len(epochs) == 2 + 2
+    assert epochs["test_acc"].iloc[1] == pytest.approx(run.baseline_acc)
+
+    run_path = run_dir / "results" / "runs" / run.run
+    final = h5py.File(run_path.parent / "iter2" / "model.h5", "r")
+    w1 = final["params/fc1.weight"][()]
+    mask = final["masks/fc1.weight"][()].astype(bool)
+    assert run.final_acc == pytest.approx(final.attrs["test_acc"])
+    assert run.final_acc == pytest.approx(stages["test_acc"].iloc[-1])
+    assert run.w1_density == pytest.approx(mask.mean())
+    assert run.w1_density <= 0.5  # magnitude pruning took half, regions took more
+    assert np.all(w1[~mask] == 0.0)  # removed weights are exactly zero in the checkpoint
+    assert run.total_params == 784 * 100 + 100 + 100 * 50 + 50 + 50 * 10 + 10
+    assert run.nonzero_params == sum(
+        int(np.count_nonzero(final[f"params/{k}"][()])) for k in final["params"]
+    )
+    ratios = 1 - mask.mean(axis=1)
+    assert run.neurons_ge90_pruned == pytest.approx(np.mean(ratios >= 0.9))
+    # the kept labels in the checkpoint are exactly the mask
+    np.testing.assert_array_equal(final["regions/labels"][()].reshape(100, -1) > 0, mask)
+    final.close()
+
+    # each iteration removed round(0.4 * regions) regions, and the masks shrink accordingly
+    regions = pd.read_parquet(run_path / "summary" / "regions.parquet")
+    prev = h5py.File(run_path.parents[1] / "model.h5", "r")["masks/fc1.weight"][()].sum()
+    for k in (1, 2):
+        t = regions[regions["iteration"] == k]
+        assert t["pruned"].sum() == round(0.4 * len(t))
+        assert int(t["size"].sum()) == prev  # regions cover every surviving weight
+        kept = h5py.File(run_path.parent / f"iter{k}" / "model.h5", "r")["masks/fc1.weight"][()]
+        assert int(kept.sum()) == prev - int(t.loc[t["pruned"], "size"].sum())
+        prev = kept.sum()
+
+    md = (summary / "summary.md").read_text()
+    assert "94.5%" in md and f"{100 * run.final_acc:.1f}%" in md
+    for name in ("w1_baseline", "w1_magnitude", "w1_final", "regions", "neuron",
+                 "pruning_ratios", "stages"):  # fmt: skip
+        png = run_path / "figures" / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run_path / "figures" / "stages.pdf").read_bytes()[:5] == b"%PDF-"
+    # every rule wrote its log
+    logs = {p.parent.name if p.parent.name != "logs" else p.stem
+            for p in (run_dir / "results" / "logs").rglob("*.log")}  # fmt: skip
+    assert {"fetch_data", "summary"} <= logs
+    assert "epoch 2/2" in _only((run_dir / "results/logs/train_baseline").glob("*.log")).read_text()
+
+
+def test_second_run_has_nothing_to_do(run_dir):
+    out = snakemake(run_dir, "--dry-run")
+    assert "Nothing to be done" in out.stdout + out.stderr
+
+
+def test_pruning_change_never_retrains_baseline(run_dir, mnist_dir):
+    out = snakemake(run_dir, "--dry-run", "--config", "region={rate: 0.3}", "magnitude={rate: 0.6}")
+    counts = job_counts(out.stdout)
+    assert "train_baseline" not in counts and "fetch_data" not in counts
+    assert counts["magnitude_prune"] == 1 and counts["retrain"] == 2
+
+
+def test_more_iterations_reuse_existing_ones(run_dir):
+    out = snakemake(run_dir, "--dry-run", "--config", "iterations=3")
+    counts = job_counts(out.stdout)
+    assert counts["label_regions"] == counts["prune_regions"] == counts["retrain"] == 1
+    assert "train_baseline" not in counts and "magnitude_prune" not in counts
+
+
+def test_code_change_reruns_the_rules_that_use_it(run_dir, tmp_path):
+    """A copy of the package with changed region code, found first on PYTHONPATH."""
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "src" / "regionprune", src / "regionprune",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    regions = src / "regionprune" / "regions.py"
+    regions.write_text(regions.read_text().replace(
+        "    mask2d = np.asarray(mask2d, dtype=bool)\n",
+        "    mask2d = np.asarray(mask2d, dtype=bool)\n    mask2d = mask2d.copy()\n",
+    ))  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    counts = job_counts(snakemake(run_dir, "--dry-run", env=env).stdout)
+    assert counts.get("label_regions") == 2, counts  # both iterations use the changed code
+    assert "train_baseline" not in counts and "magnitude_prune" not in counts
+
+
+def test_same_seed_same_masks_and_metrics(run_dir, tmp_path, mnist_dir):
+    again = tmp_path / "again"
+    write_config(again, mnist_dir)
+    snakemake(again)
+    for rel in ("results/summary/stages.parquet", "results/summary/runs.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(run_dir / rel), pd.read_parquet(again / rel))
+    for a in sorted((run_dir / "results" / "runs").rglob("model.h5")):
+        b = again / a.relative_to(run_dir)
+        with h5py.File(a) as fa, h5py.File(b) as fb:
+            for group in ("params", "masks"):
+                for k in fa[group]:
+                    np.testing.assert_array_equal(fa[f"{group}/{k}"][()], fb[f"{group}/{k}"][()])
+
+
+def test_corrupt_data_stops_the_run_with_a_clear_error(tmp_path, mnist_dir):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for p in mnist_dir.glob("*.gz"):
+        shutil.copyfile(p, bad / p.name)
+    (bad / "train-labels-idx1-ubyte.gz").write_bytes(b"not a gzip file")
+    work = tmp_path / "w"
+    write_config(work, bad)
+    out = snakemake(work, "--retries", "0", check=False)
+    assert out.returncode != 0
+    log = (work / "results/logs/fetch_data/mnist.log").read_text()
+    assert "train-labels-idx1-ubyte.gz" in log and "a25bea736e30d166cdddb491f175f624" in log
+    assert "Fix:" in log
+    data = work / "results" / "data" / "mnist"
+    assert not any(p.suffix == ".gz" for p in data.rglob("*")) if data.exists() else True
+
+
+def test_bad_config_is_rejected_at_start(tmp_path, mnist_dir):
+    write_config(tmp_path, mnist_dir, region={"connectivity": 6})
+    out = snakemake(tmp_path, "--dry-run", check=False)
+    assert out.returncode != 0
+    assert "connectivity" in out.stderr + out.stdout
+
+
+def test_lint_is_clean(mnist_dir, tmp_path):
+    write_config(tmp_path, mnist_dir)
+    out = snakemake(tmp_path, "--lint", check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Lints for" not in out.stdout + out.stderr
+
+
+def test_snakefmt_clean():
+    files = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
+    out = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *map(str, files)],
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 0, out.stderr
