@@ -37,6 +37,12 @@ def prepare(args: argparse.Namespace, need_train: bool = True) -> tuple[TrainSet
     return ts, device, train, test
 
 
+def run_attrs(args: argparse.Namespace, device: Any) -> dict[str, Any]:
+    """Where a checkpoint was computed: results are bit-identical only for the same device and
+    thread count (float sums are ordered differently otherwise, ~1e-7 apart)."""
+    return {"device": str(device), "threads": args.threads}
+
+
 def epochs_table(records: list[dict[str, float]], stage: str, iteration: int) -> Any:
     import pandas as pd
 

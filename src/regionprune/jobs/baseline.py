@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from regionprune.jobs._torchjob import add_common, epochs_table, prepare
+from regionprune.jobs._torchjob import add_common, epochs_table, prepare, run_attrs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> None:
                 "train_loss": records[-1]["train_loss"],
                 "settings": {"train": ts.to_dict()},
                 "code_version": code_version("baseline"),
+                **run_attrs(args, device),
             },
         ),
     )

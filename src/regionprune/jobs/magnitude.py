@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from regionprune.jobs._torchjob import add_common, prepare
+from regionprune.jobs._torchjob import add_common, prepare, run_attrs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> None:
                 "test_loss": loss,
                 "settings": {"train": ts.to_dict(), "magnitude": ms.to_dict()},
                 "code_version": code_version("magnitude"),
+                **run_attrs(args, device),
             },
         ),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from regionprune.jobs._torchjob import add_common, epochs_table, prepare
+from regionprune.jobs._torchjob import add_common, epochs_table, prepare, run_attrs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> None:
                 "train_loss": records[-1]["train_loss"] if records else float("nan"),
                 "settings": settings,
                 "code_version": code_version("retrain"),
+                **run_attrs(args, device),
             },
         ),
     )
