@@ -230,3 +230,12 @@ def test_snakefmt_clean():
     out = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *map(str, files)],
                          capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 0, out.stderr
+
+
+def test_report_bundles_figures_and_summary(run_dir, tmp_path):
+    report = tmp_path / "report.html"
+    snakemake(run_dir, "--report", str(report))
+    html = report.read_text()
+    for name in ("w1_baseline.png", "w1_final.png", "regions.png", "neuron.png", "summary.md"):
+        assert name in html
+    assert "paper's Fig. 1" in html  # captions are in
