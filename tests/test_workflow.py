@@ -34,13 +34,15 @@ SMALL = {
 }
 
 
-def snakemake(workdir: Path, *args: str, env: dict | None = None, check: bool = True):
+def snakemake(
+    workdir: Path, *args: str, env: dict | None = None, check: bool = True, timeout: int = 900
+):
     cmd = [
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
         "--cores", "2", *args,
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -28,8 +28,13 @@ Masks = dict[str, torch.Tensor]
 
 
 def resolve_device(device: str) -> torch.device:
+    """``auto``: CPU without CUDA; else the visible GPU with the most free memory, so that
+    concurrent jobs on a several-GPU workstation spread out (SLURM shows a job only its own)."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        free = [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]
+        return torch.device(f"cuda:{int(np.argmax(free))}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} asked for, but CUDA is not available here")
     return torch.device(device)

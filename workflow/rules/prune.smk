@@ -16,6 +16,7 @@ rule magnitude_prune:
     resources:
         mem_mb=2000,
         runtime=10,
+        gpu=config["gpus"],
     params:
         data_dir=lambda w: f"{RESULTS}/data/{TRAIN[w.train].dataset}",
         train=train_json,
@@ -40,9 +41,7 @@ rule label_regions:
         f"{RESULTS}/logs/label_regions/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
     conda:
         ENV
-    resources:
-        mem_mb=1000,
-        runtime=10,
+    localrule: True
     params:
         dataset=lambda w: TRAIN[w.train].dataset,
         connectivity=lambda w: REGION[w.region].connectivity,
@@ -65,9 +64,7 @@ rule prune_regions:
         f"{RESULTS}/logs/prune_regions/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
     conda:
         ENV
-    resources:
-        mem_mb=1000,
-        runtime=10,
+    localrule: True
     params:
         rate=lambda w: REGION[w.region].rate,
         code=code_version("prune"),
@@ -94,6 +91,7 @@ rule retrain:
     resources:
         mem_mb=2000,
         runtime=30,
+        gpu=config["gpus"],
     params:
         data_dir=lambda w: f"{RESULTS}/data/{TRAIN[w.train].dataset}",
         train=train_json,

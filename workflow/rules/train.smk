@@ -13,6 +13,7 @@ rule train_baseline:
     resources:
         mem_mb=2000,
         runtime=60,
+        gpu=config["gpus"],
     params:
         data_dir=lambda w: f"{RESULTS}/data/{TRAIN[w.train].dataset}",
         settings=train_json,

@@ -1,0 +1,147 @@
+"""The workflow on a real single-node SLURM cluster, through Snakemake's SLURM executor plugin.
+
+Brings up munge, MariaDB, slurmdbd, slurmctld and slurmd from Debian's packages
+(``tests/slurm/cluster.sh``), runs two seeds of a small configuration of the real pipeline with
+the SLURM profile, checks in ``sacct`` that the training jobs went through SLURM and completed,
+that the results equal a local run's, that a job failing on the cluster is reported as failed
+and that a rerun resumes from what finished; then stops every daemon it started, by PID.
+
+Needs root and the packages (``tests/slurm/cluster.sh install``; ``.ci/run`` does that where it
+can). Elsewhere the tests are skipped with the reason printed in pytest's summary.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from test_workflow import job_counts, snakemake, write_config
+
+CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
+DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd", "sbatch", "sacct")
+# Every command that could wait on SLURM gets a hard limit: a status failure is a hang.
+HARD_LIMIT = 600
+
+pytestmark = pytest.mark.workflow
+
+
+def _why_not() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root to start the SLURM daemons"
+    missing = [d for d in DAEMONS if shutil.which(d) is None and not Path("/usr/sbin", d).exists()]
+    if missing:
+        return f"SLURM not installed (missing {', '.join(missing)}): run tests/slurm/cluster.sh install"
+    try:
+        import snakemake_executor_plugin_slurm  # noqa: F401
+    except ImportError:
+        return "snakemake-executor-plugin-slurm is not installed (pip install -e '.[cluster]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def slurm_env():
+    reason = _why_not()
+    if reason:
+        pytest.skip(reason)
+    state = Path(tempfile.mkdtemp(prefix="regionprune-slurm-", dir="/tmp"))
+    try:
+        subprocess.run(["timeout", "-s", "KILL", "180", str(CLUSTER), "up", str(state)],
+                       check=True, timeout=200)  # fmt: skip
+        yield {**os.environ, "SLURM_CONF": str(state / "slurm.conf")}
+    finally:
+        subprocess.run([str(CLUSTER), "down", str(state)], timeout=120)
+        for pidfile in state.rglob("*.pid"):
+            pid = int(pidfile.read_text().split()[0])
+            assert not Path(f"/proc/{pid}").exists(), f"daemon {pidfile.name} still running"
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def on_slurm(workdir: Path, env: dict, *args: str, check: bool = True):
+    """``snakemake`` with the SLURM profile, as the README says, under a hard time limit."""
+    return snakemake(
+        workdir,
+        "--workflow-profile", str(REPO / "workflow" / "profiles" / "slurm"),
+        "--default-resources", "slurm_partition=debug", "slurm_account=root",
+        "--slurm-init-seconds-before-status-checks", "2",
+        *args, env=env, check=check, timeout=HARD_LIMIT,
+    )  # fmt: skip
+
+
+def sacct(env: dict) -> pd.DataFrame:
+    out = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-a", "-o", "JobID,Comment,State"],
+        capture_output=True, text=True, env=env, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    rows = [line.split("|") for line in out.strip().splitlines()]
+    return pd.DataFrame(rows, columns=["jobid", "comment", "state"])
+
+
+def same_results(a: Path, b: Path) -> None:
+    for rel in ("results/summary/stages.parquet", "results/summary/runs.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(a / rel), pd.read_parquet(b / rel))
+    models = sorted((a / "results" / "runs").rglob("model.h5"))
+    assert models
+    for pa in models:
+        with h5py.File(pa) as fa, h5py.File(b / pa.relative_to(a)) as fb:
+            for group in ("params", "masks"):
+                for k in fa[group]:
+                    np.testing.assert_array_equal(fa[f"{group}/{k}"][()], fb[f"{group}/{k}"][()])
+
+
+def test_slurm_run_matches_local_run(slurm_env, tmp_path, mnist_dir):
+    local, cluster = tmp_path / "local", tmp_path / "cluster"
+    for d in (local, cluster):
+        write_config(d, mnist_dir)
+    snakemake(local)
+    before = len(sacct(slurm_env))
+    on_slurm(cluster, slurm_env)
+    jobs = sacct(slurm_env).iloc[before:]
+    # baseline, magnitude pruning and 2 retrainings went through SLURM; the rest ran locally
+    rules = sorted(c.split("_wildcards")[0].removeprefix("rule_") for c in jobs["comment"])
+    assert rules == ["magnitude_prune", "retrain", "retrain", "train_baseline"], jobs
+    assert set(jobs["state"]) == {"COMPLETED"}, jobs
+    same_results(local, cluster)
+    again = on_slurm(cluster, slurm_env, "--dry-run")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_failed_cluster_job_is_reported_and_rerun_resumes(slurm_env, tmp_path, mnist_dir):
+    work = tmp_path / "w"
+    write_config(work, mnist_dir, train={"seed": 4}, iterations=1)
+    on_slurm(work, slurm_env)
+
+    # The cluster's copy of the training images goes bad (same timestamp, so Snakemake cannot
+    # tell): iteration 2's retraining fails on the cluster.
+    images = work / "results" / "data" / "mnist" / "train-images-idx3-ubyte.gz"
+    stat = images.stat()
+    good = images.read_bytes()
+    images.write_bytes(gzip.compress(b"not an IDX file"))
+    os.utime(images, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    write_config(work, mnist_dir, train={"seed": 4}, iterations=2)
+    before = len(sacct(slurm_env))
+    failed = on_slurm(work, slurm_env, check=False)
+    assert failed.returncode != 0
+    assert "Error in rule retrain" in failed.stdout + failed.stderr
+    assert "FAILED" in set(sacct(slurm_env).iloc[before:]["state"])
+    assert not list((work / "results" / "runs").rglob("iter2/model.h5"))
+
+    # Storage fixed: the rerun does only what did not finish.
+    images.write_bytes(good)
+    os.utime(images, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    counts = job_counts(on_slurm(work, slurm_env, "--dry-run").stdout)
+    assert counts.get("retrain") == 1, counts
+    for done in ("fetch_data", "train_baseline", "magnitude_prune", "label_regions", "prune_regions"):
+        assert done not in counts, counts
+    on_slurm(work, slurm_env)
+    runs = pd.read_parquet(work / "results" / "summary" / "runs.parquet")
+    assert runs.iloc[0]["final_iteration"] == 2 and runs.iloc[0]["train_seed"] == 4
