@@ -39,9 +39,9 @@ rule label_regions:
         table=f"{REGION_DIR}/regions.parquet",
     log:
         f"{RESULTS}/logs/label_regions/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
+    localrule: True
     conda:
         ENV
-    localrule: True
     params:
         dataset=lambda w: TRAIN[w.train].dataset,
         connectivity=lambda w: REGION[w.region].connectivity,
@@ -62,9 +62,9 @@ rule prune_regions:
         table=f"{REGION_DIR}/regions_pruned.parquet",
     log:
         f"{RESULTS}/logs/prune_regions/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
+    localrule: True
     conda:
         ENV
-    localrule: True
     params:
         rate=lambda w: REGION[w.region].rate,
         code=code_version("prune"),
