@@ -84,3 +84,39 @@ def test_density_and_neuron_ratios():
     assert density(mask) == pytest.approx(5 / 12)
     np.testing.assert_allclose(neuron_pruning_ratios(mask), [0.0, 0.75, 1.0])
     assert density(np.zeros((0, 3), bool)) == 0.0
+
+
+def test_prune_to_count_keeps_exactly_the_highest():
+    from regionprune.pruning import prune_to_count
+
+    scores = np.array([[0.5, 0.1, 0.9], [0.3, 0.7, 0.2]])
+    mask = np.array([[True, True, True], [False, True, True]])  # 0.3 already removed
+    np.testing.assert_array_equal(
+        prune_to_count(scores, mask, 2), [[False, False, True], [False, True, False]]
+    )
+    assert prune_to_count(scores, mask, 5).sum() == 5  # keep all that survive
+    with pytest.raises(ValueError, match="cannot keep 6 of 5"):
+        prune_to_count(scores, mask, 6)
+
+
+def test_random_scores_are_seeded_and_prune_uniformly():
+    from regionprune.pruning import prune_to_count, random_scores
+
+    a, b = random_scores((100, 784), 1), random_scores((100, 784), 1)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, random_scores((100, 784), 2))
+    kept = prune_to_count(a, np.ones((100, 784), bool), 39200)
+    assert kept.sum() == 39200
+    # random pruning takes about half of every neuron, unlike regions or magnitude
+    assert 0.4 < kept.mean(axis=1).min() and kept.mean(axis=1).max() < 0.6
+
+
+def test_per_group_fraction():
+    from regionprune.pruning import prune_lowest_fraction_per_group
+
+    scores = np.array([0.9, 0.1, 0.5, 0.3, 0.2, 0.8, 0.4])
+    groups = np.array([0, 0, 0, 0, 1, 1, 2])
+    # group 0: 4 regions, 0.5 -> 2 lowest (0.1, 0.3); group 1: 2 -> 1 (0.2); group 2: round(0.5)=0
+    np.testing.assert_array_equal(
+        prune_lowest_fraction_per_group(scores, groups, 0.5), [0, 1, 0, 1, 1, 0, 0]
+    )

@@ -4,6 +4,8 @@ import pytest
 
 from regionprune.settings import (
     MagnitudeSettings,
+    expand_grid,
+    runs_from_config,
     RegionSettings,
     RunSettings,
     TrainSettings,
@@ -15,9 +17,10 @@ def test_names_say_the_settings():
     assert TrainSettings().name == "mnist_sigmoid_default_e15_b100_lr0.1_s0"
     assert TrainSettings(train_limit=600).name.endswith("_n600-all")
     assert MagnitudeSettings(0.5).name == "mag0.5"
-    assert RegionSettings().name == "reg0.4_c8_re1_lr0.1_b100"
+    assert RegionSettings().name == "reg0.4_c8_mean_abs_global_re1_lr0.1_b100"
+    assert RegionSettings(score="size", scope="per_neuron").name.startswith("reg0.4_c8_size_per_neuron")
     run = RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings(), iterations=8)
-    assert run.id == f"{run.path}/iter8"
+    assert run.path.endswith("/region") and run.id == f"{run.path}/iter8"
     assert run.row()["region_rate"] == 0.4 and run.row()["iterations"] == 8
 
 
@@ -36,6 +39,11 @@ def test_json_round_trip_and_unknown_keys():
         (lambda: MagnitudeSettings(1.5), r"\[0, 1\]"),
         (lambda: RegionSettings(connectivity=6), "4 or 8"),
         (lambda: RegionSettings(retrain_epochs=-1), "retrain_epochs"),
+        (lambda: RegionSettings(score="median"), "region score"),
+        (lambda: RegionSettings(scope="layer"), "region scope"),
+        (lambda: TrainSettings(dataset="cifar10"), "dataset"),
+        (lambda: RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings(), 1, "lth"),
+         "method"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(make, match):
@@ -46,3 +54,37 @@ def test_bad_settings_say_what_is_wrong(make, match):
 def test_coerce_cli_strings():
     got = coerce_cli_strings({"a": {"rate": "0.3", "n": "2", "x": "null", "p": "../data"}})
     assert got == {"a": {"rate": 0.3, "n": 2, "x": None, "p": "../data"}}
+
+
+BASE = {
+    "data": {"dataset": "mnist"},
+    "train": {"seed": 0, "epochs": 15},
+    "magnitude": {"rate": 0.5},
+    "region": {"rate": 0.4},
+    "iterations": 8,
+    "method": "region",
+}
+
+
+def test_empty_grid_is_the_base_config():
+    assert expand_grid({**BASE, "grid": {}}) == [BASE]
+    assert len(runs_from_config(BASE)) == 1
+
+
+def test_grid_is_the_cartesian_product_in_order():
+    grid = {"train": {"seed": [0, 1]}, "region": {"rate": [0.2, 0.4, 0.6]}, "method": ["region", "random"]}
+    combos = expand_grid({**BASE, "grid": grid})
+    assert len(combos) == 12
+    assert [c["train"]["seed"] for c in combos[:6]] == [0] * 6
+    assert combos[0]["train"]["epochs"] == 15  # the rest of a section stays
+    assert {(c["region"]["rate"], c["method"]) for c in combos} == {
+        (r, m) for r in (0.2, 0.4, 0.6) for m in ("region", "random")
+    }
+    runs = runs_from_config({**BASE, "grid": grid})
+    assert len(runs) == 12 and len({r.train.name for r in runs.values()}) == 2
+
+
+def test_grid_repeats_collapse_and_iterations_name_runs():
+    runs = runs_from_config({**BASE, "grid": {"iterations": [4, 8, 8]}})
+    assert [r.iterations for r in runs.values()] == [4, 8]
+    assert len({r.path for r in runs.values()}) == 1  # iteration 4 is reused by the 8 run

@@ -87,7 +87,7 @@ def sacct(env: dict) -> pd.DataFrame:
 
 
 def same_results(a: Path, b: Path) -> None:
-    for rel in ("results/summary/stages.parquet", "results/summary/runs.parquet"):
+    for rel in ("results/summary/iterations.parquet", "results/summary/runs.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(a / rel), pd.read_parquet(b / rel))
     models = sorted((a / "results" / "runs").rglob("model.h5"))
     assert models

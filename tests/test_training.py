@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from regionprune.model import build_model, load_params, params_to_numpy
-from regionprune.training import evaluate, set_determinism, stream_seed, to_split, train
+from regionprune.settings import stream_seed
+from regionprune.training import evaluate, set_determinism, to_split, train
 
 
 @pytest.fixture(scope="module")

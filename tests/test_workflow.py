@@ -88,13 +88,14 @@ def _only(paths):
 def test_outputs_exist_and_agree(run_dir):
     summary = run_dir / "results" / "summary"
     runs = pd.read_parquet(summary / "runs.parquet")
-    stages = pd.read_parquet(summary / "stages.parquet")
+    stages = pd.read_parquet(summary / "iterations.parquet")
     epochs = pd.read_parquet(summary / "epochs.parquet")
     assert len(runs) == 1
     run = runs.iloc[0]
     # every setting is a column
     for col in ("train_seed", "train_activation", "magnitude_rate", "region_rate",
-                "region_connectivity", "iterations", "train_train_limit"):  # fmt: skip
+                "region_connectivity", "region_score", "region_scope", "iterations", "method",
+                "train_train_limit"):  # fmt: skip
         assert col in runs.columns
     assert run.train_seed == 3 and run.iterations == 2 and run.train_train_limit == 2000
     assert list(stages["stage"]) == ["baseline", "magnitude", "region", "region"]
@@ -124,7 +125,7 @@ def test_outputs_exist_and_agree(run_dir):
 
     # each iteration removed round(0.4 * regions) regions, and the masks shrink accordingly
     regions = pd.read_parquet(run_path / "summary" / "regions.parquet")
-    prev = h5py.File(run_path.parents[1] / "model.h5", "r")["masks/fc1.weight"][()].sum()
+    prev = h5py.File(run_path.parents[2] / "model.h5", "r")["masks/fc1.weight"][()].sum()
     for k in (1, 2):
         t = regions[regions["iteration"] == k]
         assert t["pruned"].sum() == round(0.4 * len(t))
@@ -186,7 +187,7 @@ def test_same_seed_same_masks_and_metrics(run_dir, tmp_path, mnist_dir):
     again = tmp_path / "again"
     write_config(again, mnist_dir)
     snakemake(again)
-    for rel in ("results/summary/stages.parquet", "results/summary/runs.parquet"):
+    for rel in ("results/summary/iterations.parquet", "results/summary/runs.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(run_dir / rel), pd.read_parquet(again / rel))
     for a in sorted((run_dir / "results" / "runs").rglob("model.h5")):
         b = again / a.relative_to(run_dir)
@@ -241,3 +242,74 @@ def test_report_bundles_figures_and_summary(run_dir, tmp_path):
     for name in ("w1_baseline.png", "w1_final.png", "regions.png", "neuron.png", "summary.md"):
         assert name in html
     assert "paper's Fig. 1" in html  # captions are in
+
+
+GRID_27 = {
+    "train": {"seed": [0, 1, 2]},
+    "region": {"rate": [0.2, 0.4, 0.6]},
+    "method": ["region", "magnitude", "random"],
+}
+
+
+def test_grid_dry_run_shares_baselines(tmp_path, mnist_dir):
+    write_config(tmp_path, mnist_dir, grid=GRID_27, iterations=8)
+    counts = job_counts(snakemake(tmp_path, "--dry-run").stdout)
+    assert counts["train_baseline"] == 3  # once per seed, never per pruning setting
+    assert counts["magnitude_prune"] == 3 and counts["random_prune"] == 3
+    assert counts["label_regions"] == counts["prune_regions"] == 3 * 3 * 8
+    assert counts["prune_matched"] == 3 * 3 * 2 * 8  # magnitude and random follow each region run
+    assert counts["retrain"] == 27 * 8 and counts["collect_run"] == 27
+    assert counts["figures"] == 9  # per-run figures for the region method only (figures.per_run)
+
+
+def test_bad_grid_value_is_rejected_at_start(tmp_path, mnist_dir):
+    write_config(tmp_path, mnist_dir, grid={"region": {"scope": ["global", "per_cell"]}})
+    out = snakemake(tmp_path, "--dry-run", check=False)
+    assert out.returncode != 0 and "per_cell" in out.stdout + out.stderr
+
+
+@pytest.fixture(scope="module")
+def grid_dir(tmp_path_factory, mnist_dir) -> Path:
+    """A small real grid: three methods, two region scopes, one seed, two iterations."""
+    workdir = tmp_path_factory.mktemp("grid")
+    write_config(workdir, mnist_dir,
+                 grid={"method": ["region", "magnitude", "random"],
+                       "region": {"scope": ["global", "per_neuron"]}})  # fmt: skip
+    snakemake(workdir)
+    return workdir
+
+
+def test_baselines_match_the_region_runs_density_at_every_iteration(grid_dir):
+    summary = grid_dir / "results" / "summary"
+    runs = pd.read_parquet(summary / "runs.parquet")
+    its = pd.read_parquet(summary / "iterations.parquet").merge(
+        runs[["run", "method", "region_scope"]], on="run"
+    )
+    assert len(runs) == 6 and set(runs["method"]) == {"region", "magnitude", "random"}
+    assert runs["baseline_acc"].nunique() == 1  # one shared baseline
+    for _, g in its[its["iteration"] >= 0].groupby(["region_scope", "iteration"]):
+        assert g["w1_nonzero"].nunique() == 1, g[["method", "iteration", "w1_nonzero"]]
+    # iteration 0: magnitude pruning shared by region and magnitude; random has its own
+    start = its[its["iteration"] == 0].set_index(["region_scope", "method"])["stage"]
+    assert set(start.xs("global")) == {"magnitude", "random"}
+    # random pruning spreads evenly; the region method drops whole neurons sooner
+    final = runs.set_index(["region_scope", "method"])
+    assert (final["neurons_dead"].xs("random", level="method") == 0).all()
+    # readability measures exist for every run
+    assert runs[["regions_per_neuron", "largest_region_share", "pixels_used"]].notna().all().all()
+
+
+def test_grid_aggregation_and_figures(grid_dir):
+    summary = grid_dir / "results" / "summary"
+    for t in ("runs", "iterations", "epochs", "neurons", "pixels"):
+        df = pd.read_parquet(summary / f"{t}.parquet")
+        assert df["run"].nunique() == 6, t
+    neurons = pd.read_parquet(summary / "neurons.parquet")
+    assert len(neurons) == 6 * 100
+    pixels = pd.read_parquet(summary / "pixels.parquet")
+    assert len(pixels) == 6 * 784
+    md = (summary / "summary.md").read_text()
+    assert "+-" in md and "per_neuron" in md and "random" in md
+    for f in ("accuracy_density", "ratio_histograms", "pixel_usage"):
+        assert (summary / "figures" / f"{f}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (summary / "figures" / f"{f}.pdf").read_bytes()[:5] == b"%PDF-"

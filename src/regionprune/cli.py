@@ -7,7 +7,10 @@ import importlib
 import logging
 import sys
 
-JOBS = ("fetch", "baseline", "magnitude", "label", "prune", "retrain", "collect", "figures", "summary")
+JOBS = (
+    "fetch", "baseline", "magnitude", "label", "prune", "match", "retrain",
+    "collect", "figures", "summary", "grid_figures",
+)  # fmt: skip
 
 log = logging.getLogger("regionprune")
 

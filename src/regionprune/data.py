@@ -72,7 +72,23 @@ MNIST = DatasetSpec(
     ),
 )
 
-DATASETS: dict[str, DatasetSpec] = {MNIST.name: MNIST}
+FASHION_MNIST = DatasetSpec(
+    name="fashion_mnist",
+    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),  # torchvision's
+    md5=dict(
+        zip(
+            IDX_FILES,
+            (
+                "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                "9018921c3c673c538a1fc5bad174d6f9",
+                "8181f5470baa50b63fa0f6fddb340f0a",
+                "15d484375f8d13e6eb1aabb0c3f46965",
+            ),
+        )
+    ),
+)
+
+DATASETS: dict[str, DatasetSpec] = {MNIST.name: MNIST, FASHION_MNIST.name: FASHION_MNIST}
 
 
 def get_spec(name: str) -> DatasetSpec:

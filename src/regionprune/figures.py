@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
 GAP = 0.35  # grey of the lines between tiles
@@ -114,3 +115,89 @@ def pick_neuron(ratios: NDArray, target: float = 0.35) -> int:
         return 0
     dist = np.where(alive, np.abs(ratios - target), np.inf)
     return int(np.argmin(dist))
+
+
+def _facets(runs: pd.DataFrame, keys: list[str]) -> dict[str, list[str]]:
+    """Panel title -> run ids, one panel per combination of the varying ``keys``."""
+    if not keys:
+        return {"all runs": list(runs["run"])}
+    out: dict[str, list[str]] = {}
+    for values, g in runs.groupby([runs[k].astype(str) for k in keys], sort=False):
+        values = values if isinstance(values, tuple) else (values,)
+        title = ", ".join(f"{k.split('_', 1)[-1] if k != 'iterations' else k}={v}"
+                          for k, v in zip(keys, values))  # fmt: skip
+        out[title] = list(g["run"])
+    return out
+
+
+METHOD_COLOURS = {"region": "tab:red", "magnitude": "tab:blue", "random": "tab:gray"}
+
+
+def accuracy_density_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str]) -> Figure:
+    """Test accuracy against W1 density per method: mean over seeds, bars one s.d."""
+    facets = _facets(runs, keys)
+    fig, axes = plt.subplots(1, len(facets), figsize=(4.2 * len(facets), 3.6), squeeze=False)
+    its = iterations.merge(runs[["run", "method"]], on="run")
+    its = its[its["iteration"] >= 0]
+    for ax, (title, ids) in zip(axes[0], facets.items()):
+        sub = its[its["run"].isin(ids)]
+        for method, g in sub.groupby("method"):
+            agg = g.groupby("iteration").agg(
+                d=("w1_density", "mean"), a=("test_acc", "mean"), s=("test_acc", "std")
+            )
+            ax.errorbar(agg["d"], 100 * agg["a"], yerr=100 * agg["s"].fillna(0), marker="o",
+                        ms=3, capsize=2, color=METHOD_COLOURS.get(method), label=method)  # fmt: skip
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.set_xlabel("W1 density (log scale)")
+        ax.set_title(title, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ratio_histograms_figure(runs: pd.DataFrame, neurons: pd.DataFrame, keys: list[str]) -> Figure:
+    """Final per-neuron pruning ratios, pooled over seeds: methods by rows, settings by columns."""
+    facets = _facets(runs, [k for k in keys if k != "method"])
+    methods = list(dict.fromkeys(runs["method"]))
+    fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
+                             figsize=(3.2 * len(facets), 2.4 * len(methods)))  # fmt: skip
+    nm = neurons.merge(runs[["run", "method"]], on="run")
+    for i, method in enumerate(methods):
+        for j, (title, ids) in enumerate(facets.items()):
+            ax = axes[i][j]
+            r = nm[(nm["method"] == method) & nm["run"].isin(ids)]["pruning_ratio"]
+            ax.hist(r, bins=np.linspace(0, 1, 21), color=METHOD_COLOURS.get(method, "0.3"))
+            ax.set_title(f"{method}; {title}" if len(facets) > 1 else method, fontsize=7)
+            ax.tick_params(labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("pruning ratio", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def pixel_usage_figure(
+    runs: pd.DataFrame, pixels: pd.DataFrame, keys: list[str], shape: tuple[int, int]
+) -> Figure:
+    """Per input pixel, hidden neurons still using it after the last iteration (mean over seeds)."""
+    facets = _facets(runs, [k for k in keys if k != "method"])
+    methods = list(dict.fromkeys(runs["method"]))
+    fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
+                             figsize=(2.8 * len(facets), 2.8 * len(methods)))  # fmt: skip
+    pm = pixels.merge(runs[["run", "method"]], on="run")
+    vmax = max(1, pm.groupby(["run"])["neurons"].max().max())
+    for i, method in enumerate(methods):
+        for j, (title, ids) in enumerate(facets.items()):
+            ax = axes[i][j]
+            sub = pm[(pm["method"] == method) & pm["run"].isin(ids)]
+            img = sub.groupby("pixel")["neurons"].mean().reindex(range(shape[0] * shape[1]))
+            im = ax.imshow(img.to_numpy().reshape(shape), cmap="magma", vmin=0, vmax=vmax)
+            used = int((img > 0).sum())
+            ax.set_title(f"{method}; {title}\n{used} pixels in use" if len(facets) > 1
+                         else f"{method}: {used} pixels in use", fontsize=7)  # fmt: skip
+            ax.set_axis_off()
+    fig.colorbar(im, ax=axes, shrink=0.6, label="hidden neurons using the pixel")
+    return fig

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from regionprune.pruning import density, neuron_pruning_ratios
+from regionprune.regions import label_neurons
 from regionprune.settings import W1
 from regionprune.storage import Checkpoint
 
@@ -20,13 +21,47 @@ PAPER = {
 }
 
 
-def stage_metrics(ckpt: Checkpoint) -> dict[str, Any]:
-    """Accuracy, sparsity and the per-neuron split of one checkpoint."""
+def neuron_table(mask: np.ndarray, image_shape: tuple[int, int], connectivity: int) -> pd.DataFrame:
+    """Per hidden neuron: pruning ratio, surviving weights, regions, largest region's share."""
+    labels = label_neurons(mask, image_shape, connectivity)
+    rows = []
+    for n, lab in enumerate(labels):
+        sizes = np.bincount(lab.ravel())[1:]
+        sizes = sizes[sizes > 0]
+        total = int(sizes.sum())
+        rows.append(
+            {
+                "neuron": n,
+                "pruning_ratio": 1.0 - total / lab.size,
+                "weights": total,
+                "regions": len(sizes),
+                "largest_region_share": float(sizes.max() / total) if total else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def pixel_usage(mask: np.ndarray, image_shape: tuple[int, int]) -> pd.DataFrame:
+    """Per input pixel: how many hidden neurons still take it as input."""
+    h, w = image_shape
+    used = np.asarray(mask, dtype=bool).sum(axis=0)
+    rows, cols = np.divmod(np.arange(h * w), w)
+    return pd.DataFrame({"pixel": np.arange(h * w), "row": rows, "col": cols, "neurons": used})
+
+
+def stage_metrics(
+    ckpt: Checkpoint, image_shape: tuple[int, int], connectivity: int
+) -> dict[str, Any]:
+    """Accuracy, sparsity, the per-neuron split and how readable the maps are, at one stage.
+
+    Regions are labelled afresh on the stage's mask, so every method is measured the same way.
+    """
     mask = ckpt.mask(W1)
     ratios = neuron_pruning_ratios(mask)
+    neurons = neuron_table(mask, image_shape, connectivity)
+    alive = neurons[neurons["weights"] > 0]
     total = sum(int(p.size) for p in ckpt.params.values())
     nonzero = sum(int(np.count_nonzero(p)) for p in ckpt.params.values())
-    labels = ckpt.labels
     return {
         "stage": ckpt.attrs["stage"],
         "iteration": int(ckpt.attrs["iteration"]),
@@ -39,8 +74,13 @@ def stage_metrics(ckpt: Checkpoint) -> dict[str, Any]:
         "neurons_ge90_pruned": float(np.mean(ratios >= 0.9)),
         "neurons_le40_pruned": float(np.mean(ratios <= 0.4)),
         "neurons_dead": int(np.sum(ratios == 1.0)),
+        "alive_neurons": len(alive),
         "pixels_used": int(mask.any(axis=0).sum()),
-        "n_regions": int(sum(len(np.unique(m[m > 0])) for m in labels)) if labels is not None else None,
+        "n_regions": int(neurons["regions"].sum()),
+        "regions_per_neuron": float(alive["regions"].mean()) if len(alive) else np.nan,
+        "largest_region_share": float(alive["largest_region_share"].mean())
+        if len(alive)
+        else np.nan,
         "ratio_q10": float(np.quantile(ratios, 0.1)),
         "ratio_median": float(np.median(ratios)),
         "ratio_q90": float(np.quantile(ratios, 0.9)),
@@ -54,7 +94,8 @@ def run_row(settings_row: dict[str, Any], stages: pd.DataFrame) -> dict[str, Any
     return {
         **settings_row,
         "baseline_acc": float(base["test_acc"]),
-        "magnitude_acc": float(stages.loc[stages["stage"] == "magnitude", "test_acc"].iloc[0]),
+        # iteration 0: magnitude pruning, or random pruning for the random method
+        "start_acc": float(stages.loc[stages["iteration"] == 0, "test_acc"].iloc[0]),
         "final_acc": float(final["test_acc"]),
         "final_stage": str(final["stage"]),
         "final_iteration": int(final["iteration"]),
@@ -64,7 +105,10 @@ def run_row(settings_row: dict[str, Any], stages: pd.DataFrame) -> dict[str, Any
         "neurons_ge90_pruned": float(final["neurons_ge90_pruned"]),
         "neurons_le40_pruned": float(final["neurons_le40_pruned"]),
         "neurons_dead": int(final["neurons_dead"]),
+        "alive_neurons": int(final["alive_neurons"]),
         "pixels_used": int(final["pixels_used"]),
+        "regions_per_neuron": float(final["regions_per_neuron"]),
+        "largest_region_share": float(final["largest_region_share"]),
     }
 
 
@@ -82,4 +126,65 @@ def paper_table(runs: pd.DataFrame) -> str:
             f"| {r.run} (iterations={r.iterations}) | {pct(r.baseline_acc)} | {pct(r.final_acc)}"
             f" | {r.w1_density:.3f} | {pct(r.neurons_ge90_pruned)} | {pct(r.neurons_le40_pruned)} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+#: Settings columns of runs.parquet (everything that names a run's configuration).
+SETTING_PREFIXES = ("train_", "magnitude_", "region_")
+
+
+def setting_columns(runs: pd.DataFrame) -> list[str]:
+    return [c for c in runs.columns if c.startswith(SETTING_PREFIXES)] + ["iterations", "method"]
+
+
+def varying(runs: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The columns among ``columns`` that take more than one value in ``runs``."""
+    return [c for c in columns if runs[c].astype(str).nunique() > 1]
+
+
+GRID_MEASURES = (
+    "final_acc",
+    "w1_density",
+    "neurons_ge90_pruned",
+    "alive_neurons",
+    "regions_per_neuron",
+    "largest_region_share",
+    "pixels_used",
+)
+
+
+def grid_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of the final measures, per setting of the grid."""
+    keys = [c for c in setting_columns(runs) if c != "train_seed"]
+    shown = varying(runs, keys) or ["method"]
+    grouped = runs.groupby([runs[k].astype(str) for k in keys], sort=False)
+    rows = []
+    for _, g in grouped:
+        row = {k: g.iloc[0][k] for k in shown}
+        row["seeds"] = g["train_seed"].nunique()
+        for m in GRID_MEASURES:
+            row[f"{m}_mean"] = g[m].mean()
+            row[f"{m}_std"] = g[m].std(ddof=1) if len(g) > 1 else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def grid_markdown(table: pd.DataFrame) -> str:
+    """The grid table as Markdown, each measure as mean +- sd."""
+    shown = [c for c in table.columns if not c.endswith(("_mean", "_std"))]
+    fmt = {
+        "final_acc": lambda x: f"{100 * x:.2f}",
+        "neurons_ge90_pruned": lambda x: f"{100 * x:.1f}",
+        "w1_density": lambda x: f"{x:.3f}",
+        "largest_region_share": lambda x: f"{x:.2f}",
+    }
+    head = shown + [m for m in GRID_MEASURES]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in table.itertuples(index=False):
+        d = r._asdict()
+        cells = [str(d[c]) for c in shown]
+        for m in GRID_MEASURES:
+            f = fmt.get(m, lambda x: f"{x:.1f}")
+            cells.append(f"{f(d[f'{m}_mean'])} +- {f(d[f'{m}_std'])}")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -47,17 +47,53 @@ def magnitude_mask(weight: FloatArray, rate: float, mask: BoolArray | None = Non
     alive = np.ones(weight.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     if alive.shape != weight.shape:
         raise ValueError(f"mask shape {alive.shape} differs from weight shape {weight.shape}")
+    n_alive = int(alive.sum())
+    return prune_to_count(np.abs(weight), alive, n_alive - count_to_remove(rate, n_alive))
+
+
+def prune_to_count(scores: FloatArray, mask: BoolArray, keep: int) -> BoolArray:
+    """Remove the lowest-scoring surviving entries until exactly ``keep`` survive.
+
+    With ``scores = |w|`` this is magnitude pruning to a target density; with ``random_scores``
+    it is random pruning. Entries already removed stay removed.
+    """
+    scores = np.asarray(scores)
+    alive = np.asarray(mask, dtype=bool)
+    if alive.shape != scores.shape:
+        raise ValueError(f"mask shape {alive.shape} differs from scores shape {scores.shape}")
     alive_idx = np.flatnonzero(alive)  # ascending, so ties keep C order
-    drop = lowest(np.abs(weight.ravel()[alive_idx]), count_to_remove(rate, alive_idx.size))
+    if not 0 <= keep <= alive_idx.size:
+        raise ValueError(f"cannot keep {keep} of {alive_idx.size} surviving weights")
+    drop = lowest(scores.ravel()[alive_idx], alive_idx.size - keep)
     out = alive.ravel().copy()
     out[alive_idx[drop]] = False
-    return out.reshape(weight.shape)
+    return out.reshape(scores.shape)
+
+
+def random_scores(shape: tuple[int, ...], seed: int) -> FloatArray:
+    """Uniform random scores from a seed: ranking by them is random pruning, reproducibly."""
+    return np.random.default_rng(seed).random(shape)
 
 
 def prune_lowest_fraction(scores: FloatArray, rate: float) -> BoolArray:
     """Mark the ``rate`` fraction of ``scores`` with the lowest values for removal."""
     scores = np.asarray(scores)
     return lowest(scores, count_to_remove(rate, scores.size))
+
+
+def prune_lowest_fraction_per_group(
+    scores: FloatArray, groups: NDArray[np.integer], rate: float
+) -> BoolArray:
+    """Within every group (a neuron's regions), mark its ``rate`` fraction of lowest scores."""
+    scores = np.asarray(scores)
+    groups = np.asarray(groups)
+    if groups.shape != scores.shape:
+        raise ValueError(f"groups shape {groups.shape} differs from scores shape {scores.shape}")
+    marked = np.zeros(scores.shape, dtype=bool)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        marked[idx] = prune_lowest_fraction(scores[idx], rate)
+    return marked
 
 
 def density(mask: BoolArray) -> float:

@@ -17,11 +17,9 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from regionprune.pruning import BoolArray, FloatArray
+from regionprune.settings import SCORES
 
 LabelArray = NDArray[np.int32]
-
-#: Region scores the pruning step can rank by; ``mean_abs`` is the paper's.
-SCORES = ("mean_abs", "sum_abs", "max_abs", "size")
 
 REGION_COLUMNS = (
     "neuron",

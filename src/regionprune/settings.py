@@ -3,15 +3,19 @@
 A run is three nested levels, each one a folder named after its own settings, so that a change
 at one level recomputes that level and what follows, never what comes before (open_lth's idea):
 
-    results/runs/<train>/<magnitude>/<region>/iter<k>/
+    results/runs/<train>/<magnitude>/<region>/<method>/iter<k>/
 
 ``TrainSettings`` fix the baseline network, ``MagnitudeSettings`` the one-off magnitude pruning of
-W1, ``RegionSettings`` the repeated label -> score -> prune -> retrain step.  The number of
-iterations is deliberately *not* part of any folder name: raising it reuses what exists.
+W1, ``RegionSettings`` the repeated label -> score -> prune -> retrain step. ``method`` is the
+paper's region pruning (``region``) or a baseline that follows the region run's W1 density at
+every iteration with the same retraining: Han et al.'s iterative ``magnitude`` pruning, or
+``random`` pruning. The number of iterations is deliberately *not* part of any folder name:
+raising it reuses what exists.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, TypeVar
@@ -22,10 +26,28 @@ LAYER_SIZES = (784, 100, 50, 10)
 W1 = "fc1.weight"
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
+DATASETS = ("mnist", "fashion_mnist")
+METHODS = ("region", "magnitude", "random")
+#: Region scores the pruning step can rank by; ``mean_abs`` is the paper's.
+SCORES = ("mean_abs", "sum_abs", "max_abs", "size")
+#: ``global``: rank all regions of all neurons together (the paper); ``per_neuron``: every
+#: neuron loses the given fraction of its own regions.
+SCOPES = ("global", "per_neuron")
 INITS = ("default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal")
 CONNECTIVITIES = (4, 8)
 
 S = TypeVar("S", bound="_Settings")
+
+
+def stream_seed(seed: int, stream: int) -> int:
+    """An independent seed per use of a run's seed: 0 baseline data order, k iteration k's,
+    and ``RANDOM_STREAM + k`` the random method's pruning at iteration k."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+RANDOM_STREAM = 1_000_000
 
 
 def _num(x: float) -> str:
@@ -90,6 +112,8 @@ class TrainSettings(_Settings):
     test_limit: int | None = None  # first N test images only
 
     def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.init not in INITS:
@@ -144,6 +168,8 @@ class RegionSettings(_Settings):
 
     rate: float = 0.4
     connectivity: int = 8
+    score: str = "mean_abs"
+    scope: str = "global"
     retrain_epochs: int = 1
     retrain_lr: float = 0.1
     retrain_batch_size: int = 100
@@ -152,6 +178,10 @@ class RegionSettings(_Settings):
         _check_rate("region rate", self.rate)
         if self.connectivity not in CONNECTIVITIES:
             raise ValueError(f"connectivity must be 4 or 8, got {self.connectivity}")
+        if self.score not in SCORES:
+            raise ValueError(f"region score must be one of {SCORES}, got {self.score!r}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"region scope must be one of {SCOPES}, got {self.scope!r}")
         if self.retrain_epochs < 0:
             raise ValueError(f"retrain_epochs must be >= 0, got {self.retrain_epochs}")
         _check_positive("retrain_lr", self.retrain_lr)
@@ -160,7 +190,8 @@ class RegionSettings(_Settings):
     @property
     def name(self) -> str:
         return (
-            f"reg{_num(self.rate)}_c{self.connectivity}_re{self.retrain_epochs}"
+            f"reg{_num(self.rate)}_c{self.connectivity}_{self.score}_{self.scope}"
+            f"_re{self.retrain_epochs}"
             f"_lr{_num(self.retrain_lr)}_b{self.retrain_batch_size}"
         )
 
@@ -173,15 +204,18 @@ class RunSettings:
     magnitude: MagnitudeSettings
     region: RegionSettings
     iterations: int = 8
+    method: str = "region"
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
 
     @property
     def path(self) -> str:
         """The folder below ``results/runs/`` that holds the run's iterations."""
-        return f"{self.train.name}/{self.magnitude.name}/{self.region.name}"
+        return f"{self.train.name}/{self.magnitude.name}/{self.region.name}/{self.method}"
 
     @property
     def id(self) -> str:
@@ -196,6 +230,7 @@ class RunSettings:
             **self.magnitude.row(),
             **self.region.row(),
             "iterations": self.iterations,
+            "method": self.method,
         }
 
     @classmethod
@@ -214,7 +249,46 @@ class RunSettings:
             magnitude=MagnitudeSettings.from_dict(config["magnitude"]),
             region=RegionSettings.from_dict(config["region"]),
             iterations=config["iterations"],
+            method=config.get("method", "region"),
         )
+
+
+#: The config sections whose settings a ``grid:`` may list, besides ``iterations`` and ``method``.
+GRID_SECTIONS = ("data", "train", "magnitude", "region")
+
+
+def expand_grid(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """One full config per combination of the lists in ``config["grid"]`` (Cartesian product).
+
+    The grid mirrors the config's shape: ``{"train": {"seed": [0, 1]}, "method": [...]}``. Every
+    combination is the base config with those values put in. An empty grid gives the base config.
+    """
+    grid = config.get("grid") or {}
+    axes: list[tuple[tuple[str, ...], list[Any]]] = []
+    for key, value in grid.items():
+        if isinstance(value, dict):
+            axes.extend(((key, sub), list(v)) for sub, v in value.items())
+        else:
+            axes.append(((key,), list(value)))
+    combos: list[dict[str, Any]] = []
+    for values in itertools.product(*(vals for _, vals in axes)):
+        cfg = json.loads(json.dumps({k: v for k, v in config.items() if k != "grid"}))
+        for (keys, _), value in zip(axes, values):
+            target = cfg
+            for k in keys[:-1]:
+                target = target.setdefault(k, {})
+            target[keys[-1]] = value
+        combos.append(cfg)
+    return combos
+
+
+def runs_from_config(config: dict[str, Any]) -> dict[str, RunSettings]:
+    """Every run the config (and its grid) asks for, by id, in grid order, without repeats."""
+    runs: dict[str, RunSettings] = {}
+    for cfg in expand_grid(config):
+        run = RunSettings.from_config(cfg)
+        runs.setdefault(run.id, run)
+    return runs
 
 
 def coerce_cli_strings(value: Any) -> Any:

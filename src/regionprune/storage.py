@@ -133,6 +133,31 @@ def load_labels(path: str | os.PathLike[str]) -> NDArray[np.int32]:
         return f["regions/labels"][()]
 
 
+def save_mask(
+    path: str | os.PathLike[str],
+    mask: NDArray[np.bool_],
+    labels: NDArray[np.int32] | None = None,
+    **attrs: Any,
+) -> None:
+    """A pruning decision: ``/masks/fc1.weight`` (uint8 0/1), the kept regions' labels if any."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_group("masks").create_dataset(
+            "fc1.weight", data=np.asarray(mask, np.uint8), compression="gzip"
+        )
+        if labels is not None:
+            f.create_group("regions").create_dataset(
+                "labels", data=np.asarray(labels, np.int32), compression="gzip"
+            )
+        _write_attrs(f, attrs)
+
+
+def load_mask(path: str | os.PathLike[str]) -> tuple[NDArray[np.bool_], NDArray[np.int32] | None]:
+    with h5py.File(path, "r") as f:
+        mask = f["masks/fc1.weight"][()].astype(bool)
+        labels = f["regions/labels"][()] if "regions/labels" in f else None
+    return mask, labels
+
+
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write a Parquet table atomically."""
     with atomic_path(path) as tmp:

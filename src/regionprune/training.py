@@ -45,11 +45,6 @@ def set_determinism(threads: int) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def stream_seed(seed: int, stream: int) -> int:
-    """An independent seed for each training stage (0 = baseline, k = region iteration k)."""
-    return int(np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
 @dataclass
 class Split:
     x: torch.Tensor  # (N, 784) float32 in [0, 1]

@@ -1,4 +1,4 @@
-# Helpers shared by all rules: the run(s) the config asks for, paths, and code versions.
+# Helpers shared by all rules: the runs the config asks for, paths, and code versions.
 import json
 import os
 import sys
@@ -19,18 +19,23 @@ if SRC not in sys.path:
 
 from regionprune.codehash import code_version
 from regionprune.data import IDX_FILES, get_spec
-from regionprune.settings import RunSettings
+from regionprune.settings import expand_grid, runs_from_config
 
 ENV = "../envs/regionprune.yaml"
 RESULTS = "results"
 RUNS_DIR = f"{RESULTS}/runs"
+SUMMARY = f"{RESULTS}/summary"
 
-# The run the config asks for, by id (a dictionary, so that a grid can hold several).
-RUNS = {r.id: r for r in [RunSettings.from_config(config)]}
+# Every combination of the grid is checked like the base config, then becomes a run.
+for combination in expand_grid(config):
+    validate(combination, "../schemas/config.schema.yaml")
+RUNS = runs_from_config(config)
 TRAIN = {r.train.name: r.train for r in RUNS.values()}
 MAGNITUDE = {r.magnitude.name: r.magnitude for r in RUNS.values()}
 REGION = {r.region.name: r.region for r in RUNS.values()}
 RUN_BY_PATH = {(r.path, r.iterations): r for r in RUNS.values()}
+DATASETS = sorted({t.dataset for t in TRAIN.values()})
+MATCHED = ("magnitude", "random")  # baselines that follow the region run's density
 
 
 wildcard_constraints:
@@ -38,8 +43,23 @@ wildcard_constraints:
     train="[^/]+",
     mag="mag[^/]+",
     region="reg[^/]+",
+    method="region|magnitude|random",
+    matched="magnitude|random",
     k="[0-9]+",
     n="[0-9]+",
+
+
+def local_dir(dataset):
+    """The folder to copy a data set from (config data.local_dir), or None to download it."""
+    given = config["data"]["local_dir"]
+    if given is None or isinstance(given, dict):
+        return (given or {}).get(dataset)
+    if len(DATASETS) > 1:
+        raise WorkflowError(
+            f"data.local_dir is one folder ({given}) but the grid uses the data sets {DATASETS}."
+            " Fix: give a folder per data set, data.local_dir: {mnist: ..., fashion_mnist: ...}"
+        )
+    return given
 
 
 def data_files(dataset):
@@ -51,68 +71,87 @@ def train_data(wildcards):
     return data_files(TRAIN[wildcards.train].dataset)
 
 
+def data_dir(wildcards):
+    return f"{RESULTS}/data/{TRAIN[wildcards.train].dataset}"
+
+
 def train_json(wildcards):
     return TRAIN[wildcards.train].to_json()
 
 
+def start_model(train, mag, method):
+    """Iteration 0 of a method: magnitude pruning (region, magnitude), or random pruning."""
+    base = f"{RUNS_DIR}/{train}/{mag}"
+    return f"{base}/random/model.h5" if method == "random" else f"{base}/model.h5"
+
+
 def previous_model(wildcards):
-    """The checkpoint iteration k starts from: the magnitude-pruned net for k = 1."""
-    k = int(wildcards.k)
-    base = f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}"
-    return (
-        f"{base}/model.h5"
-        if k == 1
-        else f"{base}/{wildcards.region}/iter{k - 1}/model.h5"
+    """The checkpoint iteration k of a method starts from."""
+    method = getattr(wildcards, "method", None) or getattr(
+        wildcards, "matched", "region"
     )
+    k = int(wildcards.k)
+    if k == 1:
+        return start_model(wildcards.train, wildcards.mag, method)
+    return f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}/{wildcards.region}/{method}/iter{k - 1}/model.h5"
 
 
 def the_run(wildcards):
-    key = (f"{wildcards.train}/{wildcards.mag}/{wildcards.region}", int(wildcards.n))
-    return RUN_BY_PATH[key]
+    path = f"{wildcards.train}/{wildcards.mag}/{wildcards.region}/{wildcards.method}"
+    return RUN_BY_PATH[(path, int(wildcards.n))]
 
 
 def run_stage_files(wildcards):
     """Everything one run's summary reads, stage by stage."""
-    run_dir = f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}"
+    method_dir = f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}/{wildcards.region}/{wildcards.method}"
     its = range(1, int(wildcards.n) + 1)
-    region_dir = f"{run_dir}/{wildcards.region}"
     return {
         "checkpoints": [
             f"{RUNS_DIR}/{wildcards.train}/baseline/model.h5",
-            f"{run_dir}/model.h5",
+            start_model(wildcards.train, wildcards.mag, wildcards.method),
         ]
-        + [f"{region_dir}/iter{k}/model.h5" for k in its],
+        + [f"{method_dir}/iter{k}/model.h5" for k in its],
         "epochs": [f"{RUNS_DIR}/{wildcards.train}/baseline/epochs.parquet"]
-        + [f"{region_dir}/iter{k}/epochs.parquet" for k in its],
-        "regions": [f"{region_dir}/iter{k}/regions_pruned.parquet" for k in its],
+        + [f"{method_dir}/iter{k}/epochs.parquet" for k in its],
+        "regions": (
+            [f"{method_dir}/iter{k}/regions_pruned.parquet" for k in its]
+            if wildcards.method == "region"
+            else []
+        ),
     }
 
 
 def run_figure_inputs(wildcards):
     files = run_stage_files(wildcards)
-    region_dir = f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}/{wildcards.region}"
-    inputs = {
+    return {
         "baseline": files["checkpoints"][0],
         "magnitude": files["checkpoints"][1],
         "final": files["checkpoints"][-1],
-        "stages": f"{region_dir}/iter{wildcards.n}/summary/stages.parquet",
+        "iterations": f"{RUNS_DIR}/{the_run(wildcards).id}/summary/iterations.parquet",
     }
-    if int(wildcards.n) >= 1:
-        inputs["labels"] = f"{region_dir}/iter1/regions.h5"
-    return inputs
 
 
 FIGURES = ("w1_baseline", "w1_magnitude", "w1_final", "regions", "neuron")
 FIGURES_PDF = ("pruning_ratios", "stages")
-SUMMARY_TABLES = ("runs", "stages", "epochs")
+GRID_FIGURES = ("accuracy_density", "ratio_histograms", "pixel_usage")
+RUN_TABLES = ("iterations", "epochs", "regions", "neurons", "pixels", "run")
+SUMMARY_TABLES = ("runs", "iterations", "epochs", "neurons", "pixels")
+
+
+def run_tables(table):
+    return [f"{RUNS_DIR}/{r}/summary/{table}.parquet" for r in RUNS]
 
 
 def all_targets():
-    targets = [f"{RESULTS}/summary/{t}.parquet" for t in SUMMARY_TABLES]
-    targets.append(f"{RESULTS}/summary/summary.md")
-    for run_id in RUNS:
-        targets += [
-            f"{RUNS_DIR}/{run_id}/figures/{f}.png" for f in FIGURES + FIGURES_PDF
-        ]
-        targets += [f"{RUNS_DIR}/{run_id}/figures/{f}.pdf" for f in FIGURES_PDF]
+    targets = [f"{SUMMARY}/{t}.parquet" for t in SUMMARY_TABLES]
+    targets.append(f"{SUMMARY}/summary.md")
+    targets += [
+        f"{SUMMARY}/figures/{f}.{x}" for f in GRID_FIGURES for x in ("png", "pdf")
+    ]
+    for run_id, run in RUNS.items():
+        if run.method in config["figures"]["per_run"]:
+            targets += [
+                f"{RUNS_DIR}/{run_id}/figures/{f}.png" for f in FIGURES + FIGURES_PDF
+            ]
+            targets += [f"{RUNS_DIR}/{run_id}/figures/{f}.pdf" for f in FIGURES_PDF]
     return targets

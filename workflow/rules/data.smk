@@ -10,9 +10,7 @@ rule fetch_data:
         ENV
     params:
         local_dir=lambda w: (
-            f"--local-dir {config['data']['local_dir']}"
-            if config["data"]["local_dir"]
-            else ""
+            f"--local-dir {local_dir(w.dataset)}" if local_dir(w.dataset) else ""
         ),
         mirrors=" ".join(f"--mirror {m}" for m in config["data"]["mirrors"]),
         out_dir=lambda w: f"{RESULTS}/data/{w.dataset}",

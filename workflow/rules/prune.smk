@@ -1,4 +1,4 @@
-REGION_DIR = f"{RUNS_DIR}/{{train}}/{{mag}}/{{region}}/iter{{k}}"
+ITER_DIR = f"{RUNS_DIR}/{{train}}/{{mag}}/{{region}}"
 
 
 rule magnitude_prune:
@@ -18,16 +18,32 @@ rule magnitude_prune:
         runtime=10,
         gpu=config["gpus"],
     params:
-        data_dir=lambda w: f"{RESULTS}/data/{TRAIN[w.train].dataset}",
+        data_dir=data_dir,
         train=train_json,
         settings=lambda w: MAGNITUDE[w.mag].to_json(),
         device=config["device"],
+        criterion="magnitude",
         code=code_version("magnitude"),
     shell:
-        "python -m regionprune magnitude --data-dir {params.data_dir:q}"
+        "python -m regionprune magnitude --criterion {params.criterion}"
+        " --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --settings {params.settings:q}"
         " --device {params.device} --threads {threads}"
         " --baseline {input.baseline:q} --out-model {output.model:q} > {log:q} 2>&1"
+
+
+use rule magnitude_prune as random_prune with:
+    output:
+        model=f"{RUNS_DIR}/{{train}}/{{mag}}/random/model.h5",
+    log:
+        f"{RESULTS}/logs/random_prune/{{train}}/{{mag}}.log",
+    params:
+        data_dir=data_dir,
+        train=train_json,
+        settings=lambda w: MAGNITUDE[w.mag].to_json(),
+        device=config["device"],
+        criterion="random",
+        code=code_version("magnitude"),
 
 
 rule label_regions:
@@ -35,8 +51,8 @@ rule label_regions:
     input:
         model=previous_model,
     output:
-        labels=f"{REGION_DIR}/regions.h5",
-        table=f"{REGION_DIR}/regions.parquet",
+        labels=f"{ITER_DIR}/region/iter{{k}}/regions.h5",
+        table=f"{ITER_DIR}/region/iter{{k}}/regions.parquet",
     log:
         f"{RESULTS}/logs/label_regions/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
     localrule: True
@@ -53,13 +69,13 @@ rule label_regions:
 
 
 rule prune_regions:
-    """Steps 3-4: score regions by mean |w| and remove the weakest fraction of all of them."""
+    """Steps 3-4: score regions and remove the weakest fraction (globally or per neuron)."""
     input:
-        labels=f"{REGION_DIR}/regions.h5",
-        table=f"{REGION_DIR}/regions.parquet",
+        labels=f"{ITER_DIR}/region/iter{{k}}/regions.h5",
+        table=f"{ITER_DIR}/region/iter{{k}}/regions.parquet",
     output:
-        labels=f"{REGION_DIR}/kept.h5",
-        table=f"{REGION_DIR}/regions_pruned.parquet",
+        mask=f"{ITER_DIR}/region/iter{{k}}/mask.h5",
+        table=f"{ITER_DIR}/region/iter{{k}}/regions_pruned.parquet",
     log:
         f"{RESULTS}/logs/prune_regions/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
     localrule: True
@@ -67,24 +83,48 @@ rule prune_regions:
         ENV
     params:
         rate=lambda w: REGION[w.region].rate,
+        score=lambda w: REGION[w.region].score,
+        scope=lambda w: REGION[w.region].scope,
         code=code_version("prune"),
     shell:
         "python -m regionprune prune --labels {input.labels:q} --table {input.table:q}"
-        " --rate {params.rate} --score mean_abs --iteration {wildcards.k}"
-        " --out-labels {output.labels:q} --out-table {output.table:q} > {log:q} 2>&1"
+        " --rate {params.rate} --score {params.score} --scope {params.scope}"
+        " --iteration {wildcards.k} --out-mask {output.mask:q} --out-table {output.table:q}"
+        " > {log:q} 2>&1"
+
+
+rule prune_matched:
+    """Baselines: prune W1 by |w| or at random to the region run's count at this iteration."""
+    input:
+        model=previous_model,
+        target=f"{ITER_DIR}/region/iter{{k}}/mask.h5",
+    output:
+        mask=f"{ITER_DIR}/{{matched}}/iter{{k}}/mask.h5",
+    log:
+        f"{RESULTS}/logs/prune_matched/{{train}}/{{mag}}/{{region}}/{{matched}}/iter{{k}}.log",
+    localrule: True
+    conda:
+        ENV
+    params:
+        seed=lambda w: TRAIN[w.train].seed,
+        code=code_version("match"),
+    shell:
+        "python -m regionprune match --model {input.model:q} --target {input.target:q}"
+        " --criterion {wildcards.matched} --seed {params.seed} --iteration {wildcards.k}"
+        " --out-mask {output.mask:q} > {log:q} 2>&1"
 
 
 rule retrain:
-    """Step 5: retrain with the removed weights held at zero."""
+    """Step 5: retrain with the removed weights held at zero (every method, same budget)."""
     input:
         data=train_data,
         model=previous_model,
-        kept=f"{REGION_DIR}/kept.h5",
+        mask=f"{ITER_DIR}/{{method}}/iter{{k}}/mask.h5",
     output:
-        model=f"{REGION_DIR}/model.h5",
-        epochs=f"{REGION_DIR}/epochs.parquet",
+        model=f"{ITER_DIR}/{{method}}/iter{{k}}/model.h5",
+        epochs=f"{ITER_DIR}/{{method}}/iter{{k}}/epochs.parquet",
     log:
-        f"{RESULTS}/logs/retrain/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
+        f"{RESULTS}/logs/retrain/{{train}}/{{mag}}/{{region}}/{{method}}/iter{{k}}.log",
     conda:
         ENV
     threads: config["train_threads"]
@@ -93,7 +133,7 @@ rule retrain:
         runtime=30,
         gpu=config["gpus"],
     params:
-        data_dir=lambda w: f"{RESULTS}/data/{TRAIN[w.train].dataset}",
+        data_dir=data_dir,
         train=train_json,
         settings=lambda w: REGION[w.region].to_json(),
         device=config["device"],
@@ -102,5 +142,5 @@ rule retrain:
         "python -m regionprune retrain --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --settings {params.settings:q}"
         " --device {params.device} --threads {threads} --iteration {wildcards.k}"
-        " --model {input.model:q} --pruned {input.kept:q}"
+        " --stage {wildcards.method} --model {input.model:q} --pruned {input.mask:q}"
         " --out-model {output.model:q} --out-epochs {output.epochs:q} > {log:q} 2>&1"

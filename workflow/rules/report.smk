@@ -1,28 +1,30 @@
-RUN_DIR = f"{RUNS_DIR}/{{train}}/{{mag}}/{{region}}/iter{{n}}"
+RUN_DIR = f"{RUNS_DIR}/{{train}}/{{mag}}/{{region}}/{{method}}/iter{{n}}"
 
 
 rule collect_run:
-    """One run's stages, epochs and regions as tidy tables, and its row of runs.parquet."""
+    """One run's stages, epochs, regions, neurons and pixels as tidy tables, and its row."""
     input:
         unpack(run_stage_files),
     output:
-        stages=f"{RUN_DIR}/summary/stages.parquet",
-        epochs=f"{RUN_DIR}/summary/epochs.parquet",
-        regions=f"{RUN_DIR}/summary/regions.parquet",
-        run=f"{RUN_DIR}/summary/run.parquet",
+        **{t: f"{RUN_DIR}/summary/{t}.parquet" for t in RUN_TABLES},
     log:
-        f"{RESULTS}/logs/collect_run/{{train}}/{{mag}}/{{region}}/iter{{n}}.log",
+        f"{RESULTS}/logs/collect_run/{{train}}/{{mag}}/{{region}}/{{method}}/iter{{n}}.log",
     localrule: True
     conda:
         ENV
     params:
         row=lambda w: json.dumps(the_run(w).row()),
+        dataset=lambda w: TRAIN[w.train].dataset,
+        connectivity=lambda w: REGION[w.region].connectivity,
+        regions=lambda w, input: " ".join(input.regions),
         code=code_version("collect"),
     shell:
         "python -m regionprune collect --settings-row {params.row:q}"
-        " --checkpoints {input.checkpoints:q} --epochs {input.epochs:q} --regions {input.regions:q}"
-        " --out-stages {output.stages:q} --out-epochs {output.epochs:q}"
-        " --out-regions {output.regions:q} --out-run {output.run:q} > {log:q} 2>&1"
+        " --dataset {params.dataset} --connectivity {params.connectivity}"
+        " --checkpoints {input.checkpoints:q} --epochs {input.epochs:q} --regions {params.regions}"
+        " --out-iterations {output.iterations:q} --out-epochs {output.epochs:q}"
+        " --out-regions {output.regions:q} --out-neurons {output.neurons:q}"
+        " --out-pixels {output.pixels:q} --out-run {output.run:q} > {log:q} 2>&1"
 
 
 rule figures:
@@ -34,44 +36,39 @@ rule figures:
             f: report(
                 f"{RUN_DIR}/figures/{f}.png",
                 caption=f"../report/{f}.rst",
-                category="Figures",
-                subcategory="{train}/{mag}/{region}/iter{n}",
+                category="Runs",
+                subcategory="{train}/{mag}/{region}/{method}/iter{n}",
             )
             for f in FIGURES + FIGURES_PDF
         },
         **{f"{f}_pdf": f"{RUN_DIR}/figures/{f}.pdf" for f in FIGURES_PDF},
     log:
-        f"{RESULTS}/logs/figures/{{train}}/{{mag}}/{{region}}/iter{{n}}.log",
+        f"{RESULTS}/logs/figures/{{train}}/{{mag}}/{{region}}/{{method}}/iter{{n}}.log",
     localrule: True
     conda:
         ENV
     params:
         dataset=lambda w: TRAIN[w.train].dataset,
-        labels=lambda w, input: (
-            f"--labels {input.labels}" if "labels" in input.keys() else ""
-        ),
+        connectivity=lambda w: REGION[w.region].connectivity,
         neuron=config["figures"]["neuron"],
         out_dir=lambda w, output: os.path.dirname(output.w1_baseline),
         code=code_version("figures"),
     shell:
         "python -m regionprune figures --dataset {params.dataset}"
-        " --baseline {input.baseline:q} --magnitude {input.magnitude:q} --final {input.final:q}"
-        " {params.labels} --stages {input.stages:q} --neuron {params.neuron}"
+        " --connectivity {params.connectivity} --baseline {input.baseline:q}"
+        " --magnitude {input.magnitude:q} --final {input.final:q}"
+        " --stages {input.iterations:q} --neuron {params.neuron}"
         " --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule summary:
-    """All runs' tables in results/summary/, and the Markdown table beside the paper's numbers."""
+    """All runs' tables in results/summary/; the grid table and the paper comparison."""
     input:
-        runs=[f"{RUNS_DIR}/{r}/summary/run.parquet" for r in RUNS],
-        stages=[f"{RUNS_DIR}/{r}/summary/stages.parquet" for r in RUNS],
-        epochs=[f"{RUNS_DIR}/{r}/summary/epochs.parquet" for r in RUNS],
+        **{t: run_tables("run" if t == "runs" else t) for t in SUMMARY_TABLES},
     output:
-        runs=f"{RESULTS}/summary/runs.parquet",
-        stages=f"{RESULTS}/summary/stages.parquet",
-        epochs=f"{RESULTS}/summary/epochs.parquet",
+        **{t: f"{SUMMARY}/{t}.parquet" for t in SUMMARY_TABLES},
         markdown=report(
-            f"{RESULTS}/summary/summary.md",
+            f"{SUMMARY}/summary.md",
             caption="../report/summary.rst",
             category="Summary",
         ),
@@ -81,8 +78,41 @@ rule summary:
     conda:
         ENV
     params:
+        args=lambda w, input, output: " ".join(
+            f"--{t} {' '.join(input[t])} --out-{t} {output[t]}" for t in SUMMARY_TABLES
+        ),
         code=code_version("summary"),
     shell:
-        "python -m regionprune summary --runs {input.runs:q} --stages {input.stages:q}"
-        " --epochs {input.epochs:q} --out-runs {output.runs:q} --out-stages {output.stages:q}"
-        " --out-epochs {output.epochs:q} --out-markdown {output.markdown:q} > {log:q} 2>&1"
+        "python -m regionprune summary {params.args} --out-markdown {output.markdown:q}"
+        " > {log:q} 2>&1"
+
+
+rule grid_figures:
+    """Across the grid: accuracy against W1 density per method, histograms, pixel usage."""
+    input:
+        **{
+            t: f"{SUMMARY}/{t}.parquet"
+            for t in ("runs", "iterations", "neurons", "pixels")
+        },
+    output:
+        **{
+            f: report(
+                f"{SUMMARY}/figures/{f}.png",
+                caption=f"../report/{f}.rst",
+                category="Grid",
+            )
+            for f in GRID_FIGURES
+        },
+        **{f"{f}_pdf": f"{SUMMARY}/figures/{f}.pdf" for f in GRID_FIGURES},
+    log:
+        f"{RESULTS}/logs/grid_figures.log",
+    localrule: True
+    conda:
+        ENV
+    params:
+        out_dir=lambda w, output: os.path.dirname(output.accuracy_density),
+        code=code_version("grid_figures"),
+    shell:
+        "python -m regionprune grid_figures --runs {input.runs:q}"
+        " --iterations {input.iterations:q} --neurons {input.neurons:q}"
+        " --pixels {input.pixels:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

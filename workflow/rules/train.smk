@@ -15,7 +15,7 @@ rule train_baseline:
         runtime=60,
         gpu=config["gpus"],
     params:
-        data_dir=lambda w: f"{RESULTS}/data/{TRAIN[w.train].dataset}",
+        data_dir=data_dir,
         settings=train_json,
         device=config["device"],
         code=code_version("baseline"),

@@ -18,13 +18,14 @@ def run(args: argparse.Namespace) -> None:
     from regionprune import training
     from regionprune.codehash import code_version
     from regionprune.model import build_model, params_to_numpy
+    from regionprune.settings import stream_seed
     from regionprune.storage import Checkpoint, save_checkpoint, write_table
 
     ts, device, train, test = prepare(args)
     net = build_model(ts.activation, ts.init, ts.seed).to(device)
     records = training.train(
         net, train, test, epochs=ts.epochs, lr=ts.lr, batch_size=ts.batch_size,
-        seed=training.stream_seed(ts.seed, 0),
+        seed=stream_seed(ts.seed, 0),
     )  # fmt: skip
     acc, loss = training.evaluate(net, test)
     write_table(epochs_table(records, "baseline", -1), args.out_epochs)

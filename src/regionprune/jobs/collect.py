@@ -1,4 +1,4 @@
-"""Gather one run's stages into tidy tables: stages, epochs, regions, and its summary row."""
+"""Gather one run's stages into tidy tables: iterations, epochs, regions, neurons, pixels, run."""
 
 from __future__ import annotations
 
@@ -9,25 +9,34 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings-row", required=True, help="the run's settings as a JSON object")
+    p.add_argument("--dataset", default="mnist", help="gives the input image shape")
+    p.add_argument("--connectivity", type=int, choices=(4, 8), required=True,
+                   help="for the readability measures")  # fmt: skip
     p.add_argument("--checkpoints", type=Path, nargs="+", required=True,
-                   help="baseline, magnitude, then iteration 1..N checkpoints, in order")  # fmt: skip
+                   help="baseline, first pruning, then iteration 1..N checkpoints, in order")  # fmt: skip
     p.add_argument("--epochs", type=Path, nargs="+", required=True, help="per-epoch tables")
     p.add_argument("--regions", type=Path, nargs="*", default=[], help="pruned region tables")
-    p.add_argument("--out-stages", type=Path, required=True)
+    p.add_argument("--out-iterations", type=Path, required=True)
     p.add_argument("--out-epochs", type=Path, required=True)
     p.add_argument("--out-regions", type=Path, required=True)
+    p.add_argument("--out-neurons", type=Path, required=True)
+    p.add_argument("--out-pixels", type=Path, required=True)
     p.add_argument("--out-run", type=Path, required=True)
 
 
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from regionprune.metrics import run_row, stage_metrics
+    from regionprune.data import get_spec
+    from regionprune.metrics import neuron_table, pixel_usage, run_row, stage_metrics
+    from regionprune.settings import W1
     from regionprune.storage import load_checkpoint, read_table, write_table
 
     row = json.loads(args.settings_row)
     run_id = row["run"]
-    stages = pd.DataFrame([stage_metrics(load_checkpoint(p)) for p in args.checkpoints])
+    shape = get_spec(args.dataset).image_shape
+    ckpts = [load_checkpoint(p) for p in args.checkpoints]
+    stages = pd.DataFrame([stage_metrics(c, shape, args.connectivity) for c in ckpts])
     if list(stages["iteration"]) != list(range(-1, len(stages) - 1)):
         raise ValueError(f"checkpoints out of order: iterations {list(stages['iteration'])}")
     regions = [read_table(p).assign(iteration=k) for k, p in enumerate(args.regions, start=1)]
@@ -42,7 +51,14 @@ def run(args: argparse.Namespace) -> None:
         else pd.DataFrame(columns=["neuron", "region", "iteration"])
     )
     regions_df.insert(0, "run", run_id)
-    write_table(stages, args.out_stages)
+    final_mask = ckpts[-1].mask(W1)
+    neurons = neuron_table(final_mask, shape, args.connectivity)
+    neurons.insert(0, "run", run_id)
+    pixels = pixel_usage(final_mask, shape)
+    pixels.insert(0, "run", run_id)
+    write_table(stages, args.out_iterations)
     write_table(epochs, args.out_epochs)
     write_table(regions_df, args.out_regions)
+    write_table(neurons, args.out_neurons)
+    write_table(pixels, args.out_pixels)
     write_table(pd.DataFrame([run_row(row, stages)]), args.out_run)

@@ -11,21 +11,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", type=Path, required=True)
     p.add_argument("--magnitude", type=Path, required=True)
     p.add_argument("--final", type=Path, required=True, help="checkpoint of the last stage")
-    p.add_argument("--labels", type=Path, default=None, help="iteration 1 region labels")
-    p.add_argument("--stages", type=Path, required=True, help="the run's stages.parquet")
+    p.add_argument("--connectivity", type=int, choices=(4, 8), default=8,
+                   help="for the regions of the first pruning (the paper's Fig. 4)")  # fmt: skip
+    p.add_argument("--stages", type=Path, required=True, help="the run's iterations.parquet")
     p.add_argument("--neuron", default="auto", help="neuron for the large figure, or auto")
     p.add_argument("--out-dir", type=Path, required=True)
 
 
 def run(args: argparse.Namespace) -> None:
     import matplotlib.pyplot as plt
-    import numpy as np
 
     from regionprune import figures as F
     from regionprune.data import get_spec
     from regionprune.pruning import neuron_pruning_ratios
+    from regionprune.regions import label_neurons
     from regionprune.settings import W1
-    from regionprune.storage import atomic_path, load_checkpoint, load_labels, read_table
+    from regionprune.storage import atomic_path, load_checkpoint, read_table
 
     shape = get_spec(args.dataset).image_shape
     base, mag, final = (load_checkpoint(p) for p in (args.baseline, args.magnitude, args.final))
@@ -33,8 +34,8 @@ def run(args: argparse.Namespace) -> None:
         name: F.weight_rgb(c.params[W1], c.mask(W1), shape)
         for name, c in (("baseline", base), ("magnitude", mag), ("final", final))
     }
-    # Fig. 4 shows the regions found after magnitude pruning; with no iteration, none exist.
-    labels = load_labels(args.labels) if args.labels else np.zeros((len(base.params[W1]), *shape))
+    # Fig. 4: the regions of what survives the first pruning, as iteration 1 labels them.
+    labels = label_neurons(mag.mask(W1), shape, args.connectivity)
     ratios = neuron_pruning_ratios(final.mask(W1))
     neuron = F.pick_neuron(ratios) if args.neuron == "auto" else int(args.neuron)
     if not 0 <= neuron < len(ratios):
@@ -48,14 +49,18 @@ def run(args: argparse.Namespace) -> None:
         plt.close(fig)
 
     save(F.tile_figure(maps["baseline"], "W1 after baseline training (red +, blue -)"), "w1_baseline")
-    save(F.tile_figure(maps["magnitude"], "W1 after magnitude pruning (removed: black)"), "w1_magnitude")
-    save(F.tile_figure(maps["final"], f"W1 after region pruning, iteration {it}"), "w1_final")
-    save(F.tile_figure(F.regions_rgb(labels), "connected regions after magnitude pruning"), "regions")
+    first = mag.attrs["stage"]  # magnitude, or random for the random method
+    save(F.tile_figure(maps["magnitude"], f"W1 after {first} pruning (removed: black)"),
+         "w1_magnitude")  # fmt: skip
+    method = final.attrs["stage"]
+    save(F.tile_figure(maps["final"], f"W1 after {method} pruning, iteration {it}"), "w1_final")
+    save(F.tile_figure(F.regions_rgb(labels), f"connected regions after {first} pruning"),
+         "regions")  # fmt: skip
     save(
         F.neuron_figure(
             [
                 ("baseline", maps["baseline"][neuron]),
-                ("magnitude pruned", maps["magnitude"][neuron]),
+                (f"{first} pruned", maps["magnitude"][neuron]),
                 ("regions", F.regions_rgb(labels)[neuron]),
                 (f"final (iteration {it}), {ratios[neuron]:.0%} removed", maps["final"][neuron]),
             ],

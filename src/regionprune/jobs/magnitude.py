@@ -1,4 +1,4 @@
-"""Magnitude pruning of W1 (Han et al.): remove the given fraction with the smallest |w|."""
+"""First pruning of W1: the given fraction with the smallest |w| (Han et al.), or at random."""
 
 from __future__ import annotations
 
@@ -12,31 +12,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
     p.add_argument("--settings", required=True, help="MagnitudeSettings as JSON")
     p.add_argument("--baseline", type=Path, required=True, help="baseline checkpoint")
+    p.add_argument("--criterion", choices=("magnitude", "random"), default="magnitude",
+                   help="random: the random method's own start, at the same rate")  # fmt: skip
     p.add_argument("--out-model", type=Path, required=True)
 
 
 def run(args: argparse.Namespace) -> None:
     import logging
 
+    import numpy as np
+
     from regionprune import training
     from regionprune.codehash import code_version
     from regionprune.model import MLP, load_params
-    from regionprune.pruning import density, magnitude_mask
-    from regionprune.settings import W1, MagnitudeSettings
+    from regionprune.pruning import count_to_remove, density, prune_to_count, random_scores
+    from regionprune.settings import RANDOM_STREAM, W1, MagnitudeSettings, stream_seed
     from regionprune.storage import Checkpoint, load_checkpoint, save_checkpoint
 
     ms = MagnitudeSettings.from_json(args.settings)
     ts, device, _, test = prepare(args, need_train=False)
     base = load_checkpoint(args.baseline)
-    mask = magnitude_mask(base.params[W1], ms.rate, base.mask(W1))
+    w1 = base.params[W1]
+    scores = (
+        np.abs(w1)
+        if args.criterion == "magnitude"
+        else random_scores(w1.shape, stream_seed(ts.seed, RANDOM_STREAM))
+    )
+    alive = base.mask(W1)
+    n_alive = int(alive.sum())
+    mask = prune_to_count(scores, alive, n_alive - count_to_remove(ms.rate, n_alive))
     params = dict(base.params)
     params[W1] = params[W1] * mask
     net = MLP(activation=ts.activation)
     load_params(net, params)
     acc, loss = training.evaluate(net.to(device), test)
     logging.getLogger(__name__).info(
-        "W1 density %.4f after magnitude pruning at rate %g; test acc %.4f (baseline %.4f)",
-        density(mask), ms.rate, acc, base.attrs["test_acc"],
+        "W1 density %.4f after %s pruning at rate %g; test acc %.4f (baseline %.4f)",
+        density(mask), args.criterion, ms.rate, acc, base.attrs["test_acc"],
     )  # fmt: skip
     save_checkpoint(
         args.out_model,
@@ -44,11 +56,12 @@ def run(args: argparse.Namespace) -> None:
             params=params,
             masks={W1: mask},
             attrs={
-                "stage": "magnitude",
+                "stage": "magnitude" if args.criterion == "magnitude" else "random",
                 "iteration": 0,
                 "test_acc": acc,
                 "test_loss": loss,
                 "settings": {"train": ts.to_dict(), "magnitude": ms.to_dict()},
+                "criterion": args.criterion,
                 "code_version": code_version("magnitude"),
                 **run_attrs(args, device),
             },

@@ -1,36 +1,40 @@
-"""Concatenate every run's tables into results/summary/ and write the paper comparison."""
+"""Concatenate every run's tables into results/summary/; the grid and paper tables in Markdown."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+TABLES = ("runs", "iterations", "epochs", "neurons", "pixels")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs", type=Path, nargs="+", required=True, help="per-run run.parquet")
-    p.add_argument("--stages", type=Path, nargs="+", required=True, help="per-run stages.parquet")
-    p.add_argument("--epochs", type=Path, nargs="+", required=True, help="per-run epochs.parquet")
-    p.add_argument("--out-runs", type=Path, required=True)
-    p.add_argument("--out-stages", type=Path, required=True)
-    p.add_argument("--out-epochs", type=Path, required=True)
+    for t in TABLES:
+        p.add_argument(f"--{t}", type=Path, nargs="+", required=True, help=f"per-run {t}.parquet")
+        p.add_argument(f"--out-{t}", type=Path, required=True)
     p.add_argument("--out-markdown", type=Path, required=True)
 
 
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from regionprune.metrics import paper_table
+    from regionprune.metrics import grid_markdown, grid_table, paper_table
     from regionprune.storage import read_table, write_table, write_text
 
-    def cat(paths: list[Path]) -> pd.DataFrame:
-        return pd.concat([read_table(p) for p in paths], ignore_index=True)
-
-    runs = cat(args.runs)
-    write_table(runs, args.out_runs)
-    write_table(cat(args.stages), args.out_stages)
-    write_table(cat(args.epochs), args.out_epochs)
+    tables = {
+        t: pd.concat([read_table(p) for p in getattr(args, t)], ignore_index=True)
+        for t in TABLES
+    }
+    for t, df in tables.items():
+        write_table(df, getattr(args, f"out_{t}"))
+    runs = tables["runs"]
     write_text(
-        "# Results beside the paper\n\n"
+        "# Results\n\n"
+        "## The grid: mean +- standard deviation over seeds, after the last iteration\n\n"
+        "Accuracy and neurons >=90% pruned in %; regions per neuron and largest-region share over\n"
+        "the hidden neurons that keep any input weight; pixels: input pixels still in use.\n\n"
+        + grid_markdown(grid_table(runs))
+        + "\n## Each run beside the paper\n\n"
         "Test accuracy and the per-neuron split of input-weight pruning (fractions of the hidden\n"
         "neurons that lost at least 90% / at most 40% of their input weights), after the last\n"
         "iteration. Made by `snakemake`; the numbers come from `runs.parquet`.\n\n"

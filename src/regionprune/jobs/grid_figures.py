@@ -1,0 +1,37 @@
+"""Figures across the grid: accuracy against W1 density, pruning-ratio histograms, pixel usage."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs", type=Path, required=True, help="summary runs.parquet")
+    p.add_argument("--iterations", type=Path, required=True, help="summary iterations.parquet")
+    p.add_argument("--neurons", type=Path, required=True, help="summary neurons.parquet")
+    p.add_argument("--pixels", type=Path, required=True, help="summary pixels.parquet")
+    p.add_argument("--out-dir", type=Path, required=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    import matplotlib.pyplot as plt
+
+    from regionprune import figures as F
+    from regionprune.data import get_spec
+    from regionprune.metrics import setting_columns, varying
+    from regionprune.storage import atomic_path, read_table
+
+    runs = read_table(args.runs)
+    keys = varying(runs, [c for c in setting_columns(runs) if c not in ("train_seed", "method")])
+    shape = get_spec(str(runs["train_dataset"].iloc[0])).image_shape
+    figs = {
+        "accuracy_density": F.accuracy_density_figure(runs, read_table(args.iterations), keys),
+        "ratio_histograms": F.ratio_histograms_figure(runs, read_table(args.neurons), keys),
+        "pixel_usage": F.pixel_usage_figure(runs, read_table(args.pixels), keys, shape),
+    }
+    for name, fig in figs.items():
+        for fmt in ("png", "pdf"):
+            with atomic_path(args.out_dir / f"{name}.{fmt}") as tmp:
+                fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+        plt.close(fig)

@@ -1,0 +1,55 @@
+"""Matched-density baselines: prune W1 by |w| (Han) or at random to the region run's count."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, required=True, help="this method's previous checkpoint")
+    p.add_argument("--target", type=Path, required=True,
+                   help="the region run's mask file of this iteration: the density to match")  # fmt: skip
+    p.add_argument("--criterion", choices=("magnitude", "random"), required=True)
+    p.add_argument("--seed", type=int, required=True, help="the run's seed (random criterion)")
+    p.add_argument("--iteration", type=int, required=True)
+    p.add_argument("--out-mask", type=Path, required=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    import logging
+
+    import numpy as np
+
+    from regionprune.codehash import code_version
+    from regionprune.pruning import prune_to_count, random_scores
+    from regionprune.settings import RANDOM_STREAM, W1, stream_seed
+    from regionprune.storage import load_checkpoint, load_mask, save_mask
+
+    prev = load_checkpoint(args.model)
+    target, _ = load_mask(args.target)
+    keep = int(target.sum())
+    alive = prev.mask(W1)
+    if keep > alive.sum():
+        raise ValueError(
+            f"the region run keeps {keep} W1 weights at iteration {args.iteration}, more than the "
+            f"{int(alive.sum())} that {args.model} has left; densities must not grow"
+        )
+    w1 = prev.params[W1]
+    scores = (
+        np.abs(w1)
+        if args.criterion == "magnitude"
+        else random_scores(w1.shape, stream_seed(args.seed, RANDOM_STREAM + args.iteration))
+    )
+    mask = prune_to_count(scores, alive, keep)
+    logging.getLogger(__name__).info(
+        "iteration %d: %s pruning from %d to %d W1 weights, the region run's count",
+        args.iteration, args.criterion, int(alive.sum()), keep,
+    )  # fmt: skip
+    save_mask(
+        args.out_mask,
+        mask,
+        stage=f"{args.criterion}-pruned",
+        iteration=args.iteration,
+        code_version=code_version("match"),
+    )

@@ -1,0 +1,50 @@
+"""Stage measures and readability on hand-made masks."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from regionprune.metrics import neuron_table, pixel_usage, run_row, stage_metrics
+from regionprune.storage import Checkpoint
+
+
+def _mask():
+    m = np.zeros((3, 16), dtype=bool)
+    m[0, [0, 1, 4, 15]] = True  # 2x1 + 1 below + far corner: 8-conn regions {0,1,4}, {15}
+    m[2, :] = True  # one region of 16
+    return m  # neuron 1 is dead
+
+
+def test_neuron_table():
+    t = neuron_table(_mask(), (4, 4), 8)
+    assert t["weights"].tolist() == [4, 0, 16]
+    assert t["regions"].tolist() == [2, 0, 1]
+    np.testing.assert_allclose(t["pruning_ratio"], [0.75, 1.0, 0.0])
+    assert t["largest_region_share"][0] == pytest.approx(0.75)
+    assert np.isnan(t["largest_region_share"][1])
+
+
+def test_pixel_usage():
+    p = pixel_usage(_mask(), (4, 4))
+    assert p.loc[0, "neurons"] == 2 and p.loc[2, "neurons"] == 1
+    assert p.loc[15, ["row", "col"]].tolist() == [3, 3]
+
+
+def test_stage_metrics_and_run_row():
+    mask = _mask()
+    params = {"fc1.weight": np.where(mask, 1.0, 0.0).astype(np.float32), "fc1.bias": np.ones(3)}
+    ck = Checkpoint(params=params, masks={"fc1.weight": mask},
+                    attrs={"stage": "region", "iteration": 1, "test_acc": 0.9, "test_loss": 0.3})  # fmt: skip
+    m = stage_metrics(ck, (4, 4), 8)
+    assert m["w1_nonzero"] == 20 and m["w1_density"] == pytest.approx(20 / 48)
+    assert m["total_params"] == 51 and m["nonzero_params"] == 23
+    assert m["alive_neurons"] == 2 and m["neurons_dead"] == 1
+    assert m["regions_per_neuron"] == pytest.approx(1.5)
+    assert m["largest_region_share"] == pytest.approx((0.75 + 1.0) / 2)
+    assert m["neurons_ge90_pruned"] == pytest.approx(1 / 3)
+    assert m["neurons_le40_pruned"] == pytest.approx(1 / 3)
+    assert m["pixels_used"] == 16
+    base = {**m, "stage": "baseline", "iteration": -1, "test_acc": 0.95}
+    mag = {**m, "stage": "magnitude", "iteration": 0, "test_acc": 0.94}
+    row = run_row({"run": "r", "train_seed": 0}, pd.DataFrame([base, mag, m]))
+    assert row["baseline_acc"] == 0.95 and row["final_acc"] == 0.9 and row["final_iteration"] == 1
