@@ -107,3 +107,20 @@ def test_load_split_shapes_and_limit(mnist_dir):
     assert y5.tolist() == [5, 0, 4, 1, 9]  # MNIST's famous first training labels
     # MNIST's border pixels are blank in every image
     assert x.reshape(-1, 28, 28)[:, 0, :].max() == 0
+
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+
+
+@pytest.mark.skipif(
+    not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file(),
+    reason="Fashion-MNIST not installed here (apt-get install dataset-fashion-mnist)",
+)
+def test_fashion_mnist_from_debian_passes_its_content_checksums(tmp_path):
+    placed = fetch("fashion_mnist", tmp_path, local_dir=FASHION_DIR)
+    assert len(placed) == 4
+    x, y = load_split(tmp_path, "fashion_mnist", "train")
+    assert x.shape == (60000, 784) and set(np.unique(y)) == set(range(10))
+    # the other data set's files fail loudly, naming the checksum
+    with pytest.raises(DataError, match="fails its checksum"):
+        fetch("mnist", tmp_path / "wrong", local_dir=FASHION_DIR)

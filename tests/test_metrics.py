@@ -48,3 +48,21 @@ def test_stage_metrics_and_run_row():
     mag = {**m, "stage": "magnitude", "iteration": 0, "test_acc": 0.94}
     row = run_row({"run": "r", "train_seed": 0}, pd.DataFrame([base, mag, m]))
     assert row["baseline_acc"] == 0.95 and row["final_acc"] == 0.9 and row["final_iteration"] == 1
+
+
+def test_grid_table_mean_and_sd_over_seeds():
+    from regionprune.metrics import GRID_MEASURES, grid_markdown, grid_table
+
+    rows = []
+    for method, accs in (("region", [0.90, 0.92]), ("random", [0.80, 0.80])):
+        for seed, acc in enumerate(accs):
+            row = {m: 1.0 for m in GRID_MEASURES}
+            row.update(run=f"{method}{seed}", train_seed=seed, region_rate=0.4,
+                       iterations=8, method=method, final_acc=acc)  # fmt: skip
+            rows.append(row)
+    t = grid_table(pd.DataFrame(rows))
+    assert t["method"].tolist() == ["region", "random"] and t["seeds"].tolist() == [2, 2]
+    assert t["final_acc_mean"].tolist() == pytest.approx([0.91, 0.80])
+    assert t["final_acc_std"][0] == pytest.approx(np.std([0.90, 0.92], ddof=1))
+    md = grid_markdown(t)
+    assert "| region | 2 | 91.00 +- 1.41 |" in md

@@ -101,3 +101,22 @@ def test_remove_regions_keeps_ids_and_masks():
         remove_regions(labels, removed[:-1])
     with pytest.raises(ValueError, match="gaps"):
         remove_regions(kept, np.zeros(4, bool))
+
+
+@pytest.mark.parametrize(
+    "score, weakest",
+    [("mean_abs", 3), ("sum_abs", 3), ("max_abs", 3), ("size", 1)],
+)
+def test_each_region_score_ranks_as_defined(score, weakest):
+    from regionprune.pruning import prune_lowest_fraction
+
+    # region 1: one pixel |w|=0.5; region 2: 3 pixels 0.3 each; region 3: 2 pixels 0.1, 0.2
+    w = np.zeros((1, 16))
+    mask = np.zeros((1, 16), bool)
+    for idx, v in ((0, 0.5), (3, 0.3), (7, 0.3), (11, 0.3), (12, 0.1), (13, 0.2)):
+        w[0, idx], mask[0, idx] = v, True
+    labels = label_neurons(mask, (4, 4), 4)
+    t = region_table(w, labels)
+    assert t["size"].tolist() == [1, 3, 2]
+    removed = prune_lowest_fraction(region_scores(t, score), 1 / 3)  # one of three regions
+    assert t.loc[removed, "region"].tolist() == [weakest]
