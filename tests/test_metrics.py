@@ -58,6 +58,7 @@ def test_grid_table_mean_and_sd_over_seeds():
         for seed, acc in enumerate(accs):
             row = {m: 1.0 for m in GRID_MEASURES}
             row.update(run=f"{method}{seed}", train_seed=seed, region_rate=0.4,
+                       train_train_limit=None,  # a null setting must not drop the group
                        iterations=8, method=method, final_acc=acc)  # fmt: skip
             rows.append(row)
     t = grid_table(pd.DataFrame(rows))

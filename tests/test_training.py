@@ -94,3 +94,29 @@ def test_evaluate_counts_correct(small_data):
     pred = model(test_data.x).argmax(1)
     assert acc == pytest.approx(float((pred == test_data.y).float().mean()))
     assert loss > 0
+
+
+def test_lockstep_equals_separate_training(small_data):
+    from regionprune.training import Lockstep, evaluate_lockstep, train_lockstep
+
+    seeds = [5, 6, 7]
+    masks = [{"fc1.weight": _mask(s)} for s in seeds]
+    separate = []
+    for i, s in enumerate(seeds):
+        model = build_model("sigmoid", "default", i)
+        rec = train(model, *small_data, epochs=2, lr=0.5, batch_size=100, seed=s, masks=masks[i])
+        separate.append((params_to_numpy(model), rec))
+    stack = Lockstep([build_model("sigmoid", "default", i) for i in range(3)], torch.device("cpu"))
+    records = train_lockstep(stack, *small_data, epochs=2, lr=0.5, batch_size=100, seeds=seeds,
+                             masks=masks)  # fmt: skip
+    for (params, rec), lock_params, lock_rec, mask in zip(
+        separate, stack.state_dicts(), records, masks
+    ):
+        for k in params:  # float rounding only: bmm sums in another order than addmm
+            np.testing.assert_allclose(lock_params[k], params[k], atol=2e-5, rtol=0)
+        assert (lock_params["fc1.weight"][mask["fc1.weight"].numpy() == 0] == 0).all()
+        for a, b in zip(lock_rec, rec):
+            assert a["train_loss"] == pytest.approx(b["train_loss"], abs=1e-5)
+            assert abs(a["test_acc"] - b["test_acc"]) <= 2 / 500  # at most 2 test images flip
+    accs = [acc for acc, _ in evaluate_lockstep(stack, small_data[1])]
+    assert accs == [r[-1]["test_acc"] for r in records]

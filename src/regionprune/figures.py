@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
 GAP = 0.35  # grey of the lines between tiles
@@ -122,7 +122,7 @@ def _facets(runs: pd.DataFrame, keys: list[str]) -> dict[str, list[str]]:
     if not keys:
         return {"all runs": list(runs["run"])}
     out: dict[str, list[str]] = {}
-    for values, g in runs.groupby([runs[k].astype(str) for k in keys], sort=False):
+    for values, g in runs.groupby([runs[k].astype(str) for k in keys], sort=False, dropna=False):
         values = values if isinstance(values, tuple) else (values,)
         title = ", ".join(f"{k.split('_', 1)[-1] if k != 'iterations' else k}={v}"
                           for k, v in zip(keys, values))  # fmt: skip
@@ -148,8 +148,9 @@ def accuracy_density_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: 
             ax.errorbar(agg["d"], 100 * agg["a"], yerr=100 * agg["s"].fillna(0), marker="o",
                         ms=3, capsize=2, color=METHOD_COLOURS.get(method), label=method)  # fmt: skip
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("W1 density (log scale)")
         ax.set_title(title, fontsize=8)
         ax.grid(alpha=0.3)
@@ -196,8 +197,8 @@ def pixel_usage_figure(
             img = sub.groupby("pixel")["neurons"].mean().reindex(range(shape[0] * shape[1]))
             im = ax.imshow(img.to_numpy().reshape(shape), cmap="magma", vmin=0, vmax=vmax)
             used = int((img > 0).sum())
-            ax.set_title(f"{method}; {title}\n{used} pixels in use" if len(facets) > 1
-                         else f"{method}: {used} pixels in use", fontsize=7)  # fmt: skip
+            ax.set_title(f"{method}; {title}\n{used} pixels used by any seed" if len(facets) > 1
+                         else f"{method}: {used} pixels used by any seed", fontsize=7)  # fmt: skip
             ax.set_axis_off()
     fig.colorbar(im, ax=axes, shrink=0.6, label="hidden neurons using the pixel")
     return fig

@@ -157,7 +157,8 @@ def grid_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard deviation over seeds of the final measures, per setting of the grid."""
     keys = [c for c in setting_columns(runs) if c != "train_seed"]
     shown = varying(runs, keys) or ["method"]
-    grouped = runs.groupby([runs[k].astype(str) for k in keys], sort=False)
+    # dropna=False: settings left at null (train_limit...) are a value, not a missing key
+    grouped = runs.groupby([runs[k].astype(str) for k in keys], sort=False, dropna=False)
     rows = []
     for _, g in grouped:
         row = {k: g.iloc[0][k] for k in shown}

@@ -139,3 +139,123 @@ def train(
         )
         records.append(rec)
     return records
+
+
+LAYERS = ("fc1", "fc2", "fc3")
+
+
+class Lockstep:
+    """Several MLPs of one activation as stacked tensors, trained together by batched products.
+
+    Model m keeps its own initial weights, data order (seed) and masks; one step of all models
+    is one ``baddbmm`` per layer instead of M small matrix products. Each model's loss is its own
+    batch mean, and the step minimises their sum, so every model's gradient is exactly its own.
+    Results equal separate training up to float rounding (``bmm`` sums in another order than
+    ``addmm``); the tests bound the difference.
+    """
+
+    def __init__(self, models: list[nn.Module], device: torch.device):
+        acts = {type(m.act) for m in models}
+        if len(acts) != 1:
+            raise ValueError("lockstep models must share one activation")
+        self.act = models[0].act
+        self.params: dict[str, torch.Tensor] = {}
+        for layer in LAYERS:
+            for kind in ("weight", "bias"):
+                stacked = torch.stack([getattr(getattr(m, layer), kind).detach() for m in models])
+                self.params[f"{layer}.{kind}"] = stacked.to(device).requires_grad_(True)
+
+    def __len__(self) -> int:
+        return self.params["fc1.weight"].shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: (M, B, inputs), or (B, inputs) shared by all models; logits (M, B, classes)."""
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(len(self), -1, -1)
+        h = x
+        for i, layer in enumerate(LAYERS):
+            w, b = self.params[f"{layer}.weight"], self.params[f"{layer}.bias"]
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+            if i < len(LAYERS) - 1:
+                h = self.act(h)
+        return h
+
+    def state_dicts(self) -> list[dict[str, np.ndarray]]:
+        return [
+            {k: v[m].detach().cpu().numpy().copy() for k, v in self.params.items()}
+            for m in range(len(self))
+        ]
+
+
+@torch.no_grad()
+def evaluate_lockstep(
+    stack: Lockstep, data: Split, batch_size: int = 10_000
+) -> list[tuple[float, float]]:
+    """(accuracy, mean cross-entropy) of every model on a split."""
+    correct = torch.zeros(len(stack))
+    loss = torch.zeros(len(stack))
+    for i in range(0, len(data.y), batch_size):
+        logits = stack.forward(data.x[i : i + batch_size])  # (M, B, C)
+        y = data.y[i : i + batch_size]
+        correct += (logits.argmax(2) == y).sum(1).cpu().float()
+        ce = F.cross_entropy(logits.transpose(1, 2), y.expand(len(stack), -1), reduction="none")
+        loss += ce.sum(1).cpu()
+    n = len(data.y)
+    return [(float(c) / n, float(lo) / n) for c, lo in zip(correct, loss)]
+
+
+def train_lockstep(
+    stack: Lockstep,
+    train_data: Split,
+    test_data: Split,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seeds: list[int],
+    masks: list[Masks] | None = None,
+) -> list[list[dict[str, float]]]:
+    """Plain SGD of every model in the stack at once; per model, one record per epoch."""
+    m = len(stack)
+    if len(seeds) != m:
+        raise ValueError(f"{len(seeds)} seeds for {m} models")
+    stacked_masks: dict[str, torch.Tensor] = {}
+    if masks:
+        if len(masks) != m:
+            raise ValueError(f"{len(masks)} mask sets for {m} models")
+        for name in masks[0]:
+            stacked_masks[name] = torch.stack([mk[name] for mk in masks]).to(train_data.x.device)
+    with torch.no_grad():
+        for name, mask in stacked_masks.items():
+            stack.params[name].mul_(mask)
+    opt = torch.optim.SGD(list(stack.params.values()), lr=lr)
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    n = len(train_data.y)
+    records: list[list[dict[str, float]]] = [[] for _ in range(m)]
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(train_data.x.device)
+        total = torch.zeros(m, device=train_data.x.device)
+        for i in range(0, n, batch_size):
+            idx = order[:, i : i + batch_size]  # (M, B): each model its own batch
+            logits = stack.forward(train_data.x[idx])
+            per_model = F.cross_entropy(
+                logits.transpose(1, 2), train_data.y[idx], reduction="none"
+            ).mean(1)
+            opt.zero_grad(set_to_none=True)
+            per_model.sum().backward()
+            for name, mask in stacked_masks.items():
+                stack.params[name].grad.mul_(mask)
+            opt.step()
+            with torch.no_grad():
+                for name, mask in stacked_masks.items():
+                    stack.params[name].mul_(mask)
+            total += per_model.detach() * idx.shape[1]
+        seconds = time.perf_counter() - start
+        for k, (acc, _) in enumerate(evaluate_lockstep(stack, test_data)):
+            records[k].append(
+                {"epoch": epoch, "train_loss": float(total[k]) / n, "test_acc": acc,
+                 "seconds": seconds}
+            )  # fmt: skip
+        log.info("lockstep epoch %d/%d of %d models (%.2f s)", epoch, epochs, m, seconds)
+    return records

@@ -85,6 +85,11 @@ def start_model(train, mag, method):
     return f"{base}/random/model.h5" if method == "random" else f"{base}/model.h5"
 
 
+def method_dir(wildcards, method):
+    """The folder of one method's iterations, below its train/magnitude/region settings."""
+    return f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}/{wildcards.region}/{method}"
+
+
 def previous_model(wildcards):
     """The checkpoint iteration k of a method starts from."""
     method = getattr(wildcards, "method", None) or getattr(
@@ -93,7 +98,7 @@ def previous_model(wildcards):
     k = int(wildcards.k)
     if k == 1:
         return start_model(wildcards.train, wildcards.mag, method)
-    return f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}/{wildcards.region}/{method}/iter{k - 1}/model.h5"
+    return f"{method_dir(wildcards, method)}/iter{k - 1}/model.h5"
 
 
 def the_run(wildcards):
@@ -103,18 +108,18 @@ def the_run(wildcards):
 
 def run_stage_files(wildcards):
     """Everything one run's summary reads, stage by stage."""
-    method_dir = f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}/{wildcards.region}/{wildcards.method}"
+    mdir = method_dir(wildcards, wildcards.method)
     its = range(1, int(wildcards.n) + 1)
     return {
         "checkpoints": [
             f"{RUNS_DIR}/{wildcards.train}/baseline/model.h5",
             start_model(wildcards.train, wildcards.mag, wildcards.method),
         ]
-        + [f"{method_dir}/iter{k}/model.h5" for k in its],
+        + [f"{mdir}/iter{k}/model.h5" for k in its],
         "epochs": [f"{RUNS_DIR}/{wildcards.train}/baseline/epochs.parquet"]
-        + [f"{method_dir}/iter{k}/epochs.parquet" for k in its],
+        + [f"{mdir}/iter{k}/epochs.parquet" for k in its],
         "regions": (
-            [f"{method_dir}/iter{k}/regions_pruned.parquet" for k in its]
+            [f"{mdir}/iter{k}/regions_pruned.parquet" for k in its]
             if wildcards.method == "region"
             else []
         ),

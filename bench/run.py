@@ -1,0 +1,227 @@
+"""Benchmark: the training engine and the pipeline, each against a reference measured in this run.
+
+    .venv/bin/python bench/run.py --data ../shared/data/mnist [--repeats 5] [--out bench/out]
+
+Prints, and writes to OUT/results.json and OUT/results.md, four ratios (medians of --repeats):
+  1. one epoch of the engine against the tutorial loop (torchvision MNIST + DataLoader + ToTensor)
+  2. one epoch of the engine against the arithmetic floor (FLOPs / this machine's matmul rate)
+  3. 8 models trained in lockstep against the same 8 trained one after another
+  4. the paper's configuration through `snakemake` (fresh results folder, local data) against
+     the same jobs called one after another in one Python process
+Timings on shared machines are noisy: only ratios measured side by side mean anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from regionprune.data import load_split
+from regionprune.model import build_model
+from regionprune.settings import LAYER_SIZES
+from regionprune.training import Lockstep, set_determinism, to_split, train, train_lockstep
+
+REPO = Path(__file__).resolve().parents[1]
+BATCH = 100
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def tutorial_epoch(data_dir: Path, threads: int) -> float:
+    """The idiomatic loop: torchvision's MNIST, ToTensor, a shuffling DataLoader. One epoch."""
+    from torchvision import datasets, transforms
+
+    with tempfile.TemporaryDirectory() as root:
+        raw = Path(root) / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        for f in data_dir.glob("*-ubyte.gz"):  # torchvision wants them decompressed here
+            (raw / f.name[:-3]).write_bytes(gzip.decompress(f.read_bytes()))
+        ds = datasets.MNIST(root, train=True, download=False, transform=transforms.ToTensor())
+        loader = torch.utils.data.DataLoader(ds, batch_size=BATCH, shuffle=True)
+        model = build_model("sigmoid", "default", 0)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        start = time.perf_counter()
+        for x, y in loader:
+            loss = F.cross_entropy(model(x.view(len(x), -1)), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return time.perf_counter() - start
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm up
+    t = median_time(lambda: a @ b, repeats)
+    return 2 * n**3 / t / 1e9
+
+
+def epoch_gflop(n_images: int = 60_000) -> float:
+    """Forward, input-gradient and weight-gradient products of one epoch: 3 x 2 x MACs."""
+    macs = sum(a * b for a, b in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
+    return 3 * 2 * macs * n_images / 1e9
+
+
+def recorded_commands(work: Path) -> list[list[str]]:
+    """Every job's `regionprune` arguments, in execution order, from Snakemake's own log."""
+    import shlex
+
+    log = sorted((work / ".snakemake" / "log").glob("*.snakemake.log"))[-1].read_text()
+    return [
+        shlex.split(line.split("python -m regionprune ", 1)[1].split(" > ")[0])
+        for line in log.splitlines()
+        if line.startswith("python -m regionprune ")
+    ]
+
+
+def workflow_vs_process(data_dir: Path, threads: int) -> tuple[float, float]:
+    """The paper's configuration: `snakemake` in a fresh folder, then the same jobs in-process."""
+    from regionprune import cli
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work, solo = Path(tmp) / "wf", Path(tmp) / "solo"
+        work.mkdir()
+        solo.mkdir()
+        (work / "config.yaml").write_text((REPO / "config.yaml").read_text())
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+             "--directory", str(work), "--cores", str(threads), "--printshellcmds",
+             "--config", f"data={{local_dir: {data_dir.resolve()}}}", f"train_threads={threads}"],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        t_workflow = time.perf_counter() - start
+        commands = recorded_commands(work)
+        cwd = os.getcwd()
+        os.chdir(solo)
+        try:
+            start = time.perf_counter()
+            for argv in commands:
+                cli.main(argv)
+            t_process = time.perf_counter() - start
+        finally:
+            os.chdir(cwd)
+    return t_workflow, t_process
+
+
+def peak_training_rss_mb(data_dir: Path, threads: int) -> float:
+    """Peak resident memory of a real baseline-training job (the paper's 15 epochs)."""
+    import resource
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "regionprune", "baseline", "--data-dir", str(data_dir),
+             "--train-settings", "{}", "--device", "cpu", "--threads", str(threads),
+             "--out-model", f"{tmp}/m.h5", "--out-epochs", f"{tmp}/e.parquet"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "mnist")
+    ap.add_argument("--repeats", type=int, default=5, help="timings per measurement (median)")
+    ap.add_argument("--workflow-repeats", type=int, default=1, help="runs of measurement 4")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)  # the in-process jobs' INFO lines stay quiet
+    set_determinism(args.threads)
+    torch.use_deterministic_algorithms(False)  # the tutorial loop is not ours to constrain
+    dev = torch.device("cpu")
+    train_data = to_split(*load_split(args.data, "mnist", "train"), dev)
+    test_data = to_split(*load_split(args.data, "mnist", "test", 1000), dev)
+    results: dict[str, float] = {}
+    # first, while no other child process has run: ru_maxrss of children is a running maximum
+    results["peak_training_rss_mb"] = peak_training_rss_mb(args.data, args.threads)
+
+    def engine_epoch() -> None:
+        train(build_model("sigmoid", "default", 0), train_data, test_data,
+              epochs=1, lr=0.1, batch_size=BATCH, seed=0)  # fmt: skip
+
+    results["engine_epoch_s"] = median_time(engine_epoch, args.repeats)
+    results["tutorial_epoch_s"] = statistics.median(
+        tutorial_epoch(args.data, args.threads) for _ in range(args.repeats)
+    )
+    results["matmul_gflops"] = matmul_gflops()
+    results["epoch_gflop"] = epoch_gflop()
+    results["floor_epoch_s"] = results["epoch_gflop"] / results["matmul_gflops"]
+
+    def sequential8() -> None:
+        for s in range(8):
+            train(build_model("sigmoid", "default", s), train_data, test_data,
+                  epochs=1, lr=0.1, batch_size=BATCH, seed=s)  # fmt: skip
+
+    def lockstep8() -> None:
+        stack = Lockstep([build_model("sigmoid", "default", s) for s in range(8)], dev)
+        train_lockstep(stack, train_data, test_data, epochs=1, lr=0.1, batch_size=BATCH,
+                       seeds=list(range(8)))  # fmt: skip
+
+    results["sequential8_s"] = median_time(sequential8, args.repeats)
+    results["lockstep8_s"] = median_time(lockstep8, args.repeats)
+    wf = [workflow_vs_process(args.data, args.threads) for _ in range(args.workflow_repeats)]
+    results["workflow_s"] = statistics.median(w for w, _ in wf)
+    results["process_s"] = statistics.median(p for _, p in wf)
+
+    ratios = [
+        ("1. engine epoch vs tutorial DataLoader epoch", "tutorial_epoch_s", "engine_epoch_s",
+         "x faster", ">= 6x"),
+        ("2. engine epoch vs arithmetic floor", "engine_epoch_s", "floor_epoch_s",
+         "x the floor", "<= 3x"),
+        ("3. 8 models in lockstep vs 8 one after another", "lockstep8_s", "engine_epoch_s",
+         "x one model", "<= 3x"),
+        ("4. snakemake workflow vs the same jobs in one process", "workflow_s", "process_s",
+         "x", "<= 1.5x"),
+    ]  # fmt: skip
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, torch "
+        f"{torch.__version__}, {args.threads} threads, medians of {args.repeats} "
+        f"(workflow: {args.workflow_repeats}).",
+        "",
+        "| measure | ratio | target | measured | reference |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, num, den, unit, target in ratios:
+        ratio = results[num] / results[den]
+        results[name] = ratio
+        lines.append(
+            f"| {name} | {ratio:.2f}{unit} | {target} | {results[num]:.3f} s | {results[den]:.3f} s |"
+        )
+    lines.append(
+        f"| 5. peak memory of a training job (CPU) | | < 1024 MB | "
+        f"{results['peak_training_rss_mb']:.0f} MB | |"
+    )
+    lines.append(
+        f"\nMatrix-product rate {results['matmul_gflops']:.0f} GFLOP/s; one epoch is "
+        f"{results['epoch_gflop']:.1f} GFLOP; 8 models one after another took "
+        f"{results['sequential8_s']:.2f} s."
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    (args.out / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
