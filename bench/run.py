@@ -90,7 +90,7 @@ def recorded_commands(work: Path) -> list[list[str]]:
     return [
         shlex.split(line.split("python -m regionprune ", 1)[1].split(" > ")[0])
         for line in log.splitlines()
-        if line.startswith("python -m regionprune ")
+        if line.startswith("Shell command: python -m regionprune ")  # Snakemake 9's wording
     ]
 
 

@@ -8,7 +8,7 @@ import torch
 
 from regionprune.model import build_model, load_params, params_to_numpy
 from regionprune.settings import stream_seed
-from regionprune.training import evaluate, set_determinism, to_split, train
+from regionprune.training import as_float, evaluate, set_determinism, to_split, train
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_evaluate_counts_correct(small_data):
     _, test_data = small_data
     model = build_model("sigmoid", "default", 0)
     acc, loss = evaluate(model, test_data, batch_size=128)
-    pred = model(test_data.x).argmax(1)
+    pred = model(as_float(test_data.x)).argmax(1)
     assert acc == pytest.approx(float((pred == test_data.y).float().mean()))
     assert loss > 0
 

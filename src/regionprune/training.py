@@ -47,12 +47,19 @@ def set_determinism(threads: int) -> None:
 
 @dataclass
 class Split:
-    x: torch.Tensor  # (N, 784) float32 in [0, 1]
+    """A data split on the device: pixels stay uint8 (a quarter of float32's memory) and become
+    floats in [0, 1] per batch, exactly the values a float copy of the whole set would hold."""
+
+    x: torch.Tensor  # (N, 784) uint8
     y: torch.Tensor  # (N,) int64
 
 
+def as_float(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.float32).div_(255.0)
+
+
 def to_split(images: NDArray[np.uint8], labels: NDArray[np.uint8], device: torch.device) -> Split:
-    x = torch.from_numpy(images).to(device=device, dtype=torch.float32).div_(255.0)
+    x = torch.from_numpy(images).to(device)
     y = torch.from_numpy(labels.astype(np.int64)).to(device)
     return Split(x, y)
 
@@ -78,7 +85,7 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = 10_000) -> tuple[f
     model.eval()
     correct, loss = 0, 0.0
     for i in range(0, len(data.y), batch_size):
-        logits = model(data.x[i : i + batch_size])
+        logits = model(as_float(data.x[i : i + batch_size]))
         y = data.y[i : i + batch_size]
         correct += int((logits.argmax(1) == y).sum())
         loss += float(F.cross_entropy(logits, y, reduction="sum"))
@@ -116,7 +123,7 @@ def train(
         total = torch.zeros((), device=train_data.x.device)
         for i in range(0, n, batch_size):
             idx = order[i : i + batch_size]
-            loss = F.cross_entropy(model(train_data.x[idx]), train_data.y[idx])
+            loss = F.cross_entropy(model(as_float(train_data.x[idx])), train_data.y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             for name, mask in masks.items():
@@ -195,7 +202,7 @@ def evaluate_lockstep(
     correct = torch.zeros(len(stack))
     loss = torch.zeros(len(stack))
     for i in range(0, len(data.y), batch_size):
-        logits = stack.forward(data.x[i : i + batch_size])  # (M, B, C)
+        logits = stack.forward(as_float(data.x[i : i + batch_size]))  # (M, B, C)
         y = data.y[i : i + batch_size]
         correct += (logits.argmax(2) == y).sum(1).cpu().float()
         ce = F.cross_entropy(logits.transpose(1, 2), y.expand(len(stack), -1), reduction="none")
@@ -238,7 +245,7 @@ def train_lockstep(
         total = torch.zeros(m, device=train_data.x.device)
         for i in range(0, n, batch_size):
             idx = order[:, i : i + batch_size]  # (M, B): each model its own batch
-            logits = stack.forward(train_data.x[idx])
+            logits = stack.forward(as_float(train_data.x[idx]))
             per_model = F.cross_entropy(
                 logits.transpose(1, 2), train_data.y[idx], reduction="none"
             ).mean(1)
