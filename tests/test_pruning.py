@@ -120,3 +120,14 @@ def test_per_group_fraction():
     np.testing.assert_array_equal(
         prune_lowest_fraction_per_group(scores, groups, 0.5), [0, 1, 0, 1, 1, 0, 0]
     )
+
+
+def test_criterion_scores_and_prune_fraction():
+    from regionprune.pruning import criterion_scores, prune_fraction
+
+    w = np.array([[0.5, -0.1, 0.3], [-0.9, 0.2, -0.05]])
+    np.testing.assert_array_equal(criterion_scores("magnitude", w, 0), np.abs(w))
+    np.testing.assert_array_equal(criterion_scores("random", w, 3), criterion_scores("random", w, 3))
+    np.testing.assert_array_equal(prune_fraction(np.abs(w), 0.5), magnitude_mask(w, 0.5))
+    with pytest.raises(ValueError, match="criterion"):
+        criterion_scores("gradient", w, 0)

@@ -43,12 +43,17 @@ def magnitude_mask(weight: FloatArray, rate: float, mask: BoolArray | None = Non
     ``mask`` (optional) says which weights survive so far; by default all do. The result is a
     new mask with ``round(rate * surviving)`` more weights removed, ranked over the whole tensor.
     """
-    weight = np.asarray(weight)
-    alive = np.ones(weight.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    if alive.shape != weight.shape:
-        raise ValueError(f"mask shape {alive.shape} differs from weight shape {weight.shape}")
+    return prune_fraction(np.abs(np.asarray(weight)), rate, mask)
+
+
+def prune_fraction(scores: FloatArray, rate: float, mask: BoolArray | None = None) -> BoolArray:
+    """Remove ``rate`` of the surviving entries with the lowest scores (all survive by default)."""
+    scores = np.asarray(scores)
+    alive = np.ones(scores.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if alive.shape != scores.shape:
+        raise ValueError(f"mask shape {alive.shape} differs from weight shape {scores.shape}")
     n_alive = int(alive.sum())
-    return prune_to_count(np.abs(weight), alive, n_alive - count_to_remove(rate, n_alive))
+    return prune_to_count(scores, alive, n_alive - count_to_remove(rate, n_alive))
 
 
 def prune_to_count(scores: FloatArray, mask: BoolArray, keep: int) -> BoolArray:
@@ -73,6 +78,19 @@ def prune_to_count(scores: FloatArray, mask: BoolArray, keep: int) -> BoolArray:
 def random_scores(shape: tuple[int, ...], seed: int) -> FloatArray:
     """Uniform random scores from a seed: ranking by them is random pruning, reproducibly."""
     return np.random.default_rng(seed).random(shape)
+
+
+#: How single weights are ranked: by |w| (Han et al.), or at random (a control).
+CRITERIA = ("magnitude", "random")
+
+
+def criterion_scores(criterion: str, weight: FloatArray, seed: int) -> FloatArray:
+    """The scores a weight-pruning criterion ranks ``weight`` by (``seed``: random only)."""
+    if criterion == "magnitude":
+        return np.abs(np.asarray(weight))
+    if criterion == "random":
+        return random_scores(np.shape(weight), seed)
+    raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
 
 
 def prune_lowest_fraction(scores: FloatArray, rate: float) -> BoolArray:

@@ -20,27 +20,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import logging
 
-    import numpy as np
-
     from regionprune import training
     from regionprune.codehash import code_version
     from regionprune.model import MLP, load_params
-    from regionprune.pruning import count_to_remove, density, prune_to_count, random_scores
+    from regionprune.pruning import criterion_scores, density, prune_fraction
     from regionprune.settings import RANDOM_STREAM, W1, MagnitudeSettings, stream_seed
     from regionprune.storage import Checkpoint, load_checkpoint, save_checkpoint
 
     ms = MagnitudeSettings.from_json(args.settings)
     ts, device, _, test = prepare(args, need_train=False)
     base = load_checkpoint(args.baseline)
-    w1 = base.params[W1]
-    scores = (
-        np.abs(w1)
-        if args.criterion == "magnitude"
-        else random_scores(w1.shape, stream_seed(ts.seed, RANDOM_STREAM))
-    )
-    alive = base.mask(W1)
-    n_alive = int(alive.sum())
-    mask = prune_to_count(scores, alive, n_alive - count_to_remove(ms.rate, n_alive))
+    scores = criterion_scores(args.criterion, base.params[W1], stream_seed(ts.seed, RANDOM_STREAM))
+    mask = prune_fraction(scores, ms.rate, base.mask(W1))
     params = dict(base.params)
     params[W1] = params[W1] * mask
     net = MLP(activation=ts.activation)
@@ -56,7 +47,7 @@ def run(args: argparse.Namespace) -> None:
             params=params,
             masks={W1: mask},
             attrs={
-                "stage": "magnitude" if args.criterion == "magnitude" else "random",
+                "stage": args.criterion,
                 "iteration": 0,
                 "test_acc": acc,
                 "test_loss": loss,

@@ -19,10 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import logging
 
-    import numpy as np
-
     from regionprune.codehash import code_version
-    from regionprune.pruning import prune_to_count, random_scores
+    from regionprune.pruning import criterion_scores, prune_to_count
     from regionprune.settings import RANDOM_STREAM, W1, stream_seed
     from regionprune.storage import load_checkpoint, load_mask, save_mask
 
@@ -35,13 +33,8 @@ def run(args: argparse.Namespace) -> None:
             f"the region run keeps {keep} W1 weights at iteration {args.iteration}, more than the "
             f"{int(alive.sum())} that {args.model} has left; densities must not grow"
         )
-    w1 = prev.params[W1]
-    scores = (
-        np.abs(w1)
-        if args.criterion == "magnitude"
-        else random_scores(w1.shape, stream_seed(args.seed, RANDOM_STREAM + args.iteration))
-    )
-    mask = prune_to_count(scores, alive, keep)
+    seed = stream_seed(args.seed, RANDOM_STREAM + args.iteration)
+    mask = prune_to_count(criterion_scores(args.criterion, prev.params[W1], seed), alive, keep)
     logging.getLogger(__name__).info(
         "iteration %d: %s pruning from %d to %d W1 weights, the region run's count",
         args.iteration, args.criterion, int(alive.sum()), keep,
