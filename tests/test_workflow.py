@@ -242,6 +242,9 @@ def test_report_bundles_figures_and_summary(run_dir, tmp_path):
     for name in ("w1_baseline.png", "w1_final.png", "regions.png", "neuron.png", "summary.md"):
         assert name in html
     assert "paper's Fig. 1" in html  # captions are in
+    # it opens with the summary table and the grid figures, then the runs
+    assert "Start with" in html and "1. Summary" in html and "2. Grid" in html
+    assert "accuracy_density.png" in html
 
 
 GRID_27 = {

@@ -36,7 +36,7 @@ rule figures:
             f: report(
                 f"{RUN_DIR}/figures/{f}.png",
                 caption=f"../report/{f}.rst",
-                category="Runs",
+                category="3. Runs",
                 subcategory="{train}/{mag}/{region}/{method}/iter{n}",
             )
             for f in FIGURES + FIGURES_PDF
@@ -70,7 +70,7 @@ rule summary:
         markdown=report(
             f"{SUMMARY}/summary.md",
             caption="../report/summary.rst",
-            category="Summary",
+            category="1. Summary",
         ),
     log:
         f"{RESULTS}/logs/summary.log",
@@ -99,7 +99,7 @@ rule grid_figures:
             f: report(
                 f"{SUMMARY}/figures/{f}.png",
                 caption=f"../report/{f}.rst",
-                category="Grid",
+                category="2. Grid",
             )
             for f in GRID_FIGURES
         },
