@@ -18,7 +18,6 @@ import gzip
 import json
 import logging
 import os
-import shutil
 import statistics
 import subprocess
 import sys
