@@ -57,9 +57,9 @@ def label_neurons(mask: BoolArray, image_shape: tuple[int, int], connectivity: i
     if mask.ndim != 2 or mask.shape[1] != h * w:
         raise ValueError(f"mask shape {mask.shape} does not fit (neurons, {h}*{w})")
     maps = mask.reshape(-1, h, w)
-    return np.stack([label_map(m, connectivity) for m in maps]) if len(maps) else (
-        np.zeros((0, h, w), dtype=np.int32)
-    )
+    if len(maps) == 0:
+        return np.zeros((0, h, w), dtype=np.int32)
+    return np.stack([label_map(m, connectivity) for m in maps])
 
 
 def _global_ids(labels: LabelArray) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
