@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,7 +19,6 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
-from regionprune.data import load_split
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +60,6 @@ def to_split(images: NDArray[np.uint8], labels: NDArray[np.uint8], device: torch
     x = torch.from_numpy(images).to(device)
     y = torch.from_numpy(labels.astype(np.int64)).to(device)
     return Split(x, y)
-
-
-def load_data(
-    data_dir: Path, dataset: str, train_limit: int | None, test_limit: int | None, device: torch.device
-) -> tuple[Split, Split]:
-    train = to_split(*load_split(data_dir, dataset, "train", train_limit), device)
-    test = to_split(*load_split(data_dir, dataset, "test", test_limit), device)
-    return train, test
 
 
 def apply_masks(model: nn.Module, masks: Masks) -> None:
