@@ -87,6 +87,21 @@ def stage_metrics(
     }
 
 
+#: Measures of the last stage that runs.parquet carries under their own names.
+FINAL_MEASURES = (
+    "w1_density",
+    "total_params",
+    "nonzero_params",
+    "neurons_ge90_pruned",
+    "neurons_le40_pruned",
+    "neurons_dead",
+    "alive_neurons",
+    "pixels_used",
+    "regions_per_neuron",
+    "largest_region_share",
+)
+
+
 def run_row(settings_row: dict[str, Any], stages: pd.DataFrame) -> dict[str, Any]:
     """One row of runs.parquet: every setting, then baseline and final measures."""
     base = stages.loc[stages["stage"] == "baseline"].iloc[0]
@@ -99,16 +114,7 @@ def run_row(settings_row: dict[str, Any], stages: pd.DataFrame) -> dict[str, Any
         "final_acc": float(final["test_acc"]),
         "final_stage": str(final["stage"]),
         "final_iteration": int(final["iteration"]),
-        "w1_density": float(final["w1_density"]),
-        "total_params": int(final["total_params"]),
-        "nonzero_params": int(final["nonzero_params"]),
-        "neurons_ge90_pruned": float(final["neurons_ge90_pruned"]),
-        "neurons_le40_pruned": float(final["neurons_le40_pruned"]),
-        "neurons_dead": int(final["neurons_dead"]),
-        "alive_neurons": int(final["alive_neurons"]),
-        "pixels_used": int(final["pixels_used"]),
-        "regions_per_neuron": float(final["regions_per_neuron"]),
-        "largest_region_share": float(final["largest_region_share"]),
+        **{m: final[m].item() for m in FINAL_MEASURES},  # .item(): numpy scalar -> int/float
     }
 
 
