@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from regionprune.data import IDX_FILES, DataError, MNIST, content_md5, fetch, load_split
+from regionprune.data import (
+    IDX_FILES, MNIST, DataError, content_md5, fetch, inactive_pixels, load_split,
+)  # fmt: skip
 
 
 def test_shared_mnist_matches_official_content_md5(mnist_dir):
@@ -107,6 +109,15 @@ def test_load_split_shapes_and_limit(mnist_dir):
     assert y5.tolist() == [5, 0, 4, 1, 9]  # MNIST's famous first training labels
     # MNIST's border pixels are blank in every image
     assert x.reshape(-1, 28, 28)[:, 0, :].max() == 0
+
+
+def test_inactive_pixels_by_hand_and_on_mnist(mnist_dir):
+    images = np.array([[0, 3, 0, 0], [0, 0, 0, 1]], dtype=np.uint8)
+    assert inactive_pixels(images).tolist() == [True, False, True, False]
+    x, _ = load_split(mnist_dir, "mnist", "train")
+    blank = inactive_pixels(x).reshape(28, 28)
+    assert blank.sum() == 67 and blank[[0, 0, 27, 27], [0, 27, 0, 27]].all()
+    assert not blank[14].any()  # the middle row is inked somewhere in every column
 
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist

@@ -131,3 +131,18 @@ def test_criterion_scores_and_prune_fraction():
     np.testing.assert_array_equal(prune_fraction(np.abs(w), 0.5), magnitude_mask(w, 0.5))
     with pytest.raises(ValueError, match="criterion"):
         criterion_scores("gradient", w, 0)
+
+
+def test_prune_fraction_removes_marked_inputs_first_within_the_same_count():
+    from regionprune.pruning import prune_fraction
+
+    w = np.array([[0.9, 0.1, 0.5, 0.2], [0.8, 0.7, 0.05, 0.6]])
+    first = np.array([True, False, False, False])  # input 0: never active
+    # 4 of 8 go either way; input 0's weights first, then the smallest |w| among the rest
+    np.testing.assert_array_equal(prune_fraction(w, 0.5, first=first),
+                                  [[0, 0, 1, 1], [0, 1, 0, 1]])  # fmt: skip
+    np.testing.assert_array_equal(prune_fraction(w, 0.5), [[1, 0, 0, 0], [1, 1, 0, 1]])
+    # the marked inputs alone exceed the rate: they all go, nothing else
+    many = np.array([True, True, True, False])
+    np.testing.assert_array_equal(prune_fraction(w, 0.25, first=many),
+                                  [[0, 0, 0, 1], [0, 0, 0, 1]])  # fmt: skip

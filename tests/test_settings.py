@@ -17,6 +17,8 @@ def test_names_say_the_settings():
     assert TrainSettings().name == "mnist_sigmoid_default_e15_b100_lr0.1_s0"
     assert TrainSettings(train_limit=600).name.endswith("_n600-all")
     assert MagnitudeSettings(0.5).name == "mag0.5"
+    assert MagnitudeSettings(0.5, drop_inactive=True).name == "mag0.5_dropinactive"
+    assert TrainSettings(weight_decay=1e-3).name.endswith("_s0_wd0.001")
     assert RegionSettings().name == "reg0.4_c8_mean_abs_global_re1_lr0.1_b100"
     assert RegionSettings(score="size", scope="per_neuron").name.startswith("reg0.4_c8_size_per_neuron")
     run = RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings(), iterations=8)

@@ -120,3 +120,21 @@ def test_lockstep_equals_separate_training(small_data):
             assert abs(a["test_acc"] - b["test_acc"]) <= 2 / 500  # at most 2 test images flip
     accs = [acc for acc, _ in evaluate_lockstep(stack, small_data[1])]
     assert accs == [r[-1]["test_acc"] for r in records]
+
+
+def test_weight_decay_shrinks_weights_without_gradient_and_keeps_masked_ones_at_zero(small_data):
+    """A blank pixel's weights get no gradient: SGD's L2 term alone scales them by (1 - lr*wd)
+    per step. Masked weights stay exactly zero."""
+    train_data, test_data = small_data
+    blank = (train_data.x == 0).all(dim=0)
+    assert blank.sum() > 0
+    model = build_model("sigmoid", "default", 0)
+    w0 = model.fc1.weight.detach().clone()
+    mask = _mask(2)
+    lr, wd, steps = 0.1, 0.01, len(train_data.y) // 100
+    train(model, train_data, test_data, epochs=1, lr=lr, batch_size=100, seed=0,
+          masks={"fc1.weight": mask}, weight_decay=wd)  # fmt: skip
+    w = model.fc1.weight.detach()
+    keep = (mask == 1) & blank[None, :]
+    torch.testing.assert_close(w[keep], w0[keep] * (1 - lr * wd) ** steps, rtol=1e-5, atol=1e-7)
+    assert (w[mask == 0] == 0).all()

@@ -50,6 +50,7 @@ class DatasetSpec:
     )
     image_shape: tuple[int, int] = (28, 28)
     n_classes: int = 10
+    class_names: tuple[str, ...] = tuple(str(d) for d in range(10))
 
 
 MNIST = DatasetSpec(
@@ -86,6 +87,8 @@ FASHION_MNIST = DatasetSpec(
             ),
         )
     ),
+    class_names=("T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
+                 "sneaker", "bag", "boot"),  # fmt: skip
 )
 
 DATASETS: dict[str, DatasetSpec] = {MNIST.name: MNIST, FASHION_MNIST.name: FASHION_MNIST}
@@ -207,3 +210,12 @@ def load_split(
     n = images.shape[0] if limit is None else min(limit, images.shape[0])
     # copies: writable arrays of just the rows asked for (frombuffer's view is read-only)
     return images[:n].reshape(n, -1).copy(), labels[:n].copy()
+
+
+def inactive_pixels(images: NDArray[np.uint8]) -> NDArray[np.bool_]:
+    """Per input pixel (``images`` is ``(N, H*W)``): True where every image is zero there.
+
+    Such a pixel gives its weights no gradient, so they keep their initial values (MNIST's
+    border: 67 of 784 pixels in the training set).
+    """
+    return ~np.asarray(images).any(axis=0)

@@ -46,14 +46,28 @@ def magnitude_mask(weight: FloatArray, rate: float, mask: BoolArray | None = Non
     return prune_fraction(np.abs(np.asarray(weight)), rate, mask)
 
 
-def prune_fraction(scores: FloatArray, rate: float, mask: BoolArray | None = None) -> BoolArray:
-    """Remove ``rate`` of the surviving entries with the lowest scores (all survive by default)."""
+def prune_fraction(
+    scores: FloatArray,
+    rate: float,
+    mask: BoolArray | None = None,
+    first: BoolArray | None = None,
+) -> BoolArray:
+    """Remove ``rate`` of the surviving entries with the lowest scores (all survive by default).
+
+    ``first`` (optional, broadcast to the scores' shape) marks entries removed before any other,
+    whatever their score; they count towards ``rate``, so the result has the same size either
+    way unless ``first`` alone removes more.
+    """
     scores = np.asarray(scores)
     alive = np.ones(scores.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     if alive.shape != scores.shape:
         raise ValueError(f"mask shape {alive.shape} differs from weight shape {scores.shape}")
     n_alive = int(alive.sum())
-    return prune_to_count(scores, alive, n_alive - count_to_remove(rate, n_alive))
+    keep = n_alive - count_to_remove(rate, n_alive)
+    if first is not None:
+        alive = alive & ~np.broadcast_to(np.asarray(first, dtype=bool), scores.shape)
+        keep = min(keep, int(alive.sum()))
+    return prune_to_count(scores, alive, keep)
 
 
 def prune_to_count(scores: FloatArray, mask: BoolArray, keep: int) -> BoolArray:

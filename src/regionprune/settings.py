@@ -48,6 +48,8 @@ def stream_seed(seed: int, stream: int) -> int:
 
 
 RANDOM_STREAM = 1_000_000
+#: ``EVIDENCE_STREAM + k``: the random-region control of the deletion test at iteration k.
+EVIDENCE_STREAM = 2_000_000
 
 
 def _num(x: float) -> str:
@@ -108,6 +110,9 @@ class TrainSettings(_Settings):
     batch_size: int = 100
     lr: float = 0.1
     seed: int = 0
+    #: L2 penalty of SGD (Han et al. train with one); also used by every retraining. Pixels that
+    #: are zero in every training image get no gradient, so only this moves their weights.
+    weight_decay: float = 0.0
     train_limit: int | None = None  # first N training images only (tests, quick looks)
     test_limit: int | None = None  # first N test images only
 
@@ -121,6 +126,8 @@ class TrainSettings(_Settings):
         _check_positive("epochs", self.epochs)
         _check_positive("batch_size", self.batch_size)
         _check_positive("lr", self.lr)
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
         for name in ("train_limit", "test_limit"):
@@ -139,6 +146,8 @@ class TrainSettings(_Settings):
             f"lr{_num(self.lr)}",
             f"s{self.seed}",
         ]
+        if self.weight_decay:  # only when set, so that earlier folders keep their names
+            parts.append(f"wd{_num(self.weight_decay)}")
         if self.train_limit is not None or self.test_limit is not None:
             parts.append(f"n{self.train_limit or 'all'}-{self.test_limit or 'all'}")
         return "_".join(parts)
@@ -151,13 +160,16 @@ class MagnitudeSettings(_Settings):
     prefix: ClassVar[str] = "magnitude"
 
     rate: float = 0.5
+    #: Remove the weights of input pixels that are zero in every training image first (they
+    #: count towards ``rate``, so the density is the same either way).
+    drop_inactive: bool = False
 
     def __post_init__(self) -> None:
         _check_rate("magnitude rate", self.rate)
 
     @property
     def name(self) -> str:
-        return f"mag{_num(self.rate)}"
+        return f"mag{_num(self.rate)}" + ("_dropinactive" if self.drop_inactive else "")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> None:
     net = build_model(ts.activation, ts.init, ts.seed).to(device)
     records = training.train(
         net, train, test, epochs=ts.epochs, lr=ts.lr, batch_size=ts.batch_size,
-        seed=stream_seed(ts.seed, 0),
+        seed=stream_seed(ts.seed, 0), weight_decay=ts.weight_decay,
     )  # fmt: skip
     acc, loss = training.evaluate(net, test)
     write_table(epochs_table(records, "baseline", -1), args.out_epochs)

@@ -22,16 +22,23 @@ def run(args: argparse.Namespace) -> None:
 
     from regionprune import training
     from regionprune.codehash import code_version
+    from regionprune.data import inactive_pixels
     from regionprune.model import MLP, load_params
     from regionprune.pruning import criterion_scores, density, prune_fraction
     from regionprune.settings import RANDOM_STREAM, W1, MagnitudeSettings, stream_seed
     from regionprune.storage import Checkpoint, load_checkpoint, save_checkpoint
 
     ms = MagnitudeSettings.from_json(args.settings)
-    ts, device, _, test = prepare(args, need_train=False)
+    ts, device, train, test = prepare(args, need_train=ms.drop_inactive)
     base = load_checkpoint(args.baseline)
     scores = criterion_scores(args.criterion, base.params[W1], stream_seed(ts.seed, RANDOM_STREAM))
-    mask = prune_fraction(scores, ms.rate, base.mask(W1))
+    inactive = None
+    if ms.drop_inactive:
+        inactive = inactive_pixels(train.x.cpu().numpy())
+        logging.getLogger(__name__).info(
+            "dropping the weights of %d never-active input pixels first", int(inactive.sum())
+        )
+    mask = prune_fraction(scores, ms.rate, base.mask(W1), first=inactive)
     params = dict(base.params)
     params[W1] = params[W1] * mask
     net = MLP(activation=ts.activation)

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> None:
         net, train, test, epochs=rs.retrain_epochs, lr=rs.retrain_lr,
         batch_size=rs.retrain_batch_size, seed=stream_seed(ts.seed, args.iteration),
         masks={W1: torch.from_numpy(mask).to(device=device, dtype=torch.float32)},
+        weight_decay=ts.weight_decay,
     )  # fmt: skip
     acc, loss = training.evaluate(net, test)
     write_table(epochs_table(records, args.stage, args.iteration), args.out_epochs)
