@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regionprune.metrics import neuron_table, pixel_usage, run_row, stage_metrics
+from regionprune.metrics import (
+    faithfulness_markdown, faithfulness_summary, neuron_table, pixel_usage, run_row, stage_metrics,
+)  # fmt: skip
 from regionprune.storage import Checkpoint
 
 
@@ -44,6 +46,11 @@ def test_stage_metrics_and_run_row():
     assert m["neurons_ge90_pruned"] == pytest.approx(1 / 3)
     assert m["neurons_le40_pruned"] == pytest.approx(1 / 3)
     assert m["pixels_used"] == 16
+    assert m["inactive_pixels_used"] == 0 and m["inactive_weights"] == 0
+    inactive = np.zeros(16, dtype=bool)
+    inactive[[0, 5, 15]] = True  # used by neuron 0 and 2, by 2 only, by 0 and 2
+    m_in = stage_metrics(ck, (4, 4), 8, inactive)
+    assert m_in["inactive_pixels_used"] == 3 and m_in["inactive_weights"] == 5
     base = {**m, "stage": "baseline", "iteration": -1, "test_acc": 0.95}
     mag = {**m, "stage": "magnitude", "iteration": 0, "test_acc": 0.94}
     row = run_row({"run": "r", "train_seed": 0}, pd.DataFrame([base, mag, m]))
@@ -67,3 +74,19 @@ def test_grid_table_mean_and_sd_over_seeds():
     assert t["final_acc_std"][0] == pytest.approx(np.std([0.90, 0.92], ddof=1))
     md = grid_markdown(t)
     assert "| region | 2 | 91.00 +- 1.41 |" in md
+
+
+def test_faithfulness_summary_means_over_classes():
+    faithful = pd.DataFrame({
+        "run": "r", "iteration": 3, "class": [0, 1, 0, 1], "budget": [0.05, 0.05, 0.1, 0.1],
+        "drop_region": [0.2, 0.0, 0.3, 0.3], "drop_random": [0.05, 0.01, 0.1, 0.1],
+        "drop_input_x_gradient": 0.5, "drop_integrated_gradients": 0.4, "drop_random_sd": 0.01,
+    })  # fmt: skip
+    s = faithfulness_summary(faithful, 0.05)
+    assert len(s) == 1 and s.loc[0, "classes"] == 2
+    assert s.loc[0, "drop_region"] == pytest.approx(0.1)
+    assert s.loc[0, "drop_random"] == pytest.approx(0.03)
+    assert s.loc[0, "ratio_vs_random"] == pytest.approx(0.1 / 0.03)
+    assert s.loc[0, "classes_2x_random"] == 1  # class 1 lost nothing to its regions
+    assert "| r | 10.0 | 3.0 | 3.3 | 1/2 |" in faithfulness_markdown(faithful, 0.05)
+    assert faithfulness_markdown(faithful.iloc[:0], 0.05) == ""

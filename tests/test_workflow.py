@@ -27,7 +27,7 @@ pytestmark = pytest.mark.workflow
 
 SMALL = {
     "data": {"dataset": "mnist", "train_limit": 2000, "test_limit": 1000},
-    "train": {"epochs": 2, "seed": 3},
+    "train": {"epochs": 2, "seed": 3, "lr": 1.0, "batch_size": 10},  # learns in 2 epochs
     "region": {"retrain_epochs": 1},
     "iterations": 2,
     "train_threads": 1,
@@ -148,6 +148,75 @@ def test_outputs_exist_and_agree(run_dir):
     assert "epoch 2/2" in _only((run_dir / "results/logs/train_baseline").glob("*.log")).read_text()
 
 
+def test_evidence_tables_agree_with_the_network(run_dir, mnist_dir):
+    """The final stage's decision basis: schemas, sizes, and one region's ablation redone by
+    hand on the real checkpoint with torch."""
+    import torch
+
+    from regionprune.attribution import network
+    from regionprune.data import load_split
+    from regionprune.regions import label_neurons
+
+    run = pd.read_parquet(run_dir / "results" / "summary" / "runs.parquet").iloc[0]
+    stage = run_dir / "results" / "runs" / run.run
+    ev = stage / "evidence"
+    imp = pd.read_parquet(ev / "region_importance.parquet")
+    assert list(imp.columns) == ["run", "iteration", "neuron", "region", "class", "size",
+                                 "delta_acc", "delta_logit", "delta_logprob"]  # fmt: skip
+    assert (imp["run"] == run.run).all() and (imp["iteration"] == 2).all()
+    with h5py.File(stage / "model.h5") as f:
+        params = {k: f[f"params/{k}"][()] for k in f["params"]}
+        mask = f["masks/fc1.weight"][()].astype(bool)
+    labels = label_neurons(mask, (28, 28), 8)
+    n_regions = int(sum(lab.max() for lab in labels))
+    assert len(imp) == 10 * n_regions and imp.groupby("class").size().eq(n_regions).all()
+    assert imp.drop_duplicates(["neuron", "region"])["size"].sum() == mask.sum()
+
+    # the region that matters most to a class, ablated directly
+    row = imp.loc[imp["delta_logprob"].idxmin()]
+    x, y = load_split(mnist_dir, "mnist", "test", 1000)
+    x = torch.from_numpy(x.astype(np.float32) / 255)
+    sel = torch.from_numpy(y == row["class"])
+
+    def class_stats(w1):
+        with torch.no_grad():
+            out = network({**params, "fc1.weight": w1}, "sigmoid")(x)
+        lp = torch.log_softmax(out.double(), 1)[sel, int(row["class"])].mean().item()
+        return (out[sel].argmax(1) == int(row["class"])).double().mean().item(), lp
+
+    w1 = params["fc1.weight"] * mask
+    cut = w1.copy()
+    cut[int(row["neuron"]), (labels[int(row["neuron"])] == row["region"]).ravel()] = 0
+    (acc0, lp0), (acc1, lp1) = class_stats(w1), class_stats(cut)
+    assert row["delta_acc"] == pytest.approx(acc1 - acc0, abs=1e-9)
+    assert row["delta_logprob"] == pytest.approx(lp1 - lp0, abs=1e-4) and lp1 < lp0
+
+    deletion = pd.read_parquet(ev / "deletion.parquet")
+    counts = deletion.groupby("method")["draw"].nunique().to_dict()
+    assert counts == {"region": 1, "random": 10, "input_x_gradient": 1, "integrated_gradients": 1}
+    assert sorted(deletion["budget"].unique()) == [0.0, 0.01, 0.02, 0.05, 0.1, 0.2]
+    at0 = deletion[deletion["budget"] == 0].groupby("class")["class_acc"].nunique()
+    assert (at0 == 1).all()  # every method starts from the same network
+    budget = deletion[deletion["budget"] == 0.2]
+    assert (budget["removed"] == round(0.2 * mask.sum())).all()
+    faithful = pd.read_parquet(ev / "faithfulness.parquet")
+    assert len(faithful) == 10 * 5 and faithful["drop_random_sd"].notna().all()
+    summary = pd.read_parquet(run_dir / "results" / "summary" / "faithfulness.parquet")
+    pd.testing.assert_frame_equal(summary, faithful)
+    assert "## Deletion test" in (run_dir / "results" / "summary" / "summary.md").read_text()
+    for name in ("evidence_maps", "neuron_gallery", "deletion_curves"):
+        assert (ev / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evidence_for_other_iterations_on_request(run_dir):
+    out = snakemake(run_dir, "--dry-run", "--config", "evidence={iterations: [0, 1, final]}")
+    counts = job_counts(out.stdout)
+    assert counts["evidence"] == counts["evidence_figures"] == 2  # final exists already
+    assert "retrain" not in counts and "collect_run" not in counts
+    bad = snakemake(run_dir, "--dry-run", "--config", "evidence={iterations: [5]}", check=False)
+    assert bad.returncode != 0 and "has only 2" in bad.stdout + bad.stderr
+
+
 def test_second_run_has_nothing_to_do(run_dir):
     out = snakemake(run_dir, "--dry-run")
     assert "Nothing to be done" in out.stdout + out.stderr
@@ -245,6 +314,7 @@ def test_report_bundles_figures_and_summary(run_dir, tmp_path):
     # it opens with the summary table and the grid figures, then the runs
     assert "Start with" in html and "1. Summary" in html and "2. Grid" in html
     assert "accuracy_density.png" in html
+    assert "4. Evidence" in html and "deletion_curves.png" in html and "evidence_maps.png" in html
 
 
 GRID_27 = {
@@ -263,6 +333,7 @@ def test_grid_dry_run_shares_baselines(tmp_path, mnist_dir):
     assert counts["prune_matched"] == 3 * 3 * 2 * 8  # magnitude and random follow each region run
     assert counts["retrain"] == 27 * 8 and counts["collect_run"] == 27
     assert counts["figures"] == 9  # per-run figures for the region method only (figures.per_run)
+    assert counts["evidence"] == counts["evidence_figures"] == 9  # likewise (evidence.per_run)
 
 
 def test_bad_grid_value_is_rejected_at_start(tmp_path, mnist_dir):

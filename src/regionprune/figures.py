@@ -202,3 +202,116 @@ def pixel_usage_figure(
             ax.set_axis_off()
     fig.colorbar(im, ax=axes, shrink=0.6, label="hidden neurons using the pixel")
     return fig
+
+
+def _outline(ax: plt.Axes, member: NDArray, color: str, label: str | None = None) -> None:
+    """Draw the border of a boolean map's pixels (a region) on an image axis."""
+    if member.any():
+        ax.contour(member.astype(float), levels=[0.5], colors=[color], linewidths=0.9)
+        if label:
+            r, c = np.argwhere(member).mean(axis=0)
+            ax.text(c, r, label, color="white", fontsize=5, ha="center", va="center",
+                    bbox={"facecolor": color, "pad": 0.5, "linewidth": 0, "alpha": 0.8})  # fmt: skip
+
+
+def evidence_maps_figure(
+    mean_images: NDArray,
+    maps: NDArray,
+    top: list[list[tuple[str, NDArray]]],
+    class_names: list[str],
+    title: str,
+) -> Figure:
+    """Per class, three panels: its mean test image; its evidence map (red: the regions there
+    support the class, blue: they oppose it; each map scaled by its own largest |value|); and
+    its top regions, most important first in the colours of matplotlib's tab10, outlined over
+    the dimmed mean image and named by their neuron."""
+    n = len(maps)
+    fig, axes = plt.subplots(3, n, figsize=(1.45 * n, 5.0), squeeze=False)
+    colours = plt.get_cmap("tab10").colors
+    for c in range(n):
+        axes[0, c].imshow(mean_images[c], cmap="gray", interpolation="nearest")
+        axes[0, c].set_title(class_names[c], fontsize=8)
+        vmax = float(np.abs(maps[c]).max()) or 1.0
+        axes[1, c].imshow(maps[c], cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+        ax = axes[2, c]
+        ax.imshow(mean_images[c], cmap="gray", vmin=0, vmax=4 * mean_images[c].max(),
+                  interpolation="nearest")  # fmt: skip
+        for k, (name, member) in enumerate(top[c]):
+            colour = colours[k % len(colours)]
+            ax.imshow(np.where(member[..., None], np.array([*colour, 0.45]), 0.0),
+                      interpolation="nearest")  # fmt: skip
+            _outline(ax, member, colour, name)
+        for a in axes[:, c]:
+            a.set_xticks([])
+            a.set_yticks([])
+    for r, label in enumerate(("mean image", "evidence", "top regions")):
+        axes[r, 0].set_ylabel(label, fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def gallery_figure(
+    tiles: NDArray, outlines: list[NDArray], titles: list[str], title: str, ncols: int = 6
+) -> Figure:
+    """Hidden neurons, most important first: surviving weights (red +, blue -), region
+    borders in yellow, and the classes each neuron serves most (``+c`` supports, ``-c`` opposes)."""
+    n = len(tiles)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows + 0.4), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i in range(n):
+        ax = axes.ravel()[i]
+        ax.imshow(tiles[i], interpolation="nearest")
+        for k in range(1, int(outlines[i].max()) + 1):
+            _outline(ax, outlines[i] == k, "yellow")
+        ax.set_title(titles[i], fontsize=6.5)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+DELETION_STYLE = {
+    "region": {"color": "tab:red", "linestyle": "-", "label": "regions by importance"},
+    "random": {"color": "0.4", "linestyle": "-", "label": "random regions (mean, sd)"},
+    "input_x_gradient": {"color": "tab:blue", "linestyle": "--", "label": "input x gradient"},
+    "integrated_gradients": {"color": "tab:green", "linestyle": ":",
+                             "label": "integrated gradients"},  # fmt: skip
+}
+
+
+def deletion_figure(deletion: pd.DataFrame, class_names: list[str], title: str) -> Figure:
+    """Class accuracy as W1 weights are deleted in each method's order, one panel per class and
+    one for the mean over classes; the random control as mean and a band of one sd."""
+    classes = sorted(deletion["class"].unique())
+    panels = [*classes, "mean"]
+    ncols = 6
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.1 * nrows), squeeze=False,
+                             sharex=True, sharey=True)  # fmt: skip
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_axis_off()
+    for ax, panel in zip(axes.ravel(), panels):
+        d = deletion if panel == "mean" else deletion[deletion["class"] == panel]
+        for method, style in DELETION_STYLE.items():
+            m = d[d["method"] == method]
+            if m.empty:
+                continue
+            # per draw, the mean over the panel's classes; then mean and sd over draws
+            per_draw = m.groupby(["draw", "budget"])["class_acc"].mean().unstack("budget")
+            mean, sd = per_draw.mean(), per_draw.std().fillna(0.0)
+            x = 100 * mean.index.to_numpy()
+            ax.plot(x, 100 * mean.to_numpy(), **style)
+            if method == "random":
+                ax.fill_between(x, 100 * (mean - sd), 100 * (mean + sd), color="0.4", alpha=0.25)
+        ax.set_title("mean over classes" if panel == "mean" else class_names[panel], fontsize=8)
+        ax.set_ylim(-2, 102)
+    for ax in axes[-1]:
+        ax.set_xlabel("surviving W1 weights deleted (%)", fontsize=7)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("class accuracy (%)", fontsize=7)
+    axes.ravel()[len(panels) - 1].legend(fontsize=6, loc="lower left")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -50,13 +50,19 @@ def pixel_usage(mask: np.ndarray, image_shape: tuple[int, int]) -> pd.DataFrame:
 
 
 def stage_metrics(
-    ckpt: Checkpoint, image_shape: tuple[int, int], connectivity: int
+    ckpt: Checkpoint,
+    image_shape: tuple[int, int],
+    connectivity: int,
+    inactive: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Accuracy, sparsity, the per-neuron split and how readable the maps are, at one stage.
 
     Regions are labelled afresh on the stage's mask, so every method is measured the same way.
+    ``inactive`` marks the input pixels that are zero in every training image (none if omitted):
+    their surviving weights never had a gradient, and are counted apart.
     """
     mask = ckpt.mask(W1)
+    inactive = np.zeros(mask.shape[1], dtype=bool) if inactive is None else inactive
     ratios = neuron_pruning_ratios(mask)
     neurons = neuron_table(mask, image_shape, connectivity)
     alive = neurons[neurons["weights"] > 0]
@@ -76,6 +82,8 @@ def stage_metrics(
         "neurons_dead": int(np.sum(ratios == 1.0)),
         "alive_neurons": len(alive),
         "pixels_used": int(mask.any(axis=0).sum()),
+        "inactive_pixels_used": int(mask[:, inactive].any(axis=0).sum()),
+        "inactive_weights": int(mask[:, inactive].sum()),
         "n_regions": int(neurons["regions"].sum()),
         "regions_per_neuron": float(alive["regions"].mean()) if len(alive) else np.nan,
         "largest_region_share": float(alive["largest_region_share"].mean())
@@ -97,6 +105,8 @@ FINAL_MEASURES = (
     "neurons_dead",
     "alive_neurons",
     "pixels_used",
+    "inactive_pixels_used",
+    "inactive_weights",
     "regions_per_neuron",
     "largest_region_share",
 )
@@ -156,6 +166,7 @@ GRID_MEASURES = (
     "regions_per_neuron",
     "largest_region_share",
     "pixels_used",
+    "inactive_pixels_used",
 )
 
 
@@ -194,4 +205,54 @@ def grid_markdown(table: pd.DataFrame) -> str:
             f = fmt.get(m, lambda x: f"{x:.1f}")
             cells.append(f"{f(d[f'{m}_mean'])} +- {f(d[f'{m}_std'])}")
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def faithfulness_summary(faithful: pd.DataFrame, budget: float) -> pd.DataFrame:
+    """Per explained stage, at one deletion budget: mean over classes of each method's drop in
+    class accuracy, their ratio (regions / random), and in how many classes the regions' drop is
+    at least twice the random one's. ``faithful`` is the faithfulness tables, concatenated."""
+    at = faithful[np.isclose(faithful["budget"].astype(float), budget)]
+    drops = [c for c in faithful.columns if c.startswith("drop_") and c != "drop_random_sd"]
+    rows = []
+    for (run, it), g in at.groupby(["run", "iteration"], sort=False):
+        row = {"run": run, "iteration": int(it), "budget": budget, "classes": len(g)}
+        row.update({c: float(g[c].mean()) for c in drops})
+        with np.errstate(divide="ignore", invalid="ignore"):  # no random drop: inf or nan
+            row["ratio_vs_random"] = float(np.float64(row["drop_region"]) / row["drop_random"])
+        faithful_class = (g["drop_region"] > 0) & (g["drop_region"] >= 2 * g["drop_random"])
+        row["classes_2x_random"] = int(faithful_class.sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def faithfulness_markdown(faithful: pd.DataFrame, budget: float) -> str:
+    """The deletion test's verdicts as a Markdown section ('' when no stage was explained)."""
+    if faithful.empty:
+        return ""
+    table = faithfulness_summary(faithful, budget)
+    if table.empty:
+        return (f"\n## Deletion test\n\nNo stage was tested at budget {budget}: evidence.budget"
+                " must be one of evidence.budgets.\n")  # fmt: skip
+    pct = lambda x: f"{100 * x:.1f}"  # noqa: E731
+    lines = [
+        "\n## Deletion test: do the maps tell the truth?\n",
+        (
+            f"Drop in class accuracy (points, mean over classes) when {100 * budget:g}% of the"
+            " surviving W1 weights are deleted: the regions most important for the class, random"
+            " regions of the same size (mean of the draws), and the pixels that input x gradient"
+            " and integrated gradients rank highest. Faithful: regions >= 2x random.\n"
+        ),
+        (
+            "| stage | regions | random | ratio | classes >= 2x | input x gradient |"
+            " integrated gradients | faithful |"
+        ),
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in table.itertuples(index=False):
+        lines.append(
+            f"| {r.run} | {pct(r.drop_region)} | {pct(r.drop_random)} | {r.ratio_vs_random:.1f}"
+            f" | {r.classes_2x_random}/{r.classes} | {pct(r.drop_input_x_gradient)}"
+            f" | {pct(r.drop_integrated_gradients)} | {'yes' if r.ratio_vs_random >= 2 else 'no'} |"
+        )
     return "\n".join(lines) + "\n"

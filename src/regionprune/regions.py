@@ -62,7 +62,7 @@ def label_neurons(mask: BoolArray, image_shape: tuple[int, int], connectivity: i
     return np.stack([label_map(m, connectivity) for m in maps])
 
 
-def _global_ids(labels: LabelArray) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def global_ids(labels: LabelArray) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Per pixel, a table-row index (-1 for background); and the region count per neuron."""
     n_neurons = labels.shape[0]
     flat = labels.reshape(n_neurons, -1).astype(np.int64)
@@ -87,7 +87,7 @@ def region_table(weight: FloatArray, labels: LabelArray) -> pd.DataFrame:
     weight = np.asarray(weight, dtype=np.float64)
     if weight.shape != (n_neurons, h * w):
         raise ValueError(f"weight shape {weight.shape} does not fit labels {labels.shape}")
-    gid, counts = _global_ids(labels)
+    gid, counts = global_ids(labels)
     n = int(counts.sum())
     inside = gid >= 0
     g = gid[inside]
@@ -145,7 +145,7 @@ def remove_regions(labels: LabelArray, removed: BoolArray) -> LabelArray:
     """
     labels = np.asarray(labels)
     removed = np.asarray(removed, dtype=bool)
-    gid, counts = _global_ids(labels)
+    gid, counts = global_ids(labels)
     if removed.shape != (int(counts.sum()),):
         raise ValueError(f"{removed.shape[0]} decisions for {int(counts.sum())} regions")
     drop = np.zeros(gid.shape, dtype=bool)

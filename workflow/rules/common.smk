@@ -36,6 +36,11 @@ REGION = {r.region.name: r.region for r in RUNS.values()}
 RUN_BY_PATH = {(r.path, r.iterations): r for r in RUNS.values()}
 DATASETS = sorted({t.dataset for t in TRAIN.values()})
 MATCHED = ("magnitude", "random")  # baselines that follow the region run's density
+if config["evidence"]["budget"] not in config["evidence"]["budgets"]:
+    raise WorkflowError(
+        f"evidence.budget {config['evidence']['budget']} is not one of evidence.budgets"
+        f" {config['evidence']['budgets']}. Fix: add it to the budgets, or pick one of them."
+    )
 
 
 wildcard_constraints:
@@ -126,6 +131,18 @@ def run_stage_files(wildcards):
     }
 
 
+def stage_model(wildcards):
+    """The checkpoint of iteration n of a method (0: its first pruning)."""
+    if int(wildcards.n) == 0:
+        return start_model(wildcards.train, wildcards.mag, wildcards.method)
+    return f"{method_dir(wildcards, wildcards.method)}/iter{wildcards.n}/model.h5"
+
+
+def stage_id(wildcards):
+    """The id of the run that ends at this iteration: what the evidence tables call it."""
+    return f"{wildcards.train}/{wildcards.mag}/{wildcards.region}/{wildcards.method}/iter{wildcards.n}"
+
+
 def run_figure_inputs(wildcards):
     files = run_stage_files(wildcards)
     return {
@@ -143,12 +160,40 @@ RUN_TABLES = ("iterations", "epochs", "regions", "neurons", "pixels", "run")
 SUMMARY_TABLES = ("runs", "iterations", "epochs", "neurons", "pixels")
 
 
+EVIDENCE_TABLES = ("region_importance", "deletion", "faithfulness")
+EVIDENCE_FIGURES = ("evidence_maps", "neuron_gallery", "deletion_curves")
+
+
 def run_tables(table):
     return [f"{RUNS_DIR}/{r}/summary/{table}.parquet" for r in RUNS]
 
 
+def evidence_stages():
+    """The iteration folders (below results/runs/) whose decision basis the config asks for."""
+    wanted = config["evidence"]["iterations"]
+    stages = []
+    for run in RUNS.values():
+        if run.method not in config["evidence"]["per_run"]:
+            continue
+        for it in wanted:
+            k = run.iterations if it == "final" else it
+            if k > run.iterations:
+                raise WorkflowError(
+                    f"evidence.iterations asks for iteration {k}, but run {run.id} has only"
+                    f" {run.iterations}. Fix: list iterations up to {run.iterations}, or final."
+                )
+            stage = f"{run.path}/iter{k}"
+            if stage not in stages:
+                stages.append(stage)
+    return stages
+
+
+def evidence_tables(table):
+    return [f"{RUNS_DIR}/{s}/evidence/{table}.parquet" for s in evidence_stages()]
+
+
 def all_targets():
-    targets = [f"{SUMMARY}/{t}.parquet" for t in SUMMARY_TABLES]
+    targets = [f"{SUMMARY}/{t}.parquet" for t in (*SUMMARY_TABLES, "faithfulness")]
     targets.append(f"{SUMMARY}/summary.md")
     targets += [
         f"{SUMMARY}/figures/{f}.{x}" for f in GRID_FIGURES for x in ("png", "pdf")
@@ -159,4 +204,6 @@ def all_targets():
                 f"{RUNS_DIR}/{run_id}/figures/{f}.png" for f in FIGURES + FIGURES_PDF
             ]
             targets += [f"{RUNS_DIR}/{run_id}/figures/{f}.pdf" for f in FIGURES_PDF]
+    for stage in evidence_stages():
+        targets += [f"{RUNS_DIR}/{stage}/evidence/{f}.png" for f in EVIDENCE_FIGURES]
     return targets

@@ -5,6 +5,7 @@ rule collect_run:
     """One run's stages, epochs, regions, neurons and pixels as tidy tables, and its row."""
     input:
         unpack(run_stage_files),
+        data=train_data,
     output:
         **{t: f"{RUN_DIR}/summary/{t}.parquet" for t in RUN_TABLES},
     log:
@@ -14,13 +15,15 @@ rule collect_run:
         ENV
     params:
         row=lambda w: json.dumps(the_run(w).row()),
-        dataset=lambda w: TRAIN[w.train].dataset,
+        data_dir=data_dir,
+        train=train_json,
         connectivity=lambda w: REGION[w.region].connectivity,
         regions=lambda w, input: " ".join(input.regions),
         code=code_version("collect"),
     shell:
         "python -m regionprune collect --settings-row {params.row:q}"
-        " --dataset {params.dataset} --connectivity {params.connectivity}"
+        " --data-dir {params.data_dir:q} --train-settings {params.train:q}"
+        " --connectivity {params.connectivity}"
         " --checkpoints {input.checkpoints:q} --epochs {input.epochs:q} --regions {params.regions}"
         " --out-iterations {output.iterations:q} --out-epochs {output.epochs:q}"
         " --out-regions {output.regions:q} --out-neurons {output.neurons:q}"
@@ -65,8 +68,10 @@ rule summary:
     """All runs' tables in results/summary/; the grid table and the paper comparison."""
     input:
         **{t: run_tables("run" if t == "runs" else t) for t in SUMMARY_TABLES},
+        faithfulness=evidence_tables("faithfulness"),
     output:
         **{t: f"{SUMMARY}/{t}.parquet" for t in SUMMARY_TABLES},
+        faithfulness=f"{SUMMARY}/faithfulness.parquet",
         markdown=report(
             f"{SUMMARY}/summary.md",
             caption="../report/summary.rst",
@@ -81,10 +86,13 @@ rule summary:
         args=lambda w, input, output: " ".join(
             f"--{t} {' '.join(input[t])} --out-{t} {output[t]}" for t in SUMMARY_TABLES
         ),
+        faithfulness=lambda w, input: " ".join(input.faithfulness),
+        budget=config["evidence"]["budget"],
         code=code_version("summary"),
     shell:
-        "python -m regionprune summary {params.args} --out-markdown {output.markdown:q}"
-        " > {log:q} 2>&1"
+        "python -m regionprune summary {params.args}"
+        " --faithfulness {params.faithfulness} --out-faithfulness {output.faithfulness:q}"
+        " --budget {params.budget} --out-markdown {output.markdown:q} > {log:q} 2>&1"
 
 
 rule grid_figures:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings-row", required=True, help="the run's settings as a JSON object")
-    p.add_argument("--dataset", default="mnist", help="gives the input image shape")
+    p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
+    p.add_argument("--train-settings", required=True,
+                   help="TrainSettings as JSON: the training images, for never-active pixels")  # fmt: skip
     p.add_argument("--connectivity", type=int, choices=(4, 8), required=True,
                    help="for the readability measures")  # fmt: skip
     p.add_argument("--checkpoints", type=Path, nargs="+", required=True,
@@ -27,16 +29,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from regionprune.data import get_spec
+    from regionprune.data import get_spec, inactive_pixels, load_split
     from regionprune.metrics import neuron_table, pixel_usage, run_row, stage_metrics
-    from regionprune.settings import W1
+    from regionprune.settings import W1, TrainSettings
     from regionprune.storage import load_checkpoint, read_table, write_table
 
     row = json.loads(args.settings_row)
     run_id = row["run"]
-    shape = get_spec(args.dataset).image_shape
+    ts = TrainSettings.from_json(args.train_settings)
+    shape = get_spec(ts.dataset).image_shape
+    inactive = inactive_pixels(load_split(args.data_dir, ts.dataset, "train", ts.train_limit)[0])
     ckpts = [load_checkpoint(p) for p in args.checkpoints]
-    stages = pd.DataFrame([stage_metrics(c, shape, args.connectivity) for c in ckpts])
+    stages = pd.DataFrame([stage_metrics(c, shape, args.connectivity, inactive) for c in ckpts])
     if list(stages["iteration"]) != list(range(-1, len(stages) - 1)):
         raise ValueError(f"checkpoints out of order: iterations {list(stages['iteration'])}")
     regions = [read_table(p).assign(iteration=k) for k, p in enumerate(args.regions, start=1)]

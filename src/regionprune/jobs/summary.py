@@ -12,13 +12,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for t in TABLES:
         p.add_argument(f"--{t}", type=Path, nargs="+", required=True, help=f"per-run {t}.parquet")
         p.add_argument(f"--out-{t}", type=Path, required=True)
+    p.add_argument("--faithfulness", type=Path, nargs="*", default=[],
+                   help="per-stage evidence/faithfulness.parquet")  # fmt: skip
+    p.add_argument("--out-faithfulness", type=Path, required=True)
+    p.add_argument("--budget", type=float, default=0.05,
+                   help="the deletion budget the Markdown reports")  # fmt: skip
     p.add_argument("--out-markdown", type=Path, required=True)
 
 
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from regionprune.metrics import grid_markdown, grid_table, paper_table
+    from regionprune.metrics import faithfulness_markdown, grid_markdown, grid_table, paper_table
     from regionprune.storage import read_table, write_table, write_text
 
     tables = {
@@ -28,6 +33,12 @@ def run(args: argparse.Namespace) -> None:
     for t, df in tables.items():
         write_table(df, getattr(args, f"out_{t}"))
     runs = tables["runs"]
+    faithful = (
+        pd.concat([read_table(p) for p in args.faithfulness], ignore_index=True)
+        if args.faithfulness
+        else pd.DataFrame(columns=["run", "iteration", "class", "budget"])
+    )
+    write_table(faithful, args.out_faithfulness)
     write_text(
         "# Results\n\n"
         "## The grid: mean +- standard deviation over seeds, after the last iteration\n\n"
@@ -38,6 +49,7 @@ def run(args: argparse.Namespace) -> None:
         "Test accuracy and the per-neuron split of input-weight pruning (fractions of the hidden\n"
         "neurons that lost at least 90% / at most 40% of their input weights), after the last\n"
         "iteration. Made by `snakemake`; the numbers come from `runs.parquet`.\n\n"
-        + paper_table(runs),
+        + paper_table(runs)
+        + faithfulness_markdown(faithful, args.budget),
         args.out_markdown,
     )

@@ -1,0 +1,101 @@
+"""The decision basis of one stage: region ablation per class, and the deletion test."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
+    p.add_argument("--train-settings", required=True, help="TrainSettings as JSON")
+    p.add_argument("--connectivity", type=int, choices=(4, 8), required=True)
+    p.add_argument("--model", type=Path, required=True, help="the stage's checkpoint")
+    p.add_argument("--run-id", required=True, help="run id written into the tables")
+    p.add_argument("--iteration", type=int, required=True)
+    p.add_argument("--budgets", type=float, nargs="+", required=True,
+                   help="deletion budgets, fractions of the surviving W1 weights")  # fmt: skip
+    p.add_argument("--random-draws", type=int, default=10)
+    p.add_argument("--ig-steps", type=int, default=32)
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    p.add_argument("--out-importance", type=Path, required=True)
+    p.add_argument("--out-deletion", type=Path, required=True)
+    p.add_argument("--out-faithfulness", type=Path, required=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    import logging
+    import time
+
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from regionprune import evidence as ev
+    from regionprune.attribution import PIXEL_METHODS, class_attributions, network
+    from regionprune.data import get_spec, load_split
+    from regionprune.regions import label_neurons
+    from regionprune.settings import EVIDENCE_STREAM, W1, TrainSettings, stream_seed
+    from regionprune.storage import load_checkpoint, write_table
+
+    log = logging.getLogger(__name__)
+    if any(not 0 < b <= 1 for b in args.budgets):
+        raise ValueError(f"budgets must lie in (0, 1], got {args.budgets}")
+    torch.set_num_threads(args.threads)
+    ts = TrainSettings.from_json(args.train_settings)
+    spec = get_spec(ts.dataset)
+    n_classes = spec.n_classes
+    images, y = load_split(args.data_dir, ts.dataset, "test", ts.test_limit)
+    x = images.astype(np.float32) / 255.0
+    ckpt = load_checkpoint(args.model)
+    mask = ckpt.mask(W1)
+    net = ev.Net.from_params(ckpt.params, ts.activation, mask)
+    labels = label_neurons(mask, spec.image_shape, args.connectivity)
+
+    start = time.perf_counter()
+    importance = ev.region_importance(net, labels, x, y, n_classes)
+    n_regions = len(importance) // n_classes
+    log.info("%d regions ablated on %d images in %.1f s", n_regions, len(y),
+             time.perf_counter() - start)  # fmt: skip
+    imp = ev.importance_matrix(importance, n_regions, n_classes)
+
+    params = {**ckpt.params, W1: net.w1}
+    torch_net = network(params, ts.activation)
+    attributions = {
+        m: class_attributions(torch_net, x, y, n_classes, m, steps=args.ig_steps)
+        for m in PIXEL_METHODS
+    }
+    regions = ev.region_groups(labels)
+    pixels = ev.pixel_groups(mask)
+    counts = ev.budget_counts(int(mask.sum()), args.budgets)
+    rng = np.random.default_rng(stream_seed(ts.seed, EVIDENCE_STREAM + args.iteration))
+    rows = []
+    start = time.perf_counter()
+    for c in range(n_classes):
+        xc, yc = x[y == c], y[y == c]
+        orders = [("region", 0, ev.deletion_order(regions, ev.ranking(imp[:, c]), net.w1))]
+        orders += [
+            ("random", d, ev.deletion_order(regions, rng.permutation(n_regions), net.w1))
+            for d in range(args.random_draws)
+        ]
+        orders += [
+            (m, 0, ev.deletion_order(pixels, ev.ranking(attributions[m][c]), net.w1))
+            for m in PIXEL_METHODS
+        ]
+        for method, draw, order in orders:
+            acc, logit = ev.deletion_curve(net, order, counts, xc, yc, c)
+            for b, k, a, lg in zip([0.0, *args.budgets], counts, acc, logit):
+                rows.append((c, method, draw, b, int(k), a, lg))
+    deletion = pd.DataFrame(
+        rows, columns=["class", "method", "draw", "budget", "removed", "class_acc", "class_logit"]
+    )
+    log.info("deletion curves in %.1f s", time.perf_counter() - start)
+    faithful = ev.faithfulness_table(deletion)
+    for df in (importance, deletion, faithful):
+        df.insert(0, "iteration", np.int32(args.iteration))
+        df.insert(0, "run", args.run_id)
+    summary = faithful.groupby("budget")[["drop_region", "drop_random"]].mean()
+    log.info("mean class-accuracy drop by budget:\n%s", summary.to_string())
+    write_table(importance, args.out_importance)
+    write_table(deletion, args.out_deletion)
+    write_table(faithful, args.out_faithfulness)

@@ -1,0 +1,188 @@
+"""The decision-basis math on tiny networks, against direct recomputation with torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from regionprune import evidence as ev
+from regionprune.attribution import class_attributions, network
+from regionprune.regions import label_neurons
+
+SHAPE = (4, 4)
+SIZES = (16, 3, 5, 3)  # a 4x4 input, 3 hidden neurons on it, 5, then 3 classes
+
+
+def tiny(activation: str, seed: int = 0):
+    """Random weights, a mask with several regions per neuron, inputs and labels of 3 classes."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:]), start=1):
+        params[f"fc{i}.weight"] = rng.normal(0, 1.5, (n_out, n_in)).astype(np.float32)
+        params[f"fc{i}.bias"] = rng.normal(0, 0.3, n_out).astype(np.float32)
+    mask = np.zeros((3, 16), dtype=bool)
+    mask[0, [0, 1, 4, 10, 11, 15]] = True  # two regions: {0, 1, 4} and {10, 11, 15}
+    mask[1, [2, 3, 8, 12, 13]] = True
+    mask[2, :] = rng.random(16) > 0.5
+    x = rng.random((60, 16)).astype(np.float32)
+    y = np.arange(60) % 3
+    return params, mask, x, y
+
+
+def direct(params, mask, activation, labels, x, y):
+    """Every region zeroed in a torch model, one at a time: per class acc, logit, log-prob."""
+    def scores(w1):
+        p = {**params, "fc1.weight": w1}
+        with torch.no_grad():
+            out = network(p, activation)(torch.from_numpy(x)).double()
+        logp = torch.log_softmax(out, dim=1)
+        rows = []
+        for c in range(3):
+            sel = torch.from_numpy(y == c)
+            rows.append((
+                (out[sel].argmax(1) == c).double().mean().item(),
+                out[sel, c].mean().item(),
+                logp[sel, c].mean().item(),
+            ))  # fmt: skip
+        return np.array(rows)
+
+    w1 = params["fc1.weight"] * mask
+    before = scores(w1)
+    out = []
+    for j in range(labels.shape[0]):
+        for r in range(1, labels[j].max() + 1):
+            member = (labels[j] == r).ravel()
+            w = w1.copy()
+            w[j, member] = 0.0
+            after = scores(w)
+            for c in range(3):
+                out.append((j, r, c, member.sum(), *(after[c] - before[c])))
+    return pd.DataFrame(out, columns=list(ev.IMPORTANCE_COLUMNS))
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
+def test_forward_matches_torch(activation):
+    params, mask, x, _ = tiny(activation)
+    net = ev.Net.from_params(params, activation, mask)
+    ref = network({**params, "fc1.weight": params["fc1.weight"] * mask}, activation)
+    with torch.no_grad():
+        expected = ref(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(net.logits(x), expected, atol=1e-5)
+
+
+def test_class_scores_by_hand():
+    logits = np.array([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0], [0.0, 0.0]], dtype=np.float32)
+    y = np.array([0, 0, 1, 1])
+    acc, mean_logit, mean_logp = ev.class_scores(logits, y, 2)
+    np.testing.assert_allclose(acc, [0.5, 0.0])  # class 1: image 3 ties, argmax takes class 0
+    np.testing.assert_allclose(mean_logit, [1.0, 0.5])
+    lp = lambda a, b: a - np.log(np.exp(a) + np.exp(b))  # noqa: E731
+    np.testing.assert_allclose(mean_logp, [(lp(2, 0) + lp(0, 1)) / 2, (lp(1, 3) + lp(0, 0)) / 2],
+                               rtol=1e-6)  # fmt: skip
+    # batched logits give the same per batch
+    acc2, _, _ = ev.class_scores(np.stack([logits, logits[:, ::-1]]), y, 2)
+    np.testing.assert_allclose(acc2, [[0.5, 0.0], [0.5, 0.5]])
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_region_importance_matches_direct_recomputation(activation, connectivity):
+    params, mask, x, y = tiny(activation)
+    labels = label_neurons(mask, SHAPE, connectivity)
+    net = ev.Net.from_params(params, activation, mask)
+    # max_elements small: several chunks of regions, as on a real network
+    got = ev.region_importance(net, labels, x, y, n_classes=3, max_elements=2 * 60 * 5)
+    want = direct(params, mask, activation, labels, x, y)
+    assert len(got) == 3 * int(sum(lab.max() for lab in labels)) > 3 * 3
+    pd.testing.assert_frame_equal(got[["neuron", "region", "class", "size"]],
+                                  want[["neuron", "region", "class", "size"]], check_dtype=False)  # fmt: skip
+    np.testing.assert_allclose(got["delta_acc"], want["delta_acc"], atol=1e-12)  # same counts
+    np.testing.assert_allclose(got["delta_logit"], want["delta_logit"], atol=2e-5)
+    np.testing.assert_allclose(got["delta_logprob"], want["delta_logprob"], atol=2e-5)
+    assert (got["delta_logit"].abs() > 1e-3).any()  # the comparison is not between zeros
+
+
+def test_importance_matrix_and_evidence_maps_by_hand():
+    labels = np.zeros((2, 2, 3), dtype=np.int32)
+    labels[0] = [[1, 1, 0], [0, 0, 2]]
+    labels[1] = [[0, 1, 1], [0, 1, 0]]
+    table = pd.DataFrame({"neuron": [0, 0, 0, 0, 1, 1], "region": [1, 1, 2, 2, 1, 1],
+                          "class": [0, 1, 0, 1, 0, 1],
+                          "delta_logprob": [-1.0, 0.5, -2.0, 0.0, -0.25, 1.0]})  # fmt: skip
+    imp = ev.importance_matrix(table.sample(frac=1, random_state=0), 3, 2)  # any row order
+    np.testing.assert_array_equal(imp, [[1.0, -0.5], [2.0, 0.0], [0.25, -1.0]])
+    maps = ev.evidence_maps(labels, imp)
+    np.testing.assert_array_equal(maps[0], [[1.0, 1.25, 0.25], [0.0, 0.25, 2.0]])
+    np.testing.assert_array_equal(maps[1], [[-0.5, -1.5, -1.0], [0.0, -1.0, 0.0]])
+
+
+def test_deletion_order_by_hand():
+    groups = np.array([[0, 0, -1], [1, 1, 1]])
+    weight = np.array([[0.1, -0.5, 9.0], [0.3, 0.2, -0.4]])
+    # unit 1 first; inside a unit the larger |w| first; removed weights never appear
+    assert ev.deletion_order(groups, np.array([1, 0]), weight).tolist() == [5, 3, 4, 1, 0]
+    assert ev.deletion_order(groups, np.array([0, 1]), weight).tolist() == [1, 0, 5, 3, 4]
+    assert ev.ranking([0.2, 0.9, 0.2]).tolist() == [1, 0, 2]
+    assert ev.budget_counts(200, [0.01, 0.5]).tolist() == [0, 2, 100]
+    mask = np.array([[True, False], [True, True]])
+    assert ev.pixel_groups(mask).tolist() == [[0, -1], [0, 1]]
+
+
+def test_deletion_curve_matches_direct_zeroing():
+    params, mask, x, y = tiny("sigmoid", seed=1)
+    net = ev.Net.from_params(params, "sigmoid", mask)
+    order = np.flatnonzero(mask.ravel())[::-1]
+    acc, logit = ev.deletion_curve(net, order, np.array([0, 3, 7]), x[y == 2], y[y == 2], 2)
+    for k, a, lg in zip([0, 3, 7], acc, logit):
+        w1 = net.w1.ravel().copy()
+        w1[order[:k]] = 0
+        out = net.with_w1(w1.reshape(net.w1.shape)).logits(x[y == 2])
+        assert a == np.mean(out.argmax(1) == 2)
+        assert lg == pytest.approx(out[:, 2].mean())
+    assert acc[0] == pytest.approx(ev.class_scores(net.logits(x), y, 3)[0][2])
+
+
+def test_faithfulness_table_by_hand():
+    rows = []
+    for method, draw, accs in [("region", 0, [0.9, 0.7, 0.3]), ("random", 0, [0.9, 0.9, 0.8]),
+                               ("random", 1, [0.9, 0.8, 0.8])]:  # fmt: skip
+        for b, a in zip([0.0, 0.1, 0.2], accs):
+            rows.append({"class": 0, "method": method, "draw": draw, "budget": b, "class_acc": a})
+    t = ev.faithfulness_table(pd.DataFrame(rows))
+    assert t["budget"].tolist() == [0.1, 0.2]
+    np.testing.assert_allclose(t["drop_region"], [0.2, 0.6])
+    np.testing.assert_allclose(t["drop_random"], [0.05, 0.1])
+    np.testing.assert_allclose(t["ratio_vs_random"], [4.0, 6.0])
+    np.testing.assert_allclose(t["drop_random_sd"], [np.std([0.9, 0.8], ddof=1), 0.0], atol=1e-12)
+    # gap random - region: 0, 0.15, 0.5 at budgets 0, 0.1, 0.2: trapezoids 0.0075, then +0.0325
+    np.testing.assert_allclose(t["area_vs_random"], [0.0075, 0.04])
+
+
+def test_input_x_gradient_is_input_times_the_analytic_gradient():
+    params, mask, x, y = tiny("tanh", seed=2)
+    p = {**params, "fc1.weight": params["fc1.weight"] * mask}
+    got = class_attributions(network(p, "tanh"), x, y, 3, "input_x_gradient")
+    net = ev.Net.from_params(params, "tanh", mask)
+    _, h1, z2 = net.hidden(x)
+    for c in range(3):
+        # d logit_c / dx = W1^T (act'(z1) * W2^T (act'(z2) * W3[c])), with tanh' = 1 - tanh^2
+        d2 = (1 - np.tanh(z2) ** 2) * net.w3[c]
+        d1 = (1 - h1**2) * (d2 @ net.w2)
+        grad = d1 @ net.w1
+        want = (x * grad)[y == c].mean(axis=0)
+        np.testing.assert_allclose(got[c], want, atol=1e-5)
+
+
+def test_integrated_gradients_are_complete():
+    """Summed over pixels, integrated gradients from a black image give logit(x) - logit(0)."""
+    params, mask, x, y = tiny("sigmoid", seed=3)
+    p = {**params, "fc1.weight": params["fc1.weight"] * mask}
+    got = class_attributions(network(p, "sigmoid"), x, y, 3, "integrated_gradients", steps=200)
+    net = ev.Net.from_params(params, "sigmoid", mask)
+    gap = net.logits(x) - net.logits(np.zeros_like(x[:1]))
+    for c in range(3):
+        assert got[c].sum() == pytest.approx(gap[y == c, c].mean(), abs=2e-3)
+    with pytest.raises(ValueError, match="pixel attribution must be one of"):
+        class_attributions(network(p, "sigmoid"), x, y, 3, "saliency")

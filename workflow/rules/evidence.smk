@@ -1,0 +1,74 @@
+EVIDENCE_DIR = f"{RUNS_DIR}/{{train}}/{{mag}}/{{region}}/{{method}}/iter{{n}}/evidence"
+EVIDENCE_LOG = "{train}/{mag}/{region}/{method}/iter{n}.log"
+
+
+rule evidence:
+    """The decision basis of one stage: every region ablated per class, and the deletion test
+    against random regions and pixel attributions."""
+    input:
+        data=train_data,
+        model=stage_model,
+    output:
+        **{t: f"{EVIDENCE_DIR}/{t}.parquet" for t in EVIDENCE_TABLES},
+    log:
+        f"{RESULTS}/logs/evidence/{EVIDENCE_LOG}",
+    conda:
+        ENV
+    threads: config["train_threads"]
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    params:
+        data_dir=data_dir,
+        train=train_json,
+        connectivity=lambda w: REGION[w.region].connectivity,
+        run_id=stage_id,
+        budgets=" ".join(str(b) for b in config["evidence"]["budgets"]),
+        draws=config["evidence"]["random_draws"],
+        ig_steps=config["evidence"]["ig_steps"],
+        code=code_version("evidence"),
+    shell:
+        "python -m regionprune evidence --data-dir {params.data_dir:q}"
+        " --train-settings {params.train:q} --connectivity {params.connectivity}"
+        " --model {input.model:q} --run-id {params.run_id:q} --iteration {wildcards.n}"
+        " --budgets {params.budgets} --random-draws {params.draws}"
+        " --ig-steps {params.ig_steps} --threads {threads}"
+        " --out-importance {output.region_importance:q} --out-deletion {output.deletion:q}"
+        " --out-faithfulness {output.faithfulness:q} > {log:q} 2>&1"
+
+
+rule evidence_figures:
+    """Class evidence maps, the neuron gallery and the deletion curves of one stage."""
+    input:
+        data=train_data,
+        model=stage_model,
+        importance=f"{EVIDENCE_DIR}/region_importance.parquet",
+        deletion=f"{EVIDENCE_DIR}/deletion.parquet",
+    output:
+        **{
+            f: report(
+                f"{EVIDENCE_DIR}/{f}.png",
+                caption=f"../report/{f}.rst",
+                category="4. Evidence",
+                subcategory="{train}/{mag}/{region}/{method}/iter{n}",
+            )
+            for f in EVIDENCE_FIGURES
+        },
+    log:
+        f"{RESULTS}/logs/evidence_figures/{EVIDENCE_LOG}",
+    localrule: True
+    conda:
+        ENV
+    params:
+        data_dir=data_dir,
+        train=train_json,
+        connectivity=lambda w: REGION[w.region].connectivity,
+        top=config["evidence"]["top_regions"],
+        out_dir=lambda w, output: os.path.dirname(output.evidence_maps),
+        code=code_version("evidence_figures"),
+    shell:
+        "python -m regionprune evidence_figures --data-dir {params.data_dir:q}"
+        " --train-settings {params.train:q} --connectivity {params.connectivity}"
+        " --model {input.model:q} --importance {input.importance:q}"
+        " --deletion {input.deletion:q} --top-regions {params.top}"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
