@@ -118,6 +118,14 @@ def test_importance_matrix_and_evidence_maps_by_hand():
     np.testing.assert_array_equal(maps[1], [[-0.5, -1.5, -1.0], [0.0, -1.0, 0.0]])
 
 
+def test_specific_importance_by_hand():
+    imp = np.array([[1.0, 2.0], [3.0, 6.0], [2.0, 4.0]])  # class 1 is twice as easy to hurt
+    # scaled by each class's spread, every region does the same for both: nothing specific
+    np.testing.assert_allclose(ev.specific_importance(imp), 0.0, atol=1e-12)
+    imp = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    np.testing.assert_allclose(ev.specific_importance(imp), [[1.0, -1.0], [-1.0, 1.0]])
+
+
 def test_deletion_order_by_hand():
     groups = np.array([[0, 0, -1], [1, 1, 1]])
     weight = np.array([[0.1, -0.5, 9.0], [0.3, 0.2, -0.4]])

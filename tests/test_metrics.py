@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from regionprune.metrics import (
-    faithfulness_markdown, faithfulness_summary, neuron_table, pixel_usage, run_row, stage_metrics,
+    faithfulness_markdown, faithfulness_summary, neuron_table, pixel_usage, readability_markdown,
+    run_row, stage_metrics,
 )  # fmt: skip
 from regionprune.storage import Checkpoint
 
@@ -28,6 +29,10 @@ def test_neuron_table():
 
 def test_pixel_usage():
     p = pixel_usage(_mask(), (4, 4))
+    assert not p["inactive"].any()
+    blank = np.zeros(16, dtype=bool)
+    blank[[3, 15]] = True
+    assert pixel_usage(_mask(), (4, 4), blank)["inactive"].tolist() == blank.tolist()
     assert p.loc[0, "neurons"] == 2 and p.loc[2, "neurons"] == 1
     assert p.loc[15, ["row", "col"]].tolist() == [3, 3]
 
@@ -90,3 +95,13 @@ def test_faithfulness_summary_means_over_classes():
     assert s.loc[0, "classes_2x_random"] == 1  # class 1 lost nothing to its regions
     assert "| r | 10.0 | 3.0 | 3.3 | 1/2 |" in faithfulness_markdown(faithful, 0.05)
     assert faithfulness_markdown(faithful.iloc[:0], 0.05) == ""
+
+
+def test_readability_markdown_has_a_row_per_run():
+    runs = pd.DataFrame({"run": ["a", "b"], "alive_neurons": [40, 100],
+                         "regions_per_neuron": [1.0, 3.25], "largest_region_share": [1.0, 0.5],
+                         "pixels_used": [500, 784], "inactive_pixels_used": [3, 67],
+                         "inactive_weights": [4, 3000]})  # fmt: skip
+    md = readability_markdown(runs)
+    assert "| a | 40 | 1.00 | 1.00 | 500 | 3 | 4 |" in md
+    assert "| b | 100 | 3.25 | 0.50 | 784 | 67 | 3000 |" in md

@@ -185,6 +185,16 @@ def importance_matrix(table: pd.DataFrame, n_regions: int, n_classes: int) -> ND
     return values.reshape(n_regions, n_classes)
 
 
+def specific_importance(importance: NDArray) -> NDArray[np.float64]:
+    """What a region does for a class beyond what it does for every class: each class's
+    importances divided by their spread over regions (some classes are easier to hurt than
+    others), then each region's mean over classes subtracted."""
+    imp = np.asarray(importance, dtype=np.float64)
+    spread = imp.std(axis=0, keepdims=True)
+    z = imp / np.where(spread > 0, spread, 1.0)
+    return z - z.mean(axis=1, keepdims=True)
+
+
 def evidence_maps(labels: NDArray[np.int32], importance: NDArray) -> NDArray[np.float64]:
     """``(classes, H, W)``: every region painted with its importance for the class, summed over
     the neurons whose regions cover a pixel (positive: the pixel's regions support the class)."""

@@ -197,54 +197,62 @@ def pixel_usage_figure(
             img = sub.groupby("pixel")["neurons"].mean().reindex(range(shape[0] * shape[1]))
             im = ax.imshow(img.to_numpy().reshape(shape), cmap="magma", vmin=0, vmax=vmax)
             used = int((img > 0).sum())
-            ax.set_title(f"{method}; {title}\n{used} pixels used by any seed" if len(facets) > 1
-                         else f"{method}: {used} pixels used by any seed", fontsize=7)  # fmt: skip
+            text = f"{used} pixels used by any seed"
+            if "inactive" in sub:  # never-inked pixels, outlined in cyan
+                blank = sub.groupby("pixel")["inactive"].all().reindex(img.index, fill_value=False)
+                blank_used = int((blank & (img > 0)).sum())
+                _outline(ax, blank.to_numpy().reshape(shape), "cyan")
+                text += f"\n({blank_used} never inked, in cyan)"
+            ax.set_title(f"{method}; {title}\n{text}" if len(facets) > 1
+                         else f"{method}: {text}", fontsize=7)  # fmt: skip
             ax.set_axis_off()
     fig.colorbar(im, ax=axes, shrink=0.6, label="hidden neurons using the pixel")
     return fig
 
 
-def _outline(ax: plt.Axes, member: NDArray, color: str, label: str | None = None) -> None:
+def _outline(ax: plt.Axes, member: NDArray, color: str) -> None:
     """Draw the border of a boolean map's pixels (a region) on an image axis."""
     if member.any():
         ax.contour(member.astype(float), levels=[0.5], colors=[color], linewidths=0.9)
-        if label:
-            r, c = np.argwhere(member).mean(axis=0)
-            ax.text(c, r, label, color="white", fontsize=5, ha="center", va="center",
-                    bbox={"facecolor": color, "pad": 0.5, "linewidth": 0, "alpha": 0.8})  # fmt: skip
 
 
 def evidence_maps_figure(
     mean_images: NDArray,
     maps: NDArray,
+    specific: NDArray,
     top: list[list[tuple[str, NDArray]]],
     class_names: list[str],
     title: str,
 ) -> Figure:
-    """Per class, three panels: its mean test image; its evidence map (red: the regions there
-    support the class, blue: they oppose it; each map scaled by its own largest |value|); and
-    its top regions, most important first in the colours of matplotlib's tab10, outlined over
-    the dimmed mean image and named by their neuron."""
+    """Per class, four panels: its mean test image; its evidence map (red: the regions there
+    support the class, blue: they oppose it); the class-specific evidence (``specific``: what the
+    regions do for this class beyond what they do for all, see
+    ``evidence.specific_importance``); and its top regions, most
+    important first in the colours of matplotlib's tab10, over the dimmed mean image and named
+    by their neuron. Each map is scaled by its own largest |value|."""
     n = len(maps)
-    fig, axes = plt.subplots(3, n, figsize=(1.45 * n, 5.0), squeeze=False)
+    fig, axes = plt.subplots(4, n, figsize=(1.45 * n, 6.4), squeeze=False)
     colours = plt.get_cmap("tab10").colors
     for c in range(n):
         axes[0, c].imshow(mean_images[c], cmap="gray", interpolation="nearest")
         axes[0, c].set_title(class_names[c], fontsize=8)
-        vmax = float(np.abs(maps[c]).max()) or 1.0
-        axes[1, c].imshow(maps[c], cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
-        ax = axes[2, c]
+        for row, m in ((1, maps[c]), (2, specific[c])):
+            vmax = float(np.abs(m).max()) or 1.0
+            axes[row, c].imshow(m, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+        ax = axes[3, c]
         ax.imshow(mean_images[c], cmap="gray", vmin=0, vmax=4 * mean_images[c].max(),
                   interpolation="nearest")  # fmt: skip
         for k, (name, member) in enumerate(top[c]):
             colour = colours[k % len(colours)]
-            ax.imshow(np.where(member[..., None], np.array([*colour, 0.45]), 0.0),
+            ax.imshow(np.where(member[..., None], np.array([*colour, 0.6]), 0.0),
                       interpolation="nearest")  # fmt: skip
-            _outline(ax, member, colour, name)
+            r, col = np.argwhere(member).mean(axis=0)
+            ax.text(col, r, name, color="white", fontsize=5, ha="center", va="center",
+                    bbox={"facecolor": colour, "pad": 0.5, "linewidth": 0})  # fmt: skip
         for a in axes[:, c]:
             a.set_xticks([])
             a.set_yticks([])
-    for r, label in enumerate(("mean image", "evidence", "top regions")):
+    for r, label in enumerate(("mean image", "evidence", "class-specific", "top regions")):
         axes[r, 0].set_ylabel(label, fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()

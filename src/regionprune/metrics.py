@@ -41,12 +41,18 @@ def neuron_table(mask: np.ndarray, image_shape: tuple[int, int], connectivity: i
     return pd.DataFrame(rows)
 
 
-def pixel_usage(mask: np.ndarray, image_shape: tuple[int, int]) -> pd.DataFrame:
-    """Per input pixel: how many hidden neurons still take it as input."""
+def pixel_usage(
+    mask: np.ndarray, image_shape: tuple[int, int], inactive: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Per input pixel: how many hidden neurons still take it as input, and whether the pixel
+    is zero in every training image (``inactive``; all False if not given)."""
     h, w = image_shape
     used = np.asarray(mask, dtype=bool).sum(axis=0)
     rows, cols = np.divmod(np.arange(h * w), w)
-    return pd.DataFrame({"pixel": np.arange(h * w), "row": rows, "col": cols, "neurons": used})
+    blank = np.zeros(h * w, dtype=bool) if inactive is None else np.asarray(inactive, dtype=bool)
+    return pd.DataFrame(
+        {"pixel": np.arange(h * w), "row": rows, "col": cols, "neurons": used, "inactive": blank}
+    )
 
 
 def stage_metrics(
@@ -141,6 +147,22 @@ def paper_table(runs: pd.DataFrame) -> str:
         lines.append(
             f"| {r.run} (iterations={r.iterations}) | {pct(r.baseline_acc)} | {pct(r.final_acc)}"
             f" | {r.w1_density:.3f} | {pct(r.neurons_ge90_pruned)} | {pct(r.neurons_le40_pruned)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def readability_markdown(runs: pd.DataFrame) -> str:
+    """Markdown: how readable each run's maps are after its last iteration."""
+    lines = [
+        "| run | alive neurons | regions per neuron | largest-region share | pixels used |"
+        " never-inked pixels used | weights on never-inked pixels |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in runs.itertuples():
+        lines.append(
+            f"| {r.run} | {r.alive_neurons} | {r.regions_per_neuron:.2f}"
+            f" | {r.largest_region_share:.2f} | {r.pixels_used} | {r.inactive_pixels_used}"
+            f" | {r.inactive_weights} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> None:
     final_mask = ckpts[-1].mask(W1)
     neurons = neuron_table(final_mask, shape, args.connectivity)
     neurons.insert(0, "run", run_id)
-    pixels = pixel_usage(final_mask, shape)
+    pixels = pixel_usage(final_mask, shape, inactive)
     pixels.insert(0, "run", run_id)
     write_table(stages, args.out_iterations)
     write_table(epochs, args.out_epochs)

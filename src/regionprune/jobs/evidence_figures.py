@@ -13,7 +13,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, required=True, help="the stage's checkpoint")
     p.add_argument("--importance", type=Path, required=True, help="region_importance.parquet")
     p.add_argument("--deletion", type=Path, required=True, help="deletion.parquet")
-    p.add_argument("--top-regions", type=int, default=5, help="regions outlined per class")
+    p.add_argument("--top-regions", type=int, default=3, help="regions drawn per class")
     p.add_argument("--gallery", type=int, default=30, help="neurons in the gallery")
     p.add_argument("--out-dir", type=Path, required=True)
 
@@ -54,9 +54,10 @@ def run(args: argparse.Namespace) -> None:
     for c in range(spec.n_classes):
         best = [g for g in ev.ranking(imp[:, c])[: args.top_regions] if imp[g, c] > 0]
         top.append([(f"n{neuron_of[g]}", labels[neuron_of[g]] == region_of[g]) for g in best])
-    save(F.evidence_maps_figure(means.reshape(-1, *shape), maps, top, names,
+    specific = ev.evidence_maps(labels, ev.specific_importance(imp))
+    save(F.evidence_maps_figure(means.reshape(-1, *shape), maps, specific, top, names,
                                 f"class evidence maps ({stage}): regions weighted by their"
-                                " importance for the class; top regions outlined"),
+                                " importance for the class; its top regions"),
          "evidence_maps")  # fmt: skip
 
     per_neuron = np.zeros((mask.shape[0], spec.n_classes))

@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from regionprune.metrics import faithfulness_markdown, grid_markdown, grid_table, paper_table
+    from regionprune.metrics import (
+        faithfulness_markdown, grid_markdown, grid_table, paper_table, readability_markdown,
+    )  # fmt: skip
     from regionprune.storage import read_table, write_table, write_text
 
     tables = {
@@ -50,6 +52,12 @@ def run(args: argparse.Namespace) -> None:
         "neurons that lost at least 90% / at most 40% of their input weights), after the last\n"
         "iteration. Made by `snakemake`; the numbers come from `runs.parquet`.\n\n"
         + paper_table(runs)
+        + "\n## How readable each run's maps are\n\n"
+        "Over the hidden neurons that keep any input weight: connected regions per neuron and\n"
+        "the largest region's share of the neuron's weights; input pixels still in use, and how\n"
+        "many of them (and how many weights) lie on pixels that are blank in every training\n"
+        "image, whose weights never had a gradient (MNIST: 67 such pixels).\n\n"
+        + readability_markdown(runs)
         + faithfulness_markdown(faithful, args.budget),
         args.out_markdown,
     )
