@@ -224,36 +224,36 @@ def evidence_maps_figure(
     class_names: list[str],
     title: str,
 ) -> Figure:
-    """Per class, four panels: its mean test image; its evidence map (red: the regions there
+    """Per class, a column: its mean test image; its evidence map (red: the regions there
     support the class, blue: they oppose it); the class-specific evidence (``specific``: what the
     regions do for this class beyond what they do for all, see
-    ``evidence.specific_importance``); and its top regions, most
-    important first in the colours of matplotlib's tab10, over the dimmed mean image and named
-    by their neuron. Each map is scaled by its own largest |value|."""
+    ``evidence.specific_importance``), each map scaled by its own largest |value|; then its most
+    important regions one per row, as ``(name, (H, W, 3) colours)`` of their surviving weights
+    (red +, blue -, the rest black)."""
     n = len(maps)
-    fig, axes = plt.subplots(4, n, figsize=(1.45 * n, 6.4), squeeze=False)
-    colours = plt.get_cmap("tab10").colors
+    k = max((len(t) for t in top), default=0)
+    fig, axes = plt.subplots(3 + k, n, figsize=(1.45 * n, 1.5 * (3 + k) + 0.5), squeeze=False)
     for c in range(n):
         axes[0, c].imshow(mean_images[c], cmap="gray", interpolation="nearest")
         axes[0, c].set_title(class_names[c], fontsize=8)
         for row, m in ((1, maps[c]), (2, specific[c])):
             vmax = float(np.abs(m).max()) or 1.0
             axes[row, c].imshow(m, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
-        ax = axes[3, c]
-        ax.imshow(mean_images[c], cmap="gray", vmin=0, vmax=4 * mean_images[c].max(),
-                  interpolation="nearest")  # fmt: skip
-        for k, (name, member) in enumerate(top[c]):
-            colour = colours[k % len(colours)]
-            ax.imshow(np.where(member[..., None], np.array([*colour, 0.6]), 0.0),
-                      interpolation="nearest")  # fmt: skip
-            r, col = np.argwhere(member).mean(axis=0)
-            ax.text(col, r, name, color="white", fontsize=5, ha="center", va="center",
-                    bbox={"facecolor": colour, "pad": 0.5, "linewidth": 0})  # fmt: skip
+        for r in range(k):
+            ax = axes[3 + r, c]
+            if r < len(top[c]):
+                name, rgb = top[c][r]
+                ax.imshow(rgb, interpolation="nearest")
+                ax.set_title(name, fontsize=7, pad=2)
+            else:
+                ax.set_axis_off()
         for a in axes[:, c]:
             a.set_xticks([])
             a.set_yticks([])
-    for r, label in enumerate(("mean image", "evidence", "class-specific", "top regions")):
+    for r, label in enumerate(("mean image", "evidence", "class-specific")):
         axes[r, 0].set_ylabel(label, fontsize=8)
+    for r in range(k):
+        axes[3 + r, 0].set_ylabel(f"region #{r + 1}", fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

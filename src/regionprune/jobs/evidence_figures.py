@@ -50,10 +50,16 @@ def run(args: argparse.Namespace) -> None:
         plt.close(fig)
 
     maps = ev.evidence_maps(labels, imp)
+    weights = F.weight_rgb(ckpt.params[W1], mask, shape)
     top = []
     for c in range(spec.n_classes):
         best = [g for g in ev.ranking(imp[:, c])[: args.top_regions] if imp[g, c] > 0]
-        top.append([(f"n{neuron_of[g]}", labels[neuron_of[g]] == region_of[g]) for g in best])
+        tiles = []
+        for g in best:
+            j = neuron_of[g]
+            member = labels[j] == region_of[g]
+            tiles.append((f"n{j} r{region_of[g]}", np.where(member[..., None], weights[j], 0.0)))
+        top.append(tiles)
     specific = ev.evidence_maps(labels, ev.specific_importance(imp))
     save(F.evidence_maps_figure(means.reshape(-1, *shape), maps, specific, top, names,
                                 f"class evidence maps ({stage}): regions weighted by their"
@@ -64,7 +70,7 @@ def run(args: argparse.Namespace) -> None:
     np.add.at(per_neuron, neuron_of, imp)
     order = [j for j in np.argsort(-np.abs(per_neuron).sum(axis=1), kind="stable")
              if mask[j].any()][: args.gallery]  # fmt: skip
-    tiles = F.weight_rgb(ckpt.params[W1], mask, shape)[order]
+    tiles = weights[order]
     titles = []
     for j in order:
         serves = np.argsort(-np.abs(per_neuron[j]), kind="stable")[:3]
