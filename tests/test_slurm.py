@@ -87,7 +87,8 @@ def sacct(env: dict) -> pd.DataFrame:
 
 
 def same_results(a: Path, b: Path) -> None:
-    for rel in ("results/summary/iterations.parquet", "results/summary/runs.parquet"):
+    for rel in ("results/summary/iterations.parquet", "results/summary/runs.parquet",
+                "results/summary/faithfulness.parquet"):  # fmt: skip
         pd.testing.assert_frame_equal(pd.read_parquet(a / rel), pd.read_parquet(b / rel))
     models = sorted((a / "results" / "runs").rglob("model.h5"))
     assert models
@@ -106,9 +107,10 @@ def test_slurm_run_matches_local_run(slurm_env, tmp_path, mnist_dir):
     before = len(sacct(slurm_env))
     on_slurm(cluster, slurm_env)
     jobs = sacct(slurm_env).iloc[before:]
-    # baseline, magnitude pruning and 2 retrainings went through SLURM; the rest ran locally
+    # baseline, magnitude pruning, 2 retrainings and the evidence went through SLURM; the rest
+    # ran locally
     rules = sorted(c.split("_wildcards")[0].removeprefix("rule_") for c in jobs["comment"])
-    assert rules == ["magnitude_prune", "retrain", "retrain", "train_baseline"], jobs
+    assert rules == ["evidence", "magnitude_prune", "retrain", "retrain", "train_baseline"], jobs
     assert set(jobs["state"]) == {"COMPLETED"}, jobs
     same_results(local, cluster)
     again = on_slurm(cluster, slurm_env, "--dry-run")

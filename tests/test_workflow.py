@@ -331,9 +331,18 @@ def test_grid_dry_run_shares_baselines(tmp_path, mnist_dir):
     assert counts["magnitude_prune"] == 3 and counts["random_prune"] == 3
     assert counts["label_regions"] == counts["prune_regions"] == 3 * 3 * 8
     assert counts["prune_matched"] == 3 * 3 * 2 * 8  # magnitude and random follow each region run
-    assert counts["retrain"] == 27 * 8 and counts["collect_run"] == 27
+    # the two matched baselines of a region run are retrained together, in lockstep
+    assert counts["retrain"] == counts["retrain_matched"] == 9 * 8
+    assert counts["collect_run"] == 27
     assert counts["figures"] == 9  # per-run figures for the region method only (figures.per_run)
     assert counts["evidence"] == counts["evidence_figures"] == 9  # likewise (evidence.per_run)
+
+
+def test_one_matched_baseline_brings_its_partner(tmp_path, mnist_dir):
+    write_config(tmp_path, mnist_dir, method="magnitude")
+    counts = job_counts(snakemake(tmp_path, "--dry-run").stdout)
+    assert counts["retrain_matched"] == 2 and counts["random_prune"] == 1
+    assert counts["collect_run"] == 1 and "evidence" not in counts  # evidence.per_run: region
 
 
 def test_bad_grid_value_is_rejected_at_start(tmp_path, mnist_dir):
@@ -371,6 +380,11 @@ def test_baselines_match_the_region_runs_density_at_every_iteration(grid_dir):
     assert (final["neurons_dead"].xs("random", level="method") == 0).all()
     # readability measures exist for every run
     assert runs[["regions_per_neuron", "largest_region_share", "pixels_used"]].notna().all().all()
+    # the matched pair was trained in lockstep, the region method alone
+    for method, n in (("region", 1), ("magnitude", 2), ("random", 2)):
+        for model in (grid_dir / "results" / "runs").rglob(f"{method}/iter*/model.h5"):
+            with h5py.File(model) as f:
+                assert f.attrs["lockstep"] == n and f.attrs["stage"] == method
 
 
 def test_grid_aggregation_and_figures(grid_dir):

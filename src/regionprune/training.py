@@ -214,8 +214,10 @@ def train_lockstep(
     batch_size: int,
     seeds: list[int],
     masks: list[Masks] | None = None,
+    weight_decay: float = 0.0,
 ) -> list[list[dict[str, float]]]:
-    """Plain SGD of every model in the stack at once; per model, one record per epoch."""
+    """Plain SGD (optionally with an L2 penalty) of every model in the stack at once; per model,
+    one record per epoch."""
     m = len(stack)
     if len(seeds) != m:
         raise ValueError(f"{len(seeds)} seeds for {m} models")
@@ -228,7 +230,7 @@ def train_lockstep(
     with torch.no_grad():
         for name, mask in stacked_masks.items():
             stack.params[name].mul_(mask)
-    opt = torch.optim.SGD(list(stack.params.values()), lr=lr)
+    opt = torch.optim.SGD(list(stack.params.values()), lr=lr, weight_decay=weight_decay)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     n = len(train_data.y)
     records: list[list[dict[str, float]]] = [[] for _ in range(m)]

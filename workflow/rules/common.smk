@@ -95,15 +95,25 @@ def method_dir(wildcards, method):
     return f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}/{wildcards.region}/{method}"
 
 
-def previous_model(wildcards):
+def previous_of(wildcards, method):
     """The checkpoint iteration k of a method starts from."""
-    method = getattr(wildcards, "method", None) or getattr(
-        wildcards, "matched", "region"
-    )
     k = int(wildcards.k)
     if k == 1:
         return start_model(wildcards.train, wildcards.mag, method)
     return f"{method_dir(wildcards, method)}/iter{k - 1}/model.h5"
+
+
+def previous_model(wildcards):
+    """Iteration k's starting checkpoint for the rule's own method (region by default)."""
+    method = getattr(wildcards, "method", None) or getattr(
+        wildcards, "matched", "region"
+    )
+    return previous_of(wildcards, method)
+
+
+def matched_previous_models(wildcards):
+    """The checkpoints both matched baselines start iteration k from, in MATCHED order."""
+    return [previous_of(wildcards, m) for m in MATCHED]
 
 
 def the_run(wildcards):

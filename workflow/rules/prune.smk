@@ -115,16 +115,16 @@ rule prune_matched:
 
 
 rule retrain:
-    """Step 5: retrain with the removed weights held at zero (every method, same budget)."""
+    """Step 5: retrain with the removed weights held at zero."""
     input:
         data=train_data,
         model=previous_model,
-        mask=f"{ITER_DIR}/{{method}}/iter{{k}}/mask.h5",
+        mask=f"{ITER_DIR}/region/iter{{k}}/mask.h5",
     output:
-        model=f"{ITER_DIR}/{{method}}/iter{{k}}/model.h5",
-        epochs=f"{ITER_DIR}/{{method}}/iter{{k}}/epochs.parquet",
+        model=f"{ITER_DIR}/region/iter{{k}}/model.h5",
+        epochs=f"{ITER_DIR}/region/iter{{k}}/epochs.parquet",
     log:
-        f"{RESULTS}/logs/retrain/{{train}}/{{mag}}/{{region}}/{{method}}/iter{{k}}.log",
+        f"{RESULTS}/logs/retrain/{{train}}/{{mag}}/{{region}}/region/iter{{k}}.log",
     conda:
         ENV
     threads: config["train_threads"]
@@ -142,5 +142,39 @@ rule retrain:
         "python -m regionprune retrain --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --settings {params.settings:q}"
         " --device {params.device} --threads {threads} --iteration {wildcards.k}"
-        " --stage {wildcards.method} --model {input.model:q} --pruned {input.mask:q}"
+        " --stage region --model {input.model:q} --pruned {input.mask:q}"
         " --out-model {output.model:q} --out-epochs {output.epochs:q} > {log:q} 2>&1"
+
+
+rule retrain_matched:
+    """Step 5 for both matched baselines of a region run at once, in lockstep: the same
+    retraining as the region method, one process and one batched product per layer."""
+    input:
+        data=train_data,
+        models=matched_previous_models,
+        masks=[f"{ITER_DIR}/{m}/iter{{k}}/mask.h5" for m in MATCHED],
+    output:
+        models=[f"{ITER_DIR}/{m}/iter{{k}}/model.h5" for m in MATCHED],
+        epochs=[f"{ITER_DIR}/{m}/iter{{k}}/epochs.parquet" for m in MATCHED],
+    log:
+        f"{RESULTS}/logs/retrain_matched/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
+    conda:
+        ENV
+    threads: config["train_threads"]
+    resources:
+        mem_mb=2000,
+        runtime=30,
+        gpu=config["gpus"],
+    params:
+        data_dir=data_dir,
+        train=train_json,
+        settings=lambda w: REGION[w.region].to_json(),
+        device=config["device"],
+        stages=" ".join(MATCHED),
+        code=code_version("retrain"),
+    shell:
+        "python -m regionprune retrain --data-dir {params.data_dir:q}"
+        " --train-settings {params.train:q} --settings {params.settings:q}"
+        " --device {params.device} --threads {threads} --iteration {wildcards.k}"
+        " --stage {params.stages} --model {input.models:q} --pruned {input.masks:q}"
+        " --out-model {output.models:q} --out-epochs {output.epochs:q} > {log:q} 2>&1"

@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> None:
     mask = ckpt.mask(W1)
     labels = label_neurons(mask, shape, args.connectivity)
     table = read_table(args.importance)
-    n_regions = len(table) // spec.n_classes
-    imp = ev.importance_matrix(table, n_regions, spec.n_classes)
+    n_regions = int(sum(lab.max() for lab in labels))
+    imp = ev.importance_matrix(table, n_regions, spec.n_classes)  # checks the two agree
     first = table.drop_duplicates(["neuron", "region"]).sort_values(["neuron", "region"])
     neuron_of, region_of = first["neuron"].to_numpy(), first["region"].to_numpy()
     stage = f"{ckpt.attrs['stage']}, iteration {ckpt.attrs['iteration']}"
