@@ -5,9 +5,10 @@ Pure numpy (no torch, no I/O), so that the math is testable on hand-made arrays:
 - ``Net``: the MLP's forward pass over numpy arrays, with W1's mask applied.
 - ``region_importance``: zero one region (one hidden neuron's connected set of surviving input
   weights) and measure, per class, the change in accuracy, in the mean logit and in the mean
-  log-probability of that class over the test images of that class. All regions at once: removing region g of neuron j only
-  changes neuron j's pre-activation by ``x[:, P_g] @ w1[j, P_g]``, so one matrix product gives
-  every region's change, and the layers after it run on chunks of regions as one batch.
+  log-probability of that class over the images of that class. All regions at once:
+  removing region g of neuron j only changes neuron j's pre-activation by
+  ``x[:, P_g] @ w1[j, P_g]``, so one matrix product gives every region's change, and the layers
+  after it run on chunks of regions as one batch.
 - ``evidence_maps``: per class, the regions painted with their importance for it.
 - ``deletion_order`` / ``deletion_curve``: the faithfulness test. Remove W1 weights in the order
   a method ranks them for a class, and measure that class's accuracy at fixed budgets.
@@ -107,7 +108,7 @@ def class_scores(logits: F32, y: NDArray, n_classes: int) -> tuple[NDArray, NDAr
     y = np.asarray(y, dtype=np.int64)
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     if np.any(counts == 0):
-        raise ValueError(f"classes {np.flatnonzero(counts == 0).tolist()} have no test images")
+        raise ValueError(f"classes {np.flatnonzero(counts == 0).tolist()} have no images")
     onehot = np.eye(n_classes, dtype=np.float64)[y] / counts  # (N, C): a class mean as a product
     index = np.broadcast_to(y[:, None], (*logits.shape[:-1], 1))
 
@@ -126,7 +127,8 @@ def region_importance(
     n_classes: int = 10,
     max_elements: int = 2**24,
 ) -> pd.DataFrame:
-    """Ablate every region on its own; per class the change in accuracy and own-class logit.
+    """Ablate every region on its own; per class, the change in accuracy, own-class logit and
+    own-class log-probability over that class's images.
 
     ``labels`` is ``(neurons, H, W)`` from ``regions.label_neurons`` (region ids 1..n per neuron,
     the region table's order); ``x`` is ``(N, H*W)`` float32 in [0, 1]. One row per (region,
@@ -271,9 +273,11 @@ def faithfulness_table(deletion: pd.DataFrame) -> pd.DataFrame:
     """Per class and budget > 0: the accuracy drop of each method (random: mean and sd over its
     draws), their ratio to random, and the area between the random and region curves from
     budget 0 up to this budget (accuracy x budget fraction; positive: regions hurt more)."""
-    keys = ["class", "budget"]
-    curves = deletion.groupby(["method", *keys])["class_acc"]
-    mean = curves.mean().unstack("method")
+    curves = deletion.groupby(["method", "class", "budget"])["class_acc"]
+    mean, sd = curves.mean().unstack("method"), curves.std()
+    missing = {"region", "random"} - set(mean.columns)
+    if missing:
+        raise ValueError(f"the deletion table lacks the method(s) {sorted(missing)}")
     before = mean.xs(0.0, level="budget")
     rows = []
     for c, per_class in mean.groupby(level="class"):
@@ -291,9 +295,7 @@ def faithfulness_table(deletion: pd.DataFrame) -> pd.DataFrame:
                     "budget": float(b),
                     "acc_before": float(before.loc[c, "region"]),
                     **{f"drop_{m}": float(drops[m]) for m in DELETION_METHODS if m in drops},
-                    "drop_random_sd": float(curves.std().loc[("random", c, b)])
-                    if "random" in drops
-                    else np.nan,
+                    "drop_random_sd": float(sd.loc[("random", c, b)]),
                     "area_vs_random": float(area[i]),
                 }
             )

@@ -263,7 +263,8 @@ def faithfulness_markdown(faithful: pd.DataFrame, budget: float) -> str:
             f"Drop in class accuracy (points, mean over classes) when {100 * budget:g}% of the"
             " surviving W1 weights are deleted: the regions most important for the class, random"
             " regions of the same size (mean of the draws), and the pixels that input x gradient"
-            " and integrated gradients rank highest. Faithful: regions >= 2x random.\n"
+            " and integrated gradients rank highest. Ranked on training images, measured on the"
+            " test images. Faithful: regions >= 2x random.\n"
         ),
         (
             "| stage | regions | random | ratio | classes >= 2x | input x gradient |"

@@ -1,4 +1,9 @@
-"""The decision basis of one stage: region ablation per class, and the deletion test."""
+"""The decision basis of one stage: region ablation per class, and the deletion test.
+
+The importance table is measured on the test images. The deletion test ranks regions and pixels
+on training images (as many as there are test images) and measures the deletions on the test
+images, so that no ranking is judged on the images it came from.
+"""
 
 from __future__ import annotations
 
@@ -55,14 +60,18 @@ def run(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     importance = ev.region_importance(net, labels, x, y, n_classes)
     n_regions = len(importance) // n_classes
-    log.info("%d regions ablated on %d images in %.1f s", n_regions, len(y),
+    log.info("%d regions ablated on %d test images in %.1f s", n_regions, len(y),
              time.perf_counter() - start)  # fmt: skip
-    imp = ev.importance_matrix(importance, n_regions, n_classes)
 
-    params = {**ckpt.params, W1: net.w1}
-    torch_net = network(params, ts.activation)
+    # The deletion test ranks on other images than it measures on, so that no method is scored
+    # on the images it was fitted to: as many training images as there are test images.
+    train_images, train_y = load_split(args.data_dir, ts.dataset, "train", ts.train_limit)
+    xr, yr = train_images[: len(y)].astype(np.float32) / 255.0, train_y[: len(y)]
+    ranked = ev.region_importance(net, labels, xr, yr, n_classes)
+    imp = ev.importance_matrix(ranked, n_regions, n_classes)
+    torch_net = network({**ckpt.params, W1: net.w1}, ts.activation)
     attributions = {
-        m: class_attributions(torch_net, x, y, n_classes, m, steps=args.ig_steps)
+        m: class_attributions(torch_net, xr, yr, n_classes, m, steps=args.ig_steps)
         for m in PIXEL_METHODS
     }
     regions = ev.region_groups(labels)
