@@ -217,6 +217,23 @@ def test_evidence_for_other_iterations_on_request(run_dir):
     assert bad.returncode != 0 and "has only 2" in bad.stdout + bad.stderr
 
 
+def test_drop_inactive_removes_blank_pixels_first_at_the_same_density(run_dir, mnist_dir):
+    from regionprune.data import inactive_pixels, load_split
+
+    run = pd.read_parquet(run_dir / "results" / "summary" / "runs.parquet").iloc[0]
+    train_dir = run_dir / "results" / "runs" / run.run.split("/")[0]
+    target = train_dir / "mag0.5_dropinactive" / "model.h5"
+    snakemake(run_dir, str(target.relative_to(run_dir)),
+              "--config", "magnitude={drop_inactive: true}")  # fmt: skip
+    blank = inactive_pixels(load_split(mnist_dir, "mnist", "train", 2000)[0])
+    with h5py.File(target) as f, h5py.File(train_dir / "mag0.5" / "model.h5") as g:
+        dropped = f["masks/fc1.weight"][()].astype(bool)
+        plain = g["masks/fc1.weight"][()].astype(bool)
+    assert blank.sum() > 0 and plain[:, blank].any()  # without the remedy some survive
+    assert not dropped[:, blank].any()
+    assert dropped.sum() == plain.sum() == 100 * 784 // 2
+
+
 def test_second_run_has_nothing_to_do(run_dir):
     out = snakemake(run_dir, "--dry-run")
     assert "Nothing to be done" in out.stdout + out.stderr
