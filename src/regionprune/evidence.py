@@ -125,7 +125,7 @@ def region_importance(
     x: F32,
     y: NDArray,
     n_classes: int = 10,
-    max_elements: int = 2**24,
+    max_elements: int = 2**22,
 ) -> pd.DataFrame:
     """Ablate every region on its own; per class, the change in accuracy, own-class logit and
     own-class log-probability over that class's images.
