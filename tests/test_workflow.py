@@ -223,12 +223,15 @@ def test_drop_inactive_removes_blank_pixels_first_at_the_same_density(run_dir, m
     run = pd.read_parquet(run_dir / "results" / "summary" / "runs.parquet").iloc[0]
     train_dir = run_dir / "results" / "runs" / run.run.split("/")[0]
     target = train_dir / "mag0.5_dropinactive" / "model.h5"
-    snakemake(run_dir, str(target.relative_to(run_dir)),
-              "--config", "magnitude={drop_inactive: true}")  # fmt: skip
+    try:
+        snakemake(run_dir, str(target.relative_to(run_dir)),
+                  "--config", "magnitude={drop_inactive: true}")  # fmt: skip
+        with h5py.File(target) as f, h5py.File(train_dir / "mag0.5" / "model.h5") as g:
+            dropped = f["masks/fc1.weight"][()].astype(bool)
+            plain = g["masks/fc1.weight"][()].astype(bool)
+    finally:  # the shared run folder holds the default run only, for the tests after this one
+        shutil.rmtree(target.parent, ignore_errors=True)
     blank = inactive_pixels(load_split(mnist_dir, "mnist", "train", 2000)[0])
-    with h5py.File(target) as f, h5py.File(train_dir / "mag0.5" / "model.h5") as g:
-        dropped = f["masks/fc1.weight"][()].astype(bool)
-        plain = g["masks/fc1.weight"][()].astype(bool)
     assert blank.sum() > 0 and plain[:, blank].any()  # without the remedy some survive
     assert not dropped[:, blank].any()
     assert dropped.sum() == plain.sum() == 100 * 784 // 2
