@@ -138,3 +138,11 @@ def test_weight_decay_shrinks_weights_without_gradient_and_keeps_masked_ones_at_
     keep = (mask == 1) & blank[None, :]
     torch.testing.assert_close(w[keep], w0[keep] * (1 - lr * wd) ** steps, rtol=1e-5, atol=1e-7)
     assert (w[mask == 0] == 0).all()
+
+
+def test_numpy_and_torch_scale_pixels_alike():
+    from regionprune.data import unit_pixels
+
+    pixels = np.arange(256, dtype=np.uint8).reshape(2, 128)
+    np.testing.assert_array_equal(unit_pixels(pixels), as_float(torch.from_numpy(pixels)).numpy())
+    assert unit_pixels(pixels).dtype == np.float32 and unit_pixels(pixels).max() == 1.0

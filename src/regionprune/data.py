@@ -219,3 +219,8 @@ def inactive_pixels(images: NDArray[np.uint8]) -> NDArray[np.bool_]:
     border: 67 of 784 pixels in the training set).
     """
     return ~np.asarray(images).any(axis=0)
+
+
+def unit_pixels(images: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """Pixels as float32 in [0, 1], the network's input (``training.as_float`` on a tensor)."""
+    return np.asarray(images).astype(np.float32) / np.float32(255.0)

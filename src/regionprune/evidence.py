@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from regionprune.regions import global_ids
+from regionprune.regions import global_ids, region_index
 
 F32 = NDArray[np.float32]
 
@@ -136,11 +136,9 @@ def region_importance(
     bounds the working array (regions per chunk x N x layer-2 width).
     """
     x = np.asarray(x, dtype=np.float32)
-    n_neurons = labels.shape[0]
     gid, counts = global_ids(labels)  # (neurons, H*W): row of the region table, -1 background
     n = int(counts.sum())
-    neuron = np.repeat(np.arange(n_neurons), counts)
-    region = np.concatenate([np.arange(1, c + 1) for c in counts]) if n else np.zeros(0, int)
+    neuron, region = region_index(counts)
     size = np.bincount(gid[gid >= 0], minlength=n)
 
     # R[p, g] = w1[neuron(g), p] for the pixels p of region g: x @ R is each region's share of

@@ -24,6 +24,7 @@ PAPER = {
 def neuron_table(mask: np.ndarray, image_shape: tuple[int, int], connectivity: int) -> pd.DataFrame:
     """Per hidden neuron: pruning ratio, surviving weights, regions, largest region's share."""
     labels = label_neurons(mask, image_shape, connectivity)
+    ratios = neuron_pruning_ratios(mask)
     rows = []
     for n, lab in enumerate(labels):
         sizes = np.bincount(lab.ravel())[1:]
@@ -32,7 +33,7 @@ def neuron_table(mask: np.ndarray, image_shape: tuple[int, int], connectivity: i
         rows.append(
             {
                 "neuron": n,
-                "pruning_ratio": 1.0 - total / lab.size,
+                "pruning_ratio": float(ratios[n]),
                 "weights": total,
                 "regions": len(sizes),
                 "largest_region_share": float(sizes.max() / total) if total else np.nan,

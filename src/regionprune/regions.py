@@ -76,6 +76,15 @@ def global_ids(labels: LabelArray) -> tuple[NDArray[np.int64], NDArray[np.int64]
     return gid, counts
 
 
+def region_index(counts: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(neuron, region id) of every row of the region table, from the region count per neuron
+    (``global_ids``' second result): neuron by neuron, ids 1..n_i."""
+    counts = np.asarray(counts, dtype=np.int64)
+    neuron = np.repeat(np.arange(len(counts)), counts)
+    region = np.concatenate([np.arange(1, c + 1) for c in counts]) if counts.sum() else np.zeros(0)
+    return neuron, region.astype(np.int64)
+
+
 def region_table(weight: FloatArray, labels: LabelArray) -> pd.DataFrame:
     """Size, |w| statistics, bounding box and centroid of every region of every neuron.
 
@@ -108,8 +117,7 @@ def region_table(weight: FloatArray, labels: LabelArray) -> pd.DataFrame:
     np.maximum.at(bottom, g, rows)
     np.maximum.at(right, g, cols)
 
-    neuron = np.repeat(np.arange(n_neurons), counts)
-    region = np.concatenate([np.arange(1, c + 1) for c in counts]) if n else np.zeros(0, int)
+    neuron, region = region_index(counts)
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame(
             {

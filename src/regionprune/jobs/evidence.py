@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from regionprune.settings import CONNECTIVITIES
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
     p.add_argument("--train-settings", required=True, help="TrainSettings as JSON")
-    p.add_argument("--connectivity", type=int, choices=(4, 8), required=True)
+    p.add_argument("--connectivity", type=int, choices=CONNECTIVITIES, required=True)
     p.add_argument("--model", type=Path, required=True, help="the stage's checkpoint")
     p.add_argument("--run-id", required=True, help="run id written into the tables")
     p.add_argument("--iteration", type=int, required=True)
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> None:
 
     from regionprune import evidence as ev
     from regionprune.attribution import PIXEL_METHODS, class_attributions, network
-    from regionprune.data import get_spec, load_split
+    from regionprune.data import get_spec, load_split, unit_pixels
     from regionprune.regions import label_neurons
     from regionprune.settings import EVIDENCE_STREAM, W1, TrainSettings, stream_seed
     from regionprune.storage import load_checkpoint, write_table
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> None:
     spec = get_spec(ts.dataset)
     n_classes = spec.n_classes
     images, y = load_split(args.data_dir, ts.dataset, "test", ts.test_limit)
-    x = images.astype(np.float32) / 255.0
+    x = unit_pixels(images)
     ckpt = load_checkpoint(args.model)
     mask = ckpt.mask(W1)
     net = ev.Net.from_params(ckpt.params, ts.activation, mask)
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> None:
     # The deletion test ranks on other images than it measures on, so that no method is scored
     # on the images it was fitted to: as many training images as there are test images.
     train_images, train_y = load_split(args.data_dir, ts.dataset, "train", ts.train_limit)
-    xr, yr = train_images[: len(y)].astype(np.float32) / 255.0, train_y[: len(y)]
+    xr, yr = unit_pixels(train_images[: len(y)]), train_y[: len(y)]
     ranked = ev.region_importance(net, labels, xr, yr, n_classes)
     imp = ev.importance_matrix(ranked, n_regions, n_classes)
     torch_net = network({**ckpt.params, W1: net.w1}, ts.activation)

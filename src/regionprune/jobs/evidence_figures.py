@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from regionprune.settings import CONNECTIVITIES
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
     p.add_argument("--train-settings", required=True, help="TrainSettings as JSON")
-    p.add_argument("--connectivity", type=int, choices=(4, 8), required=True)
+    p.add_argument("--connectivity", type=int, choices=CONNECTIVITIES, required=True)
     p.add_argument("--model", type=Path, required=True, help="the stage's checkpoint")
     p.add_argument("--importance", type=Path, required=True, help="region_importance.parquet")
     p.add_argument("--deletion", type=Path, required=True, help="deletion.parquet")
@@ -25,7 +27,7 @@ def run(args: argparse.Namespace) -> None:
     from regionprune import evidence as ev
     from regionprune import figures as F
     from regionprune.data import get_spec, load_split
-    from regionprune.regions import label_neurons
+    from regionprune.regions import global_ids, label_neurons, region_index
     from regionprune.settings import W1, TrainSettings
     from regionprune.storage import atomic_path, load_checkpoint, read_table
 
@@ -37,11 +39,9 @@ def run(args: argparse.Namespace) -> None:
     ckpt = load_checkpoint(args.model)
     mask = ckpt.mask(W1)
     labels = label_neurons(mask, shape, args.connectivity)
-    table = read_table(args.importance)
-    n_regions = int(sum(lab.max() for lab in labels))
-    imp = ev.importance_matrix(table, n_regions, spec.n_classes)  # checks the two agree
-    first = table.drop_duplicates(["neuron", "region"]).sort_values(["neuron", "region"])
-    neuron_of, region_of = first["neuron"].to_numpy(), first["region"].to_numpy()
+    neuron_of, region_of = region_index(global_ids(labels)[1])
+    # checks that the table has a row per region and class of this checkpoint
+    imp = ev.importance_matrix(read_table(args.importance), len(neuron_of), spec.n_classes)
     stage = f"{ckpt.attrs['stage']}, iteration {ckpt.attrs['iteration']}"
 
     def save(fig, name: str) -> None:
