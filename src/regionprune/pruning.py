@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from regionprune.settings import CRITERIA
+
 BoolArray = NDArray[np.bool_]
 FloatArray = NDArray[np.floating]
 
@@ -92,10 +94,6 @@ def prune_to_count(scores: FloatArray, mask: BoolArray, keep: int) -> BoolArray:
 def random_scores(shape: tuple[int, ...], seed: int) -> FloatArray:
     """Uniform random scores from a seed: ranking by them is random pruning, reproducibly."""
     return np.random.default_rng(seed).random(shape)
-
-
-#: How single weights are ranked: by |w| (Han et al.), or at random (a control).
-CRITERIA = ("magnitude", "random")
 
 
 def criterion_scores(criterion: str, weight: FloatArray, seed: int) -> FloatArray:

@@ -35,6 +35,9 @@ SCORES = ("mean_abs", "sum_abs", "max_abs", "size")
 SCOPES = ("global", "per_neuron")
 INITS = ("default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal")
 CONNECTIVITIES = (4, 8)
+#: How single weights are ranked (first pruning, matched baselines): by |w| (Han et al.), or at
+#: random (a control).
+CRITERIA = ("magnitude", "random")
 
 S = TypeVar("S", bound="_Settings")
 
@@ -263,10 +266,6 @@ class RunSettings:
             iterations=config["iterations"],
             method=config.get("method", "region"),
         )
-
-
-#: The config sections whose settings a ``grid:`` may list, besides ``iterations`` and ``method``.
-GRID_SECTIONS = ("data", "train", "magnitude", "region")
 
 
 def expand_grid(config: dict[str, Any]) -> list[dict[str, Any]]:

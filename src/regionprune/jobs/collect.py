@@ -6,13 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
+from regionprune.settings import CONNECTIVITIES
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings-row", required=True, help="the run's settings as a JSON object")
     p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
     p.add_argument("--train-settings", required=True,
                    help="TrainSettings as JSON: the training images, for never-active pixels")  # fmt: skip
-    p.add_argument("--connectivity", type=int, choices=(4, 8), required=True,
+    p.add_argument("--connectivity", type=int, choices=CONNECTIVITIES, required=True,
                    help="for the readability measures")  # fmt: skip
     p.add_argument("--checkpoints", type=Path, nargs="+", required=True,
                    help="baseline, first pruning, then iteration 1..N checkpoints, in order")  # fmt: skip

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from regionprune.settings import CONNECTIVITIES
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist", help="gives the input image shape")
     p.add_argument("--baseline", type=Path, required=True)
     p.add_argument("--magnitude", type=Path, required=True)
     p.add_argument("--final", type=Path, required=True, help="checkpoint of the last stage")
-    p.add_argument("--connectivity", type=int, choices=(4, 8), default=8,
+    p.add_argument("--connectivity", type=int, choices=CONNECTIVITIES, default=8,
                    help="for the regions of the first pruning (the paper's Fig. 4)")  # fmt: skip
     p.add_argument("--stages", type=Path, required=True, help="the run's iterations.parquet")
     p.add_argument("--neuron", default="auto", help="neuron for the large figure, or auto")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from regionprune.settings import CONNECTIVITIES
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, required=True, help="checkpoint of the previous stage")
     p.add_argument("--dataset", default="mnist", help="gives the input image shape")
-    p.add_argument("--connectivity", type=int, choices=(4, 8), required=True)
+    p.add_argument("--connectivity", type=int, choices=CONNECTIVITIES, required=True)
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--out-labels", type=Path, required=True)
     p.add_argument("--out-table", type=Path, required=True)

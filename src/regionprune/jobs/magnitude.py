@@ -6,13 +6,14 @@ import argparse
 from pathlib import Path
 
 from regionprune.jobs._torchjob import add_common, prepare, run_attrs
+from regionprune.settings import CRITERIA
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
     p.add_argument("--settings", required=True, help="MagnitudeSettings as JSON")
     p.add_argument("--baseline", type=Path, required=True, help="baseline checkpoint")
-    p.add_argument("--criterion", choices=("magnitude", "random"), default="magnitude",
+    p.add_argument("--criterion", choices=CRITERIA, default="magnitude",
                    help="random: the random method's own start, at the same rate")  # fmt: skip
     p.add_argument("--out-model", type=Path, required=True)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from regionprune.settings import CRITERIA
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, required=True, help="this method's previous checkpoint")
     p.add_argument("--target", type=Path, required=True,
                    help="the region run's mask file of this iteration: the density to match")  # fmt: skip
-    p.add_argument("--criterion", choices=("magnitude", "random"), required=True)
+    p.add_argument("--criterion", choices=CRITERIA, required=True)
     p.add_argument("--seed", type=int, required=True, help="the run's seed (random criterion)")
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--out-mask", type=Path, required=True)

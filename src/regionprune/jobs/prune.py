@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from regionprune.settings import SCOPES
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", type=Path, required=True, help="label file of this iteration")
     p.add_argument("--table", type=Path, required=True, help="region table of this iteration")
     p.add_argument("--rate", type=float, required=True, help="fraction of regions to remove")
     p.add_argument("--score", default="mean_abs", help="region score to rank by")
-    p.add_argument("--scope", choices=("global", "per_neuron"), default="global")
+    p.add_argument("--scope", choices=SCOPES, default="global")
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--out-mask", type=Path, required=True, help="mask and kept regions' labels")
     p.add_argument("--out-table", type=Path, required=True, help="table with score and pruned")
