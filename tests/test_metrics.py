@@ -4,10 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from regionprune.markdown import faithfulness_markdown, readability_markdown
 from regionprune.metrics import (
-    faithfulness_markdown, faithfulness_summary, neuron_table, pixel_usage, readability_markdown,
-    run_row, stage_metrics,
+    faithfulness_summary, neuron_table, participation_ratio, pixel_usage, region_sizes, run_row,
+    stage_metrics,
 )  # fmt: skip
+from regionprune.regions import label_neurons
 from regionprune.storage import Checkpoint
 
 
@@ -19,12 +21,34 @@ def _mask():
 
 
 def test_neuron_table():
-    t = neuron_table(_mask(), (4, 4), 8)
+    weight = np.ones((3, 16))
+    weight[0, 0] = 3.0
+    t = neuron_table(label_neurons(_mask(), (4, 4), 8), weight)
     assert t["weights"].tolist() == [4, 0, 16]
     assert t["regions"].tolist() == [2, 0, 1]
     np.testing.assert_allclose(t["pruning_ratio"], [0.75, 1.0, 0.0])
     assert t["largest_region_share"][0] == pytest.approx(0.75)
     assert np.isnan(t["largest_region_share"][1])
+    # IPR over the surviving weights only: neuron 0 keeps 3, 1, 1, 1
+    assert t["ipr"][0] == pytest.approx((81 + 3) / 12**2)
+    assert np.isnan(t["ipr"][1]) and t["ipr"][2] == pytest.approx(1 / 16)
+
+
+def test_participation_ratio_known_values():
+    w = np.array([[1.0, 1, 1, 1], [0, -2.5, 0, 0], [0, 0, 0, 0], [3, -4, 0, 0]])
+    ipr = participation_ratio(w)
+    assert ipr[0] == pytest.approx(1 / 4)  # n equal weights: 1/n
+    assert ipr[1] == pytest.approx(1.0)  # a single weight: 1, whatever its sign and size
+    assert np.isnan(ipr[2])
+    assert ipr[3] == pytest.approx((81 + 256) / 25**2)
+    # scale-free
+    np.testing.assert_allclose(participation_ratio(7 * w)[[0, 1, 3]], ipr[[0, 1, 3]])
+
+
+def test_region_sizes_in_table_order():
+    labels = label_neurons(_mask(), (4, 4), 8)
+    assert region_sizes(labels).tolist() == [3, 1, 16]
+    assert region_sizes(np.zeros((2, 4, 4), dtype=np.int32)).tolist() == []
 
 
 def test_pixel_usage():
@@ -48,6 +72,9 @@ def test_stage_metrics_and_run_row():
     assert m["alive_neurons"] == 2 and m["neurons_dead"] == 1
     assert m["regions_per_neuron"] == pytest.approx(1.5)
     assert m["largest_region_share"] == pytest.approx((0.75 + 1.0) / 2)
+    # regions of 3, 1 and 16 pixels; equal weights: IPR 1/4 and 1/16
+    assert m["region_px_median"] == 3 and m["region_px_p90"] == pytest.approx(13.4)
+    assert m["ipr_median"] == pytest.approx((1 / 4 + 1 / 16) / 2)
     assert m["neurons_ge90_pruned"] == pytest.approx(1 / 3)
     assert m["neurons_le40_pruned"] == pytest.approx(1 / 3)
     assert m["pixels_used"] == 16
@@ -63,7 +90,8 @@ def test_stage_metrics_and_run_row():
 
 
 def test_grid_table_mean_and_sd_over_seeds():
-    from regionprune.metrics import GRID_MEASURES, grid_markdown, grid_table
+    from regionprune.markdown import grid_markdown
+    from regionprune.metrics import GRID_MEASURES, grid_table
 
     rows = []
     for method, accs in (("region", [0.90, 0.92]), ("random", [0.80, 0.80])):
@@ -93,15 +121,20 @@ def test_faithfulness_summary_means_over_classes():
     assert s.loc[0, "drop_random"] == pytest.approx(0.03)
     assert s.loc[0, "ratio_vs_random"] == pytest.approx(0.1 / 0.03)
     assert s.loc[0, "classes_2x_random"] == 1  # class 1 lost nothing to its regions
-    assert "| r | 10.0 | 3.0 | 3.3 | 1/2 |" in faithfulness_markdown(faithful, 0.05)
+    assert s.loc[0, "ratio_vs_ig"] == pytest.approx(0.1 / 0.4)
+    assert "| r | 10.0 | 3.0 | 3.3 | 1/2 | 50.0 | 40.0 | 0.25 | yes |" in faithfulness_markdown(
+        faithful, 0.05
+    )
     assert faithfulness_markdown(faithful.iloc[:0], 0.05) == ""
 
 
 def test_readability_markdown_has_a_row_per_run():
-    runs = pd.DataFrame({"run": ["a", "b"], "alive_neurons": [40, 100],
-                         "regions_per_neuron": [1.0, 3.25], "largest_region_share": [1.0, 0.5],
+    runs = pd.DataFrame({"run": ["a", "b"], "region_variant": ["paper", "cut0.1_cap2"],
+                         "alive_neurons": [40, 100], "regions_per_neuron": [1.0, 3.25],
+                         "region_px_median": [300.0, 12.5], "region_px_p90": [400.0, 30.0],
+                         "ipr_median": [0.008, 0.05], "largest_region_share": [1.0, 0.5],
                          "pixels_used": [500, 784], "inactive_pixels_used": [3, 67],
                          "inactive_weights": [4, 3000]})  # fmt: skip
     md = readability_markdown(runs)
-    assert "| a | 40 | 1.00 | 1.00 | 500 | 3 | 4 |" in md
-    assert "| b | 100 | 3.25 | 0.50 | 784 | 67 | 3000 |" in md
+    assert "| a | paper | 40 | 1.00 | 300, 400 | 0.0080 | 1.00 | 500 | 3 | 4 |" in md
+    assert "| b | cut0.1_cap2 | 100 | 3.25 | 12.5, 30 | 0.0500 | 0.50 | 784 | 67 | 3000 |" in md

@@ -26,6 +26,22 @@ def test_names_say_the_settings():
     assert run.row()["region_rate"] == 0.4 and run.row()["iterations"] == 8
 
 
+def test_carving_names_and_variant():
+    rs = RegionSettings()
+    assert rs.variant == "paper" and rs.carving() == []
+    carved = RegionSettings(rate=0, score="sum_abs", cut=0.1, max_regions=2)
+    assert carved.variant == "cut0.1_cap2"
+    assert carved.name == "reg0_c8_sum_abs_global_re1_lr0.1_b100_cut0.1_cap2"
+    full = RegionSettings(pixel_cut=0.13, cut=0.2, cut_scope="global", min_size=3, max_regions=1)
+    assert full.variant == "px0.13_cut0.2g_min3_cap1"
+    # the variant is a column of every run's settings row, beside the settings themselves
+    run = RunSettings(TrainSettings(), MagnitudeSettings(), carved, iterations=8, method="magnitude")
+    row = run.row()
+    assert row["region_variant"] == "cut0.1_cap2" and row["region_max_regions"] == 2
+    assert RunSettings(TrainSettings(), MagnitudeSettings(), rs).row()["region_variant"] == "paper"
+    assert RegionSettings.from_json(full.to_json()) == full
+
+
 def test_json_round_trip_and_unknown_keys():
     ts = TrainSettings(activation="relu", seed=3)
     assert TrainSettings.from_json(ts.to_json()) == ts
@@ -43,6 +59,11 @@ def test_json_round_trip_and_unknown_keys():
         (lambda: RegionSettings(retrain_epochs=-1), "retrain_epochs"),
         (lambda: RegionSettings(score="median"), "region score"),
         (lambda: RegionSettings(scope="layer"), "region scope"),
+        (lambda: RegionSettings(cut=1.0), r"cut must lie in \[0, 1\)"),
+        (lambda: RegionSettings(pixel_cut=-0.1), "pixel_cut"),
+        (lambda: RegionSettings(cut_scope="row"), "cut_scope"),
+        (lambda: RegionSettings(min_size=0), "min_size"),
+        (lambda: RegionSettings(max_regions=0), "max_regions"),
         (lambda: TrainSettings(dataset="cifar10"), "dataset"),
         (lambda: RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings(), 1, "lth"),
          "method"),
@@ -90,3 +111,20 @@ def test_grid_repeats_collapse_and_iterations_name_runs():
     runs = runs_from_config({**BASE, "grid": {"iterations": [4, 8, 8]}})
     assert [r.iterations for r in runs.values()] == [4, 8]
     assert len({r.path for r in runs.values()}) == 1  # iteration 4 is reused by the 8 run
+
+
+def test_a_section_given_as_alternatives_varies_its_keys_together():
+    grid = {
+        "train": {"seed": [0, 1]},
+        "region": [{}, {"rate": 0, "cut": 0.1, "max_regions": 2}],
+        "method": ["region", "magnitude"],
+    }
+    combos = expand_grid({**BASE, "grid": grid})
+    assert len(combos) == 2 * 2 * 2
+    regions = [c["region"] for c in combos[:4:2]]
+    assert regions == [{"rate": 0.4}, {"rate": 0, "cut": 0.1, "max_regions": 2}]
+    runs = runs_from_config({**BASE, "grid": grid})
+    variants = {(r.region.variant, r.method) for r in runs.values()}
+    assert variants == {(v, m) for v in ("paper", "cut0.1_cap2") for m in ("region", "magnitude")}
+    # the base config is untouched by the merge
+    assert BASE["region"] == {"rate": 0.4}

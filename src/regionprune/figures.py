@@ -14,7 +14,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
 GAP = 0.35  # grey of the lines between tiles
@@ -117,143 +116,67 @@ def pick_neuron(ratios: NDArray, target: float = 0.35) -> int:
     return int(np.argmin(dist))
 
 
-def _facets(runs: pd.DataFrame, keys: list[str]) -> dict[str, list[str]]:
-    """Panel title -> run ids, one panel per combination of the varying ``keys``."""
-    if not keys:
-        return {"all runs": list(runs["run"])}
-    out: dict[str, list[str]] = {}
-    for values, g in runs.groupby([runs[k].astype(str) for k in keys], sort=False, dropna=False):
-        values = values if isinstance(values, tuple) else (values,)
-        title = ", ".join(f"{k.split('_', 1)[-1] if k != 'iterations' else k}={v}"
-                          for k, v in zip(keys, values))  # fmt: skip
-        out[title] = list(g["run"])
-    return out
-
-
-METHOD_COLOURS = {"region": "tab:red", "magnitude": "tab:blue", "random": "tab:gray"}
-
-
-def accuracy_density_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str]) -> Figure:
-    """Test accuracy against W1 density per method: mean over seeds, bars one s.d."""
-    facets = _facets(runs, keys)
-    fig, axes = plt.subplots(1, len(facets), figsize=(4.2 * len(facets), 3.6), squeeze=False)
-    its = iterations.merge(runs[["run", "method"]], on="run")
-    its = its[its["iteration"] >= 0]
-    for ax, (title, ids) in zip(axes[0], facets.items()):
-        sub = its[its["run"].isin(ids)]
-        for method, g in sub.groupby("method"):
-            agg = g.groupby("iteration").agg(
-                d=("w1_density", "mean"), a=("test_acc", "mean"), s=("test_acc", "std")
-            )
-            ax.errorbar(agg["d"], 100 * agg["a"], yerr=100 * agg["s"].fillna(0), marker="o",
-                        ms=3, capsize=2, color=METHOD_COLOURS.get(method), label=method)  # fmt: skip
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("W1 density (log scale)")
-        ax.set_title(title, fontsize=8)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("test accuracy (%)")
-    axes[0][-1].legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def ratio_histograms_figure(runs: pd.DataFrame, neurons: pd.DataFrame, keys: list[str]) -> Figure:
-    """Final per-neuron pruning ratios, pooled over seeds: methods by rows, settings by columns."""
-    facets = _facets(runs, [k for k in keys if k != "method"])
-    methods = list(dict.fromkeys(runs["method"]))
-    fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
-                             figsize=(3.2 * len(facets), 2.4 * len(methods)))  # fmt: skip
-    nm = neurons.merge(runs[["run", "method"]], on="run")
-    for i, method in enumerate(methods):
-        for j, (title, ids) in enumerate(facets.items()):
-            ax = axes[i][j]
-            r = nm[(nm["method"] == method) & nm["run"].isin(ids)]["pruning_ratio"]
-            ax.hist(r, bins=np.linspace(0, 1, 21), color=METHOD_COLOURS.get(method, "0.3"))
-            ax.set_title(f"{method}; {title}" if len(facets) > 1 else method, fontsize=7)
-            ax.tick_params(labelsize=7)
-    for ax in axes[-1]:
-        ax.set_xlabel("pruning ratio", fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def pixel_usage_figure(
-    runs: pd.DataFrame, pixels: pd.DataFrame, keys: list[str], shape: tuple[int, int]
-) -> Figure:
-    """Per input pixel, hidden neurons still using it after the last iteration (mean over seeds)."""
-    facets = _facets(runs, [k for k in keys if k != "method"])
-    methods = list(dict.fromkeys(runs["method"]))
-    fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
-                             figsize=(2.8 * len(facets), 2.8 * len(methods)))  # fmt: skip
-    pm = pixels.merge(runs[["run", "method"]], on="run")
-    vmax = max(1, pm.groupby(["run"])["neurons"].max().max())
-    for i, method in enumerate(methods):
-        for j, (title, ids) in enumerate(facets.items()):
-            ax = axes[i][j]
-            sub = pm[(pm["method"] == method) & pm["run"].isin(ids)]
-            img = sub.groupby("pixel")["neurons"].mean().reindex(range(shape[0] * shape[1]))
-            im = ax.imshow(img.to_numpy().reshape(shape), cmap="magma", vmin=0, vmax=vmax)
-            used = int((img > 0).sum())
-            text = f"{used} pixels used by any seed"
-            if "inactive" in sub:  # never-inked pixels, outlined in cyan
-                blank = sub.groupby("pixel")["inactive"].all().reindex(img.index, fill_value=False)
-                blank_used = int((blank & (img > 0)).sum())
-                _outline(ax, blank.to_numpy().reshape(shape), "cyan")
-                text += f"\n({blank_used} never inked, in cyan)"
-            ax.set_title(f"{method}; {title}\n{text}" if len(facets) > 1
-                         else f"{method}: {text}", fontsize=7)  # fmt: skip
-            ax.set_axis_off()
-    fig.colorbar(im, ax=axes, shrink=0.6, label="hidden neurons using the pixel")
-    return fig
-
-
-def _outline(ax: plt.Axes, member: NDArray, color: str) -> None:
+def outline(ax: plt.Axes, member: NDArray, color: str) -> None:
     """Draw the border of a boolean map's pixels (a region) on an image axis."""
     if member.any():
         ax.contour(member.astype(float), levels=[0.5], colors=[color], linewidths=0.9)
+
+
+#: Colours of a class's top regions #1, #2, ... in the evidence maps (outlines and titles).
+RANK_COLOURS = ("#ff2d2d", "#00e5ff", "#ffd400", "#7cff4f", "#ff5cf4")
 
 
 def evidence_maps_figure(
     mean_images: NDArray,
     maps: NDArray,
     specific: NDArray,
-    top: list[list[tuple[str, NDArray]]],
+    top: list[list[tuple[str, NDArray, NDArray]]],
     class_names: list[str],
     title: str,
 ) -> Figure:
     """Per class, a column: its mean test image; its evidence map (red: the regions there
     support the class, blue: they oppose it); the class-specific evidence (``specific``: what the
     regions do for this class beyond what they do for all, see
-    ``evidence.specific_importance``), each map scaled by its own largest |value|; then its most
-    important regions one per row, as ``(name, (H, W, 3) colours)`` of their surviving weights
-    (red +, blue -, the rest black)."""
+    ``evidence.specific_importance``), each map scaled by its own largest |value|; its most
+    important regions outlined and tinted on the mean image, #1 first (``RANK_COLOURS``); then
+    those regions one per row, as ``(name, (H, W, 3) colours, (H, W) member)``: their surviving
+    weights (red +, blue -, the rest black)."""
     n = len(maps)
     k = max((len(t) for t in top), default=0)
-    fig, axes = plt.subplots(3 + k, n, figsize=(1.45 * n, 1.5 * (3 + k) + 0.5), squeeze=False)
+    rows = 4 + k if k else 3
+    fig, axes = plt.subplots(rows, n, figsize=(1.45 * n, 1.5 * rows + 0.6), squeeze=False)
     for c in range(n):
         axes[0, c].imshow(mean_images[c], cmap="gray", interpolation="nearest")
         axes[0, c].set_title(class_names[c], fontsize=8)
         for row, m in ((1, maps[c]), (2, specific[c])):
             vmax = float(np.abs(m).max()) or 1.0
             axes[row, c].imshow(m, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+        if k:
+            ax = axes[3, c]
+            ax.imshow(mean_images[c], cmap="gray", interpolation="nearest", alpha=0.8)
+            for r, (_, _, member) in enumerate(top[c]):
+                colour = RANK_COLOURS[r % len(RANK_COLOURS)]
+                tint = np.zeros((*member.shape, 4))
+                tint[member] = (*matplotlib.colors.to_rgb(colour), 0.45)
+                ax.imshow(tint, interpolation="nearest")
+                outline(ax, member, colour)
         for r in range(k):
-            ax = axes[3 + r, c]
+            ax = axes[4 + r, c]
             if r < len(top[c]):
-                name, rgb = top[c][r]
+                name, rgb, _ = top[c][r]
                 ax.imshow(rgb, interpolation="nearest")
-                ax.set_title(name, fontsize=7, pad=2)
+                ax.set_title(name, fontsize=7, pad=2, color=RANK_COLOURS[r % len(RANK_COLOURS)])
             else:
                 ax.set_axis_off()
         for a in axes[:, c]:
             a.set_xticks([])
             a.set_yticks([])
-    for r, label in enumerate(("mean image", "evidence", "class-specific")):
+    labels = ["mean image", "evidence", "class-specific"] + (["top regions"] if k else [])
+    for r, label in enumerate(labels):
         axes[r, 0].set_ylabel(label, fontsize=8)
     for r in range(k):
-        axes[3 + r, 0].set_ylabel(f"region #{r + 1}", fontsize=8)
+        axes[4 + r, 0].set_ylabel(f"region #{r + 1}", fontsize=8,
+                                  color=RANK_COLOURS[r % len(RANK_COLOURS)])  # fmt: skip
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
@@ -273,7 +196,7 @@ def gallery_figure(
         ax = axes.ravel()[i]
         ax.imshow(tiles[i], interpolation="nearest")
         for k in range(1, int(outlines[i].max()) + 1):
-            _outline(ax, outlines[i] == k, "yellow")
+            outline(ax, outlines[i] == k, "yellow")
         ax.set_title(titles[i], fontsize=6.5)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()

@@ -8,23 +8,34 @@ import numpy as np
 import pandas as pd
 
 from regionprune.pruning import density, neuron_pruning_ratios
-from regionprune.regions import label_neurons
+from regionprune.regions import global_ids, label_neurons, mask_from_labels
 from regionprune.settings import W1
 from regionprune.storage import Checkpoint
 
-#: The paper's reported numbers (section 4.2), for the comparison table.
-PAPER = {
-    "baseline_acc": 0.945,
-    "final_acc": 0.941,
-    "neurons_ge90_pruned": 0.54,
-    "neurons_le40_pruned": 0.46,
-}
+
+def participation_ratio(weight: np.ndarray) -> np.ndarray:
+    """Per row (a neuron's input weights): the inverse participation ratio
+    ``sum w^4 / (sum w^2)^2``, the locality measure of the receptive-field literature: 1/n for
+    n equal weights, 1 for a single one; NaN for a neuron without weights."""
+    w2 = np.asarray(weight, dtype=np.float64) ** 2
+    total = w2.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (w2**2).sum(axis=1) / total**2, np.nan)
 
 
-def neuron_table(mask: np.ndarray, image_shape: tuple[int, int], connectivity: int) -> pd.DataFrame:
-    """Per hidden neuron: pruning ratio, surviving weights, regions, largest region's share."""
-    labels = label_neurons(mask, image_shape, connectivity)
+def region_sizes(labels: np.ndarray) -> np.ndarray:
+    """Pixels of every region of every neuron (``labels`` from ``regions.label_neurons``)."""
+    gid, _ = global_ids(labels)
+    return np.bincount(gid[gid >= 0])
+
+
+def neuron_table(labels: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
+    """Per hidden neuron: pruning ratio, surviving weights, regions, largest region's share and
+    the inverse participation ratio of its surviving weights. ``labels`` are the regions of the
+    stage's mask (``regions.label_neurons``), ``weight`` is W1, ``(neurons, H*W)``."""
+    mask = mask_from_labels(labels)
     ratios = neuron_pruning_ratios(mask)
+    ipr = participation_ratio(np.where(mask, weight, 0.0))
     rows = []
     for n, lab in enumerate(labels):
         sizes = np.bincount(lab.ravel())[1:]
@@ -37,6 +48,7 @@ def neuron_table(mask: np.ndarray, image_shape: tuple[int, int], connectivity: i
                 "weights": total,
                 "regions": len(sizes),
                 "largest_region_share": float(sizes.max() / total) if total else np.nan,
+                "ipr": float(ipr[n]),
             }
         )
     return pd.DataFrame(rows)
@@ -71,8 +83,12 @@ def stage_metrics(
     mask = ckpt.mask(W1)
     inactive = np.zeros(mask.shape[1], dtype=bool) if inactive is None else inactive
     ratios = neuron_pruning_ratios(mask)
-    neurons = neuron_table(mask, image_shape, connectivity)
+    labels = label_neurons(mask, image_shape, connectivity)
+    neurons = neuron_table(labels, ckpt.params[W1])
     alive = neurons[neurons["weights"] > 0]
+    sizes = region_sizes(labels)
+    if not sizes.size:
+        sizes = np.array([np.nan])
     total = sum(int(p.size) for p in ckpt.params.values())
     nonzero = sum(int(np.count_nonzero(p)) for p in ckpt.params.values())
     return {
@@ -96,6 +112,9 @@ def stage_metrics(
         "largest_region_share": float(alive["largest_region_share"].mean())
         if len(alive)
         else np.nan,
+        "region_px_median": float(np.median(sizes)),
+        "region_px_p90": float(np.percentile(sizes, 90)),
+        "ipr_median": float(alive["ipr"].median()) if len(alive) else np.nan,
         "ratio_q10": float(np.quantile(ratios, 0.1)),
         "ratio_median": float(np.median(ratios)),
         "ratio_q90": float(np.quantile(ratios, 0.9)),
@@ -116,6 +135,9 @@ FINAL_MEASURES = (
     "inactive_weights",
     "regions_per_neuron",
     "largest_region_share",
+    "region_px_median",
+    "region_px_p90",
+    "ipr_median",
 )
 
 
@@ -135,39 +157,6 @@ def run_row(settings_row: dict[str, Any], stages: pd.DataFrame) -> dict[str, Any
     }
 
 
-def paper_table(runs: pd.DataFrame) -> str:
-    """Markdown: each run beside the paper's reported numbers."""
-    pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
-    lines = [
-        "| run | baseline acc | final acc | W1 density | neurons >=90% pruned | neurons <=40% pruned |",
-        "| --- | --- | --- | --- | --- | --- |",
-        f"| paper (Takehana & Ozaki, 4.2) | {pct(PAPER['baseline_acc'])} | {pct(PAPER['final_acc'])}"
-        f" | not reported | {pct(PAPER['neurons_ge90_pruned'])} | {pct(PAPER['neurons_le40_pruned'])} |",
-    ]
-    for r in runs.itertuples():
-        lines.append(
-            f"| {r.run} (iterations={r.iterations}) | {pct(r.baseline_acc)} | {pct(r.final_acc)}"
-            f" | {r.w1_density:.3f} | {pct(r.neurons_ge90_pruned)} | {pct(r.neurons_le40_pruned)} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def readability_markdown(runs: pd.DataFrame) -> str:
-    """Markdown: how readable each run's maps are after its last iteration."""
-    lines = [
-        "| run | alive neurons | regions per neuron | largest-region share | pixels used |"
-        " never-inked pixels used | weights on never-inked pixels |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in runs.itertuples():
-        lines.append(
-            f"| {r.run} | {r.alive_neurons} | {r.regions_per_neuron:.2f}"
-            f" | {r.largest_region_share:.2f} | {r.pixels_used} | {r.inactive_pixels_used}"
-            f" | {r.inactive_weights} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 #: Settings columns of runs.parquet (everything that names a run's configuration).
 SETTING_PREFIXES = ("train_", "magnitude_", "region_")
 
@@ -177,8 +166,25 @@ def setting_columns(runs: pd.DataFrame) -> list[str]:
 
 
 def varying(runs: pd.DataFrame, columns: list[str]) -> list[str]:
-    """The columns among ``columns`` that take more than one value in ``runs``."""
-    return [c for c in columns if runs[c].astype(str).nunique() > 1]
+    """The columns among ``columns`` that take more than one value in ``runs``, less the region
+    settings that ``region_variant`` (when among them) already tells apart: a grid of a paper
+    and a carved variant is told by the variant's name, not by every key it changes."""
+    out = [c for c in columns if runs[c].astype(str).nunique() > 1]
+    if "region_variant" in out:
+        per_variant = runs.groupby("region_variant", sort=False)
+        out = [
+            c
+            for c in out
+            if c == "region_variant"
+            or not c.startswith("region_")
+            or (per_variant[c].agg(lambda v: v.astype(str).nunique()) > 1).any()
+        ]
+    return out
+
+
+def grid_keys(runs: pd.DataFrame) -> list[str]:
+    """The settings a grid varies besides the seed and the method: what grid figures facet by."""
+    return varying(runs, [c for c in setting_columns(runs) if c not in ("train_seed", "method")])
 
 
 GRID_MEASURES = (
@@ -190,6 +196,8 @@ GRID_MEASURES = (
     "largest_region_share",
     "pixels_used",
     "inactive_pixels_used",
+    "region_px_median",
+    "ipr_median",
 )
 
 
@@ -210,31 +218,10 @@ def grid_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def grid_markdown(table: pd.DataFrame) -> str:
-    """The grid table as Markdown, each measure as mean +- sd."""
-    shown = [c for c in table.columns if not c.endswith(("_mean", "_std"))]
-    fmt = {
-        "final_acc": lambda x: f"{100 * x:.2f}",
-        "neurons_ge90_pruned": lambda x: f"{100 * x:.1f}",
-        "w1_density": lambda x: f"{x:.3f}",
-        "largest_region_share": lambda x: f"{x:.2f}",
-    }
-    head = shown + [m for m in GRID_MEASURES]
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for r in table.itertuples(index=False):
-        d = r._asdict()
-        cells = [str(d[c]) for c in shown]
-        for m in GRID_MEASURES:
-            f = fmt.get(m, lambda x: f"{x:.1f}")
-            cells.append(f"{f(d[f'{m}_mean'])} +- {f(d[f'{m}_std'])}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def faithfulness_summary(faithful: pd.DataFrame, budget: float) -> pd.DataFrame:
     """Per explained stage, at one deletion budget: mean over classes of each method's drop in
-    class accuracy, their ratio (regions / random), and in how many classes the regions' drop is
-    at least twice the random one's. ``faithful`` is the faithfulness tables, concatenated."""
+    class accuracy, the regions' ratio to random regions and to integrated gradients, and in how
+    many classes the regions' drop is at least twice the random one's. ``faithful`` is the faithfulness tables, concatenated."""
     at = faithful[np.isclose(faithful["budget"].astype(float), budget)]
     drops = [c for c in faithful.columns if c.startswith("drop_") and c != "drop_random_sd"]
     rows = []
@@ -243,40 +230,11 @@ def faithfulness_summary(faithful: pd.DataFrame, budget: float) -> pd.DataFrame:
         row.update({c: float(g[c].mean()) for c in drops})
         with np.errstate(divide="ignore", invalid="ignore"):  # no random drop: inf or nan
             row["ratio_vs_random"] = float(np.float64(row["drop_region"]) / row["drop_random"])
+            # the regions against the strongest standard attribution at the same count
+            row["ratio_vs_ig"] = float(
+                np.float64(row["drop_region"]) / row["drop_integrated_gradients"]
+            )
         faithful_class = (g["drop_region"] > 0) & (g["drop_region"] >= 2 * g["drop_random"])
         row["classes_2x_random"] = int(faithful_class.sum())
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def faithfulness_markdown(faithful: pd.DataFrame, budget: float) -> str:
-    """The deletion test's verdicts as a Markdown section ('' when no stage was explained)."""
-    if faithful.empty:
-        return ""
-    table = faithfulness_summary(faithful, budget)
-    if table.empty:
-        return (f"\n## Deletion test\n\nNo stage was tested at budget {budget}: evidence.budget"
-                " must be one of evidence.budgets.\n")  # fmt: skip
-    pct = lambda x: f"{100 * x:.1f}"  # noqa: E731
-    lines = [
-        "\n## Deletion test: do the maps tell the truth?\n",
-        (
-            f"Drop in class accuracy (points, mean over classes) when {100 * budget:g}% of the"
-            " surviving W1 weights are deleted: the regions most important for the class, random"
-            " regions of the same size (mean of the draws), and the pixels that input x gradient"
-            " and integrated gradients rank highest. Ranked on training images, measured on the"
-            " test images. Faithful: regions >= 2x random.\n"
-        ),
-        (
-            "| stage | regions | random | ratio | classes >= 2x | input x gradient |"
-            " integrated gradients | faithful |"
-        ),
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in table.itertuples(index=False):
-        lines.append(
-            f"| {r.run} | {pct(r.drop_region)} | {pct(r.drop_random)} | {r.ratio_vs_random:.1f}"
-            f" | {r.classes_2x_random}/{r.classes} | {pct(r.drop_input_x_gradient)}"
-            f" | {pct(r.drop_integrated_gradients)} | {'yes' if r.ratio_vs_random >= 2 else 'no'} |"
-        )
-    return "\n".join(lines) + "\n"

@@ -177,7 +177,12 @@ class MagnitudeSettings(_Settings):
 
 @dataclass(frozen=True)
 class RegionSettings(_Settings):
-    """Steps 2-5 of the paper, one iteration: label, score, prune ``rate`` of all regions, retrain."""
+    """Steps 2-5 of the paper, one iteration: label, score, prune ``rate`` of all regions, retrain.
+
+    The carving settings (``pixel_cut``, ``cut``, ``cut_scope``, ``min_size``, ``max_regions``)
+    go beyond the paper; their defaults switch them off, which is the paper's method. The order
+    of the steps within an iteration is ``carving``'s.
+    """
 
     prefix: ClassVar[str] = "region"
 
@@ -188,6 +193,19 @@ class RegionSettings(_Settings):
     retrain_epochs: int = 1
     retrain_lr: float = 0.1
     retrain_batch_size: int = 100
+    #: Before labelling: remove this fraction of the input pixels still in use, all of a
+    #: pixel's surviving weights at once, the pixels whose weights have the smallest L2 norm.
+    pixel_cut: float = 0.0
+    #: Before labelling: remove this fraction of the surviving W1 weights with the smallest
+    #: |w|, so that a neuron's blob falls apart into its strong cores.
+    cut: float = 0.0
+    #: ``per_neuron``: every neuron loses ``cut`` of its own weights (none dies of it);
+    #: ``global``: all weights of all neurons ranked together.
+    cut_scope: str = "per_neuron"
+    #: After labelling: regions of fewer pixels are removed.
+    min_size: int = 1
+    #: Last: every neuron keeps at most this many regions, its highest by ``score``.
+    max_regions: int | None = None
 
     def __post_init__(self) -> None:
         _check_rate("region rate", self.rate)
@@ -201,14 +219,49 @@ class RegionSettings(_Settings):
             raise ValueError(f"retrain_epochs must be >= 0, got {self.retrain_epochs}")
         _check_positive("retrain_lr", self.retrain_lr)
         _check_positive("retrain_batch_size", self.retrain_batch_size)
+        for name in ("pixel_cut", "cut"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"region {name} must lie in [0, 1), got {getattr(self, name)}")
+        if self.cut_scope not in SCOPES:
+            raise ValueError(f"region cut_scope must be one of {SCOPES}, got {self.cut_scope!r}")
+        if self.min_size < 1:
+            raise ValueError(f"region min_size must be >= 1 pixel, got {self.min_size}")
+        if self.max_regions is not None and self.max_regions < 1:
+            raise ValueError(f"region max_regions must be >= 1 or null, got {self.max_regions}")
+
+    def carving(self) -> list[str]:
+        """Short names of the carving steps this setting turns on, in the order they run."""
+        steps = []
+        if self.pixel_cut:
+            steps.append(f"px{_num(self.pixel_cut)}")
+        if self.cut:
+            steps.append(f"cut{_num(self.cut)}" + ("g" if self.cut_scope == "global" else ""))
+        if self.min_size > 1:
+            steps.append(f"min{self.min_size}")
+        if self.max_regions is not None:
+            steps.append(f"cap{self.max_regions}")
+        return steps
+
+    @property
+    def variant(self) -> str:
+        """``paper`` for the paper's region pruning, otherwise the carving's name
+        (``cut0.1_cap2``: a 10% magnitude cut per neuron, at most 2 regions per neuron)."""
+        return "_".join(self.carving()) or "paper"
 
     @property
     def name(self) -> str:
-        return (
-            f"reg{_num(self.rate)}_c{self.connectivity}_{self.score}_{self.scope}"
-            f"_re{self.retrain_epochs}"
-            f"_lr{_num(self.retrain_lr)}_b{self.retrain_batch_size}"
+        # carving steps only when on, so that the paper's folders keep their names
+        return "_".join(
+            [
+                f"reg{_num(self.rate)}_c{self.connectivity}_{self.score}_{self.scope}"
+                f"_re{self.retrain_epochs}"
+                f"_lr{_num(self.retrain_lr)}_b{self.retrain_batch_size}",
+                *self.carving(),
+            ]
         )
+
+    def row(self) -> dict[str, Any]:
+        return {**super().row(), "region_variant": self.variant}
 
 
 @dataclass(frozen=True)
@@ -272,23 +325,32 @@ def expand_grid(config: dict[str, Any]) -> list[dict[str, Any]]:
     """One full config per combination of the lists in ``config["grid"]`` (Cartesian product).
 
     The grid mirrors the config's shape: ``{"train": {"seed": [0, 1]}, "method": [...]}``. Every
-    combination is the base config with those values put in. An empty grid gives the base config.
+    combination is the base config with those values put in. A section may instead be a list of
+    partial sections, each one alternative merged over the base section, so that settings that
+    belong together vary together: ``{"region": [{}, {"rate": 0, "cut": 0.1}]}`` is the base
+    region setting, then that setting with the two keys changed. An empty grid gives the base
+    config.
     """
     grid = config.get("grid") or {}
-    axes: list[tuple[tuple[str, ...], list[Any]]] = []
+    # (keys, values, merge): merge means each value is a partial section merged over the base
+    axes: list[tuple[tuple[str, ...], list[Any], bool]] = []
     for key, value in grid.items():
         if isinstance(value, dict):
-            axes.extend(((key, sub), list(v)) for sub, v in value.items())
+            axes.extend(((key, sub), list(v), False) for sub, v in value.items())
         else:
-            axes.append(((key,), list(value)))
+            merge = bool(value) and all(isinstance(v, dict) for v in value)
+            axes.append(((key,), list(value), merge))
     combos: list[dict[str, Any]] = []
-    for values in itertools.product(*(vals for _, vals in axes)):
+    for values in itertools.product(*(vals for _, vals, _ in axes)):
         cfg = json.loads(json.dumps({k: v for k, v in config.items() if k != "grid"}))
-        for (keys, _), value in zip(axes, values):
+        for (keys, _, merge), value in zip(axes, values):
             target = cfg
             for k in keys[:-1]:
                 target = target.setdefault(k, {})
-            target[keys[-1]] = value
+            if merge:
+                target[keys[-1]] = {**target.get(keys[-1], {}), **json.loads(json.dumps(value))}
+            else:
+                target[keys[-1]] = value
         combos.append(cfg)
     return combos
 

@@ -165,7 +165,7 @@ def run_figure_inputs(wildcards):
 
 FIGURES = ("w1_baseline", "w1_magnitude", "w1_final", "regions", "neuron")
 FIGURES_PDF = ("pruning_ratios", "stages")
-GRID_FIGURES = ("accuracy_density", "ratio_histograms", "pixel_usage")
+GRID_FIGURES = ("accuracy_density", "frontier", "ratio_histograms", "pixel_usage")
 RUN_TABLES = ("iterations", "epochs", "regions", "neurons", "pixels", "run")
 SUMMARY_TABLES = ("runs", "iterations", "epochs", "neurons", "pixels")
 

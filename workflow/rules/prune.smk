@@ -47,7 +47,8 @@ use rule magnitude_prune as random_prune with:
 
 
 rule label_regions:
-    """Step 2: connected regions of surviving W1 weights per hidden neuron, with statistics."""
+    """Step 2: connected regions of surviving W1 weights per hidden neuron, with statistics
+    (after the carving steps that come before labelling, when configured)."""
     input:
         model=previous_model,
     output:
@@ -60,16 +61,17 @@ rule label_regions:
         ENV
     params:
         dataset=lambda w: TRAIN[w.train].dataset,
-        connectivity=lambda w: REGION[w.region].connectivity,
+        settings=lambda w: REGION[w.region].to_json(),
         code=code_version("label"),
     shell:
         "python -m regionprune label --model {input.model:q} --dataset {params.dataset}"
-        " --connectivity {params.connectivity} --iteration {wildcards.k}"
+        " --settings {params.settings:q} --iteration {wildcards.k}"
         " --out-labels {output.labels:q} --out-table {output.table:q} > {log:q} 2>&1"
 
 
 rule prune_regions:
-    """Steps 3-4: score regions and remove the weakest fraction (globally or per neuron)."""
+    """Steps 3-4: score regions and remove the weakest fraction (globally or per neuron);
+    small regions and those beyond a neuron's cap too, when configured."""
     input:
         labels=f"{ITER_DIR}/region/iter{{k}}/regions.h5",
         table=f"{ITER_DIR}/region/iter{{k}}/regions.parquet",
@@ -82,13 +84,11 @@ rule prune_regions:
     conda:
         ENV
     params:
-        rate=lambda w: REGION[w.region].rate,
-        score=lambda w: REGION[w.region].score,
-        scope=lambda w: REGION[w.region].scope,
+        settings=lambda w: REGION[w.region].to_json(),
         code=code_version("prune"),
     shell:
         "python -m regionprune prune --labels {input.labels:q} --table {input.table:q}"
-        " --rate {params.rate} --score {params.score} --scope {params.scope}"
+        " --settings {params.settings:q}"
         " --iteration {wildcards.k} --out-mask {output.mask:q} --out-table {output.table:q}"
         " > {log:q} 2>&1"
 

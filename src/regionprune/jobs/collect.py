@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> None:
 
     from regionprune.data import get_spec, inactive_pixels, load_split
     from regionprune.metrics import neuron_table, pixel_usage, run_row, stage_metrics
+    from regionprune.regions import label_neurons
     from regionprune.settings import W1, TrainSettings
     from regionprune.storage import load_checkpoint, read_table, write_table
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> None:
     )
     regions_df.insert(0, "run", run_id)
     final_mask = ckpts[-1].mask(W1)
-    neurons = neuron_table(final_mask, shape, args.connectivity)
+    neurons = neuron_table(label_neurons(final_mask, shape, args.connectivity), ckpts[-1].params[W1])
     neurons.insert(0, "run", run_id)
     pixels = pixel_usage(final_mask, shape, inactive)
     pixels.insert(0, "run", run_id)

@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> None:
         for g in best:
             j = neuron_of[g]
             member = labels[j] == region_of[g]
-            tiles.append((f"n{j} r{region_of[g]}", np.where(member[..., None], weights[j], 0.0)))
+            tiles.append((f"n{j} r{region_of[g]}", np.where(member[..., None], weights[j], 0.0),
+                          member))  # fmt: skip
         top.append(tiles)
     specific = ev.evidence_maps(labels, ev.specific_importance(imp))
     save(F.evidence_maps_figure(means.reshape(-1, *shape), maps, specific, top, names,

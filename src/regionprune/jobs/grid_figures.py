@@ -1,4 +1,5 @@
-"""Figures across the grid: accuracy against W1 density, pruning-ratio histograms, pixel usage."""
+"""Figures across the grid: accuracy against W1 density, the readability frontier, pruning-ratio
+histograms, pixel usage."""
 
 from __future__ import annotations
 
@@ -17,18 +18,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import matplotlib.pyplot as plt
 
-    from regionprune import figures as F
+    from regionprune import gridplots as G
     from regionprune.data import get_spec
-    from regionprune.metrics import setting_columns, varying
+    from regionprune.metrics import grid_keys
     from regionprune.storage import atomic_path, read_table
 
     runs = read_table(args.runs)
-    keys = varying(runs, [c for c in setting_columns(runs) if c not in ("train_seed", "method")])
+    iterations = read_table(args.iterations)
+    keys = grid_keys(runs)
     shape = get_spec(str(runs["train_dataset"].iloc[0])).image_shape
     figs = {
-        "accuracy_density": F.accuracy_density_figure(runs, read_table(args.iterations), keys),
-        "ratio_histograms": F.ratio_histograms_figure(runs, read_table(args.neurons), keys),
-        "pixel_usage": F.pixel_usage_figure(runs, read_table(args.pixels), keys, shape),
+        "accuracy_density": G.accuracy_density_figure(runs, iterations, keys),
+        "frontier": G.frontier_figure(runs, iterations, keys),
+        "ratio_histograms": G.ratio_histograms_figure(runs, read_table(args.neurons), keys),
+        "pixel_usage": G.pixel_usage_figure(runs, read_table(args.pixels), keys, shape),
     }
     for name, fig in figs.items():
         for fmt in ("png", "pdf"):

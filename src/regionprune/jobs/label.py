@@ -1,17 +1,17 @@
-"""Label the connected regions of surviving W1 weights per hidden neuron; tabulate them."""
+"""Carve and label: the carving steps before labelling, then the connected regions of the
+surviving W1 weights per hidden neuron, tabulated."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from regionprune.settings import CONNECTIVITIES
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, required=True, help="checkpoint of the previous stage")
     p.add_argument("--dataset", default="mnist", help="gives the input image shape")
-    p.add_argument("--connectivity", type=int, choices=CONNECTIVITIES, required=True)
+    p.add_argument("--settings", required=True,
+                   help="RegionSettings as JSON (connectivity; pixel_cut, cut, cut_scope)")  # fmt: skip
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--out-labels", type=Path, required=True)
     p.add_argument("--out-table", type=Path, required=True)
@@ -20,18 +20,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import logging
 
+    from regionprune.carving import before_labelling
     from regionprune.codehash import code_version
     from regionprune.data import get_spec
     from regionprune.regions import label_neurons, region_table
-    from regionprune.settings import W1
+    from regionprune.settings import W1, RegionSettings
     from regionprune.storage import load_checkpoint, save_labels, write_table
 
+    rs = RegionSettings.from_json(args.settings)
     ckpt = load_checkpoint(args.model)
-    labels = label_neurons(ckpt.mask(W1), get_spec(args.dataset).image_shape, args.connectivity)
+    before = ckpt.mask(W1)
+    mask = before_labelling(ckpt.params[W1], before, rs)
+    labels = label_neurons(mask, get_spec(args.dataset).image_shape, rs.connectivity)
     table = region_table(ckpt.params[W1], labels)
-    logging.getLogger(__name__).info(
+    log = logging.getLogger(__name__)
+    if rs.pixel_cut or rs.cut:
+        log.info(
+            "iteration %d: carving (%s) removed %d of %d weights; %d of %d input pixels in use",
+            args.iteration, rs.variant, int(before.sum() - mask.sum()), int(before.sum()),
+            int(mask.any(axis=0).sum()), int(before.any(axis=0).sum()),
+        )  # fmt: skip
+    log.info(
         "iteration %d: %d regions over %d neurons (%d-connectivity)",
-        args.iteration, len(table), table["neuron"].nunique(), args.connectivity,
+        args.iteration, len(table), table["neuron"].nunique(), rs.connectivity,
     )  # fmt: skip
     write_table(table, args.out_table)
     save_labels(
@@ -39,6 +50,6 @@ def run(args: argparse.Namespace) -> None:
         labels,
         stage="labelled",
         iteration=args.iteration,
-        connectivity=args.connectivity,
+        connectivity=rs.connectivity,
         code_version=code_version("label"),
     )

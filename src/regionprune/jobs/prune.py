@@ -1,55 +1,53 @@
-"""Region pruning: remove the lowest-scoring regions, of all neurons together or per neuron."""
+"""Region pruning: remove small regions, the lowest-scoring fraction (of all neurons together
+or per neuron), and every neuron's regions beyond its cap."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from regionprune.settings import SCOPES
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", type=Path, required=True, help="label file of this iteration")
     p.add_argument("--table", type=Path, required=True, help="region table of this iteration")
-    p.add_argument("--rate", type=float, required=True, help="fraction of regions to remove")
-    p.add_argument("--score", default="mean_abs", help="region score to rank by")
-    p.add_argument("--scope", choices=SCOPES, default="global")
+    p.add_argument("--settings", required=True,
+                   help="RegionSettings as JSON (rate, score, scope; min_size, max_regions)")  # fmt: skip
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--out-mask", type=Path, required=True, help="mask and kept regions' labels")
-    p.add_argument("--out-table", type=Path, required=True, help="table with score and pruned")
+    p.add_argument("--out-table", type=Path, required=True,
+                   help="the region table with score, pruned and removed_by")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> None:
     import logging
 
+    from regionprune.carving import REASONS, region_decisions
     from regionprune.codehash import code_version
-    from regionprune.pruning import prune_lowest_fraction, prune_lowest_fraction_per_group
-    from regionprune.regions import mask_from_labels, region_scores, remove_regions
+    from regionprune.regions import mask_from_labels, remove_regions
+    from regionprune.settings import RegionSettings
     from regionprune.storage import load_labels, read_table, save_mask, write_table
 
+    rs = RegionSettings.from_json(args.settings)
     labels = load_labels(args.labels)
     table = read_table(args.table)
-    scores = region_scores(table, args.score)
-    if args.scope == "global":
-        removed = prune_lowest_fraction(scores, args.rate)
-    else:
-        removed = prune_lowest_fraction_per_group(scores, table["neuron"].to_numpy(), args.rate)
+    scores, removed, reason = region_decisions(table, rs)
     kept = remove_regions(labels, removed)
+    by = {r: int((reason == r).sum()) for r in REASONS}
     logging.getLogger(__name__).info(
-        "iteration %d: removed %d of %d regions (%d weights) by lowest %s, %s",
-        args.iteration, removed.sum(), len(table), table["size"][removed].sum(), args.score,
-        args.scope,
+        "iteration %d: removed %d of %d regions (%d weights) by lowest %s, %s (%s)",
+        args.iteration, removed.sum(), len(table), table["size"][removed].sum(), rs.score,
+        rs.scope, ", ".join(f"{n} by {r}" for r, n in by.items() if n),
     )  # fmt: skip
-    table = table.assign(score=scores, pruned=removed)
-    write_table(table, args.out_table)
+    write_table(table.assign(score=scores, pruned=removed, removed_by=reason), args.out_table)
     save_mask(
         args.out_mask,
         mask_from_labels(kept),
         kept,
         stage="region-pruned",
         iteration=args.iteration,
-        rate=args.rate,
-        score=args.score,
-        scope=args.scope,
+        rate=rs.rate,
+        score=rs.score,
+        scope=rs.scope,
+        variant=rs.variant,
         code_version=code_version("prune"),
     )

@@ -23,9 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from regionprune.metrics import (
-        faithfulness_markdown, grid_markdown, grid_table, paper_table, readability_markdown,
+    from regionprune.markdown import (
+        faithfulness_markdown, grid_markdown, paper_table, readability_markdown,
     )  # fmt: skip
+    from regionprune.metrics import grid_table
     from regionprune.storage import read_table, write_table, write_text
 
     tables = {
@@ -53,10 +54,13 @@ def run(args: argparse.Namespace) -> None:
         "iteration. Made by `snakemake`; the numbers come from `runs.parquet`.\n\n"
         + paper_table(runs)
         + "\n## How readable each run's maps are\n\n"
-        "Over the hidden neurons that keep any input weight: connected regions per neuron and\n"
-        "the largest region's share of the neuron's weights; input pixels still in use, and how\n"
-        "many of them (and how many weights) lie on pixels that are blank in every training\n"
-        "image, whose weights never had a gradient (MNIST: 67 such pixels).\n\n"
+        "Variant: `paper` for the paper's region pruning, else the carving's name. Over the\n"
+        "hidden neurons that keep any input weight: connected regions per neuron, the regions'\n"
+        "median and 90th-percentile size in pixels, the median inverse participation ratio of a\n"
+        "neuron's weights (1/n for n equal weights: higher is more local), and the largest\n"
+        "region's share of the neuron's weights; input pixels still in use, and how many of them\n"
+        "(and how many weights) lie on pixels that are blank in every training image, whose\n"
+        "weights never had a gradient (MNIST: 67 such pixels).\n\n"
         + readability_markdown(runs)
         + faithfulness_markdown(faithful, args.budget),
         args.out_markdown,

@@ -1,0 +1,200 @@
+"""Figures across a grid of runs, as functions from the summary tables to matplotlib Figures.
+
+Every figure takes ``keys``, the settings that vary in the grid besides the seed and the method,
+and draws one panel (or column of panels) per combination of them; seeds are averaged.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter  # noqa: E402
+
+from regionprune.figures import outline  # noqa: E402
+
+
+def _setting_text(key: str, value: object) -> str:
+    """``cut=0.1`` for a setting column; a region variant by its name alone."""
+    if key == "region_variant":
+        return str(value)
+    return f"{key.split('_', 1)[-1] if key != 'iterations' else key}={value}"
+
+
+def _facets(runs: pd.DataFrame, keys: list[str]) -> dict[str, list[str]]:
+    """Panel title -> run ids, one panel per combination of the varying ``keys``."""
+    if not keys:
+        return {"all runs": list(runs["run"])}
+    out: dict[str, list[str]] = {}
+    for values, g in runs.groupby([runs[k].astype(str) for k in keys], sort=False, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        title = ", ".join(_setting_text(k, v) for k, v in zip(keys, values))
+        out[title] = list(g["run"])
+    return out
+
+
+METHOD_COLOURS = {"region": "tab:red", "magnitude": "tab:blue", "random": "tab:gray"}
+
+
+def accuracy_density_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str]) -> Figure:
+    """Test accuracy against W1 density per method: mean over seeds, bars one s.d."""
+    facets = _facets(runs, keys)
+    fig, axes = plt.subplots(1, len(facets), figsize=(4.2 * len(facets), 3.6), squeeze=False)
+    its = iterations.merge(runs[["run", "method"]], on="run")
+    its = its[its["iteration"] >= 0]
+    for ax, (title, ids) in zip(axes[0], facets.items()):
+        sub = its[its["run"].isin(ids)]
+        for method, g in sub.groupby("method"):
+            agg = g.groupby("iteration").agg(
+                d=("w1_density", "mean"), a=("test_acc", "mean"), s=("test_acc", "std")
+            )
+            ax.errorbar(agg["d"], 100 * agg["a"], yerr=100 * agg["s"].fillna(0), marker="o",
+                        ms=3, capsize=2, color=METHOD_COLOURS.get(method), label=method)  # fmt: skip
+        _log_density_axis(ax)
+        ax.set_xlabel("W1 density (log scale)")
+        ax.set_title(title, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ratio_histograms_figure(runs: pd.DataFrame, neurons: pd.DataFrame, keys: list[str]) -> Figure:
+    """Final per-neuron pruning ratios, pooled over seeds: methods by rows, settings by columns."""
+    facets = _facets(runs, [k for k in keys if k != "method"])
+    methods = list(dict.fromkeys(runs["method"]))
+    fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
+                             figsize=(3.2 * len(facets), 2.4 * len(methods)))  # fmt: skip
+    nm = neurons.merge(runs[["run", "method"]], on="run")
+    for i, method in enumerate(methods):
+        for j, (title, ids) in enumerate(facets.items()):
+            ax = axes[i][j]
+            r = nm[(nm["method"] == method) & nm["run"].isin(ids)]["pruning_ratio"]
+            ax.hist(r, bins=np.linspace(0, 1, 21), color=METHOD_COLOURS.get(method, "0.3"))
+            ax.set_title(f"{method}; {title}" if len(facets) > 1 else method, fontsize=7)
+            ax.tick_params(labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("pruning ratio", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def pixel_usage_figure(
+    runs: pd.DataFrame, pixels: pd.DataFrame, keys: list[str], shape: tuple[int, int]
+) -> Figure:
+    """Per input pixel, hidden neurons still using it after the last iteration (mean over seeds)."""
+    facets = _facets(runs, [k for k in keys if k != "method"])
+    methods = list(dict.fromkeys(runs["method"]))
+    fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
+                             figsize=(2.8 * len(facets), 2.8 * len(methods)))  # fmt: skip
+    pm = pixels.merge(runs[["run", "method"]], on="run")
+    vmax = max(1, pm.groupby(["run"])["neurons"].max().max())
+    for i, method in enumerate(methods):
+        for j, (title, ids) in enumerate(facets.items()):
+            ax = axes[i][j]
+            sub = pm[(pm["method"] == method) & pm["run"].isin(ids)]
+            img = sub.groupby("pixel")["neurons"].mean().reindex(range(shape[0] * shape[1]))
+            im = ax.imshow(img.to_numpy().reshape(shape), cmap="magma", vmin=0, vmax=vmax)
+            used = int((img > 0).sum())
+            text = f"{used} pixels used by any seed"
+            if "inactive" in sub:  # never-inked pixels, outlined in cyan
+                blank = sub.groupby("pixel")["inactive"].all().reindex(img.index, fill_value=False)
+                blank_used = int((blank & (img > 0)).sum())
+                outline(ax, blank.to_numpy().reshape(shape), "cyan")
+                text += f"\n({blank_used} never inked, in cyan)"
+            ax.set_title(f"{method}; {title}\n{text}" if len(facets) > 1
+                         else f"{method}: {text}", fontsize=7)  # fmt: skip
+            ax.set_axis_off()
+    fig.colorbar(im, ax=axes, shrink=0.6, label="hidden neurons using the pixel")
+    return fig
+
+
+
+
+def _log_density_axis(ax: plt.Axes) -> None:
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+#: Line style and marker per region variant (or other region setting) in the frontier figure.
+LINE_STYLES = (("-", "o"), ("--", "s"), ("-.", "^"), (":", "D"), ((0, (5, 1, 1, 1)), "v"))
+#: (x, y, y label) of the frontier figure's four panels, left to right, top to bottom.
+FRONTIER_PANELS = (
+    ("w1_density", "test_acc", "test accuracy (%)"),
+    ("w1_density", "region_px_median", "median region size (pixels, log scale)"),
+    ("w1_density", "pixels_used", "input pixels in use"),
+    ("pixels_used", "test_acc", "test accuracy (%)"),
+)
+#: An accuracy axis spans at least this many points, so that small changes look small.
+MIN_ACC_SPAN = 2.0
+
+
+def frontier_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str]) -> Figure:
+    """What readability costs. Every stage of every run (iteration 0 on, mean over seeds): test
+    accuracy, the regions' median size and the input pixels in use against W1 density, and
+    accuracy against the pixels in use. A line per method (colour) and region variant (line
+    style); the legend gives each line's last stage. A 2x2 block of panels per combination of
+    the other varying settings."""
+    line_keys = [k for k in keys if k.startswith("region_")]
+    facets = _facets(runs, [k for k in keys if not k.startswith("region_")])
+    lines = runs[["run", "method"]].copy()
+    lines["line"] = [
+        ", ".join(_setting_text(k, v) for k, v in zip(line_keys, row))
+        for row in runs[line_keys].itertuples(index=False)
+    ]
+    styles = {name: LINE_STYLES[i % len(LINE_STYLES)]
+              for i, name in enumerate(dict.fromkeys(lines["line"]))}  # fmt: skip
+    its = iterations.merge(lines, on="run")
+    its = its[its["iteration"] >= 0]
+    fig, grid = plt.subplots(2, 2 * len(facets), squeeze=False,
+                             figsize=(9.0 * len(facets), 7.4))  # fmt: skip
+    for f, (title, ids) in enumerate(facets.items()):
+        axes = [grid[0][2 * f], grid[0][2 * f + 1], grid[1][2 * f], grid[1][2 * f + 1]]
+        sub = its[its["run"].isin(ids)]
+        for (method, line), g in sub.groupby(["method", "line"], sort=False):
+            agg = g.groupby("iteration")[["w1_density", "test_acc", "region_px_median",
+                                          "pixels_used"]].mean()  # fmt: skip
+            last = agg.iloc[-1]
+            label = (f"{method}{', ' + line if line else ''}: {100 * last['test_acc']:.2f}%,"
+                     f" density {last['w1_density']:.3f}, regions {last['region_px_median']:g} px,"
+                     f" {last['pixels_used']:.0f} pixels")  # fmt: skip
+            ls, marker = styles[line]
+            for i, (x, y, _) in enumerate(FRONTIER_PANELS):
+                scale = 100 if y == "test_acc" else 1
+                axes[i].plot(agg[x], scale * agg[y], linestyle=ls, marker=marker, ms=3.5,
+                             color=METHOD_COLOURS.get(method, "0.3"),
+                             label=label if i == 0 else None)  # fmt: skip
+        for ax, (x, y, ylabel) in zip(axes, FRONTIER_PANELS):
+            if x == "w1_density":
+                _log_density_axis(ax)
+                ax.set_xlabel("W1 density (surviving fraction, log scale)", fontsize=8)
+            else:
+                ax.set_xlabel("input pixels in use", fontsize=8)
+            if y == "region_px_median":
+                ax.set_yscale("log")
+            if y == "test_acc":
+                low, high = ax.get_ylim()
+                if high - low < MIN_ACC_SPAN:
+                    mid = (low + high) / 2
+                    ax.set_ylim(mid - MIN_ACC_SPAN / 2, mid + MIN_ACC_SPAN / 2)
+            ax.set_ylabel(ylabel, fontsize=8)
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+        if title != "all runs":
+            axes[0].set_title(title, fontsize=9, loc="left")
+        handles, labels = axes[0].get_legend_handles_labels()
+        axes[2].legend(handles, labels, loc="upper left", bbox_to_anchor=(0.0, -0.18),
+                       fontsize=7, frameon=False, title_fontsize=7,
+                       title="method, region variant: last stage (mean over seeds)")  # fmt: skip
+    fig.suptitle("What readability costs: accuracy, region size and pixels in use, stage by stage",
+                 fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    return fig
