@@ -138,3 +138,25 @@ def test_readability_markdown_has_a_row_per_run():
     md = readability_markdown(runs)
     assert "| a | paper | 40 | 1.00 | 300, 400 | 0.0080 | 1.00 | 500 | 3 | 4 |" in md
     assert "| b | cut0.1_cap2 | 100 | 3.25 | 12.5, 30 | 0.0500 | 0.50 | 784 | 67 | 3000 |" in md
+
+
+def test_grid_keys_name_a_variant_by_its_name_and_skip_measures():
+    from regionprune.metrics import grid_keys
+
+    runs = pd.DataFrame(
+        {
+            "run": list("abcdef"),
+            "train_seed": [0, 1, 0, 1, 0, 1],
+            "train_activation": ["relu"] * 3 + ["sigmoid"] * 3,
+            "region_rate": [0.4, 0.4, 0.0, 0.0, 0.4, 0.4],
+            "region_cut": [0.0, 0.0, 0.1, 0.1, 0.0, 0.0],
+            "region_variant": ["paper", "paper", "cut0.1", "cut0.1", "paper", "paper"],
+            "region_px_median": [300.0, 310.0, 30.0, 31.0, 290.0, 305.0],  # a measure
+            "method": "region",
+            "iterations": 8,
+        }
+    )
+    # rate and cut are told by the variant; activation varies on its own; seeds are averaged
+    assert grid_keys(runs) == ["train_activation", "region_variant"]
+    runs.loc[0, "region_rate"] = 0.2  # now the rate varies within the paper variant
+    assert grid_keys(runs) == ["train_activation", "region_rate", "region_variant"]

@@ -128,3 +128,11 @@ def test_a_section_given_as_alternatives_varies_its_keys_together():
     assert variants == {(v, m) for v in ("paper", "cut0.1_cap2") for m in ("region", "magnitude")}
     # the base config is untouched by the merge
     assert BASE["region"] == {"rate": 0.4}
+
+
+def test_setting_columns_are_the_row_of_a_run():
+    from regionprune.settings import setting_columns
+
+    row = RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings()).row()
+    assert list(row) == ["run", *setting_columns()]
+    assert "region_variant" in setting_columns() and "region_px_median" not in setting_columns()

@@ -35,12 +35,18 @@ SMALL = {
 
 
 def snakemake(
-    workdir: Path, *args: str, env: dict | None = None, check: bool = True, timeout: int = 900
+    workdir: Path,
+    *args: str,
+    env: dict | None = None,
+    check: bool = True,
+    timeout: int = 900,
+    configfiles: tuple[Path, ...] = (),
 ):
+    """Run snakemake on ``workdir``'s config.yaml (then ``configfiles`` over it, in order)."""
     cmd = [
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-        "--cores", "2", *args,
+        *map(str, configfiles), "--cores", "2", *args,
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and proc.returncode != 0:
@@ -303,11 +309,35 @@ def test_corrupt_data_stops_the_run_with_a_clear_error(tmp_path, mnist_dir):
     assert not any(p.suffix == ".gz" for p in data.rglob("*")) if data.exists() else True
 
 
-def test_bad_config_is_rejected_at_start(tmp_path, mnist_dir):
-    write_config(tmp_path, mnist_dir, region={"connectivity": 6})
+@pytest.mark.parametrize(
+    "region, words",
+    [
+        ({"connectivity": 6}, ["connectivity"]),
+        ({"cut": 1.0}, ["cut", "1.0"]),
+        ({"pixel_cut": -0.2}, ["pixel_cut", "-0.2"]),
+        ({"cut_scope": "per_pixel"}, ["cut_scope", "per_pixel"]),
+        ({"min_size": 0}, ["min_size"]),
+        ({"max_regions": 0}, ["max_regions"]),
+    ],
+)
+def test_bad_config_is_rejected_at_start(tmp_path, mnist_dir, region, words):
+    write_config(tmp_path, mnist_dir, region=region)
     out = snakemake(tmp_path, "--dry-run", check=False)
     assert out.returncode != 0
-    assert "connectivity" in out.stderr + out.stdout
+    assert all(w in out.stderr + out.stdout for w in words)
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("preset, runs", [("carved-sigmoid", 18), ("carved-relu", 27)])
+def test_presets_are_valid_grids_with_their_baselines(tmp_path, mnist_dir, preset, runs):
+    """Each preset, as the README runs it: seeds 0-2, the paper's variant and the carved ones,
+    each with its matched baselines, and the decision basis of every region run."""
+    write_config(tmp_path, mnist_dir)
+    out = snakemake(tmp_path, "--dry-run",
+                    configfiles=(REPO / "workflow" / "presets" / f"{preset}.yaml",))  # fmt: skip
+    counts = job_counts(out.stdout)
+    assert counts["collect_run"] == runs and counts["train_baseline"] == 3
+    assert counts["evidence"] == runs // 3  # every region run, paper and carved
 
 
 def test_lint_is_clean(mnist_dir, tmp_path):
@@ -371,35 +401,82 @@ def test_bad_grid_value_is_rejected_at_start(tmp_path, mnist_dir):
     assert out.returncode != 0 and "per_cell" in out.stdout + out.stderr
 
 
+#: A carving with every step on (30% cut so that the small 2-iteration run fragments).
+CARVED = {"rate": 0.0, "score": "sum_abs", "pixel_cut": 0.1, "cut": 0.3, "min_size": 2,
+          "max_regions": 2}  # fmt: skip
+CARVED_VARIANT = "px0.1_cut0.3_min2_cap2"
+
+
 @pytest.fixture(scope="module")
 def grid_dir(tmp_path_factory, mnist_dir) -> Path:
-    """A small real grid: three methods, two region scopes, one seed, two iterations."""
+    """A small real grid: three methods; the paper's region pruning over all neurons, per
+    neuron, and carved; one seed, two iterations."""
     workdir = tmp_path_factory.mktemp("grid")
     write_config(workdir, mnist_dir,
                  grid={"method": ["region", "magnitude", "random"],
-                       "region": {"scope": ["global", "per_neuron"]}})  # fmt: skip
+                       "region": [{}, {"scope": "per_neuron"}, CARVED]})  # fmt: skip
     snakemake(workdir)
     return workdir
 
 
+def _region_setting(runs: pd.DataFrame) -> pd.Series:
+    """One label per region setting of the grid: the variant, and the scope for the paper's."""
+    return runs["region_variant"] + "/" + runs["region_scope"]
+
+
 def test_baselines_match_the_region_runs_density_at_every_iteration(grid_dir):
     summary = grid_dir / "results" / "summary"
-    runs = pd.read_parquet(summary / "runs.parquet")
+    runs = pd.read_parquet(summary / "runs.parquet").assign(setting=_region_setting)
     its = pd.read_parquet(summary / "iterations.parquet").merge(
-        runs[["run", "method", "region_scope"]], on="run"
+        runs[["run", "method", "setting"]], on="run"
     )
-    assert len(runs) == 6 and set(runs["method"]) == {"region", "magnitude", "random"}
+    assert len(runs) == 9 and set(runs["method"]) == {"region", "magnitude", "random"}
+    assert set(runs["setting"]) == {"paper/global", "paper/per_neuron", f"{CARVED_VARIANT}/global"}
     assert runs["baseline_acc"].nunique() == 1  # one shared baseline
-    for _, g in its[its["iteration"] >= 0].groupby(["region_scope", "iteration"]):
+    for _, g in its[its["iteration"] >= 0].groupby(["setting", "iteration"]):
         assert g["w1_nonzero"].nunique() == 1, g[["method", "iteration", "w1_nonzero"]]
     # iteration 0: magnitude pruning shared by region and magnitude; random has its own
-    start = its[its["iteration"] == 0].set_index(["region_scope", "method"])["stage"]
-    assert set(start.xs("global")) == {"magnitude", "random"}
+    start = its[its["iteration"] == 0].set_index(["setting", "method"])["stage"]
+    assert set(start.xs("paper/global")) == {"magnitude", "random"}
     # random pruning spreads evenly; the region method drops whole neurons sooner
-    final = runs.set_index(["region_scope", "method"])
+    final = runs.set_index(["setting", "method"])
     assert (final["neurons_dead"].xs("random", level="method") == 0).all()
     # readability measures exist for every run
-    assert runs[["regions_per_neuron", "largest_region_share", "pixels_used"]].notna().all().all()
+    measures = ["regions_per_neuron", "largest_region_share", "pixels_used", "region_px_median",
+                "region_px_p90", "ipr_median", "alive_neurons"]  # fmt: skip
+    assert runs[measures].notna().all().all()
+    assert (runs["region_px_p90"] >= runs["region_px_median"]).all()
+
+
+def test_carving_keeps_few_regions_of_a_minimum_size_and_drops_pixels(grid_dir, mnist_dir):
+    """The carved run's masks, relabelled from its checkpoints, obey every carving step."""
+    from regionprune.regions import label_neurons
+
+    summary = grid_dir / "results" / "summary"
+    runs = pd.read_parquet(summary / "runs.parquet")
+    carved = runs[(runs["region_variant"] == CARVED_VARIANT) & (runs["method"] == "region")]
+    assert len(carved) == 1 and carved.iloc[0]["region_max_regions"] == 2
+    # the matched baselines carry the variant of the run they follow
+    assert (runs.loc[runs["region_cut"] == 0.3, "region_variant"] == CARVED_VARIANT).sum() == 3
+    run_dir = grid_dir / "results" / "runs" / carved.iloc[0]["run"]
+    its = pd.read_parquet(run_dir / "summary" / "iterations.parquet").set_index("iteration")
+    for k in (1, 2):
+        with h5py.File(run_dir.parent / f"iter{k}" / "model.h5") as f:
+            mask = f["masks/fc1.weight"][()].astype(bool)
+        labels = label_neurons(mask, (28, 28), 8)
+        for lab in labels:
+            sizes = np.bincount(lab.ravel())[1:]
+            assert len(sizes) <= 2 and (sizes >= 2).all()
+        # the pixel cut removed a tenth of the pixels in use, and the rest can only remove more
+        before = its.loc[k - 1, "pixels_used"]
+        assert its.loc[k, "pixels_used"] <= before - round(0.1 * before)
+        table = pd.read_parquet(run_dir.parent / f"iter{k}" / "regions_pruned.parquet")
+        assert set(table["removed_by"].dropna()) <= {"min_size", "max_regions"}  # rate is 0
+        assert (table["pruned"] == table["removed_by"].notna()).all()
+        kept = table[~table["pruned"]]
+        assert kept.groupby("neuron").size().max() <= 2 and kept["size"].min() >= 2
+        assert int(kept["size"].sum()) == int(mask.sum())
+    assert its.loc[2, "regions_per_neuron"] <= 2 and its.loc[2, "alive_neurons"] > 0
     # the matched pair was trained in lockstep, the region method alone
     for method, n in (("region", 1), ("magnitude", 2), ("random", 2)):
         for model in (grid_dir / "results" / "runs").rglob(f"{method}/iter*/model.h5"):
@@ -411,13 +488,17 @@ def test_grid_aggregation_and_figures(grid_dir):
     summary = grid_dir / "results" / "summary"
     for t in ("runs", "iterations", "epochs", "neurons", "pixels"):
         df = pd.read_parquet(summary / f"{t}.parquet")
-        assert df["run"].nunique() == 6, t
+        assert df["run"].nunique() == 9, t
     neurons = pd.read_parquet(summary / "neurons.parquet")
-    assert len(neurons) == 6 * 100
+    assert len(neurons) == 9 * 100 and "ipr" in neurons
     pixels = pd.read_parquet(summary / "pixels.parquet")
-    assert len(pixels) == 6 * 784
+    assert len(pixels) == 9 * 784
     md = (summary / "summary.md").read_text()
-    assert "+-" in md and "per_neuron" in md and "random" in md
-    for f in ("accuracy_density", "ratio_histograms", "pixel_usage"):
+    assert "+-" in md and "per_neuron" in md and "random" in md and CARVED_VARIANT in md
+    assert "regions / IG" in md  # the deletion test beside integrated gradients
+    # the evidence rule explains the carved run too
+    faith = pd.read_parquet(summary / "faithfulness.parquet")
+    assert faith["run"].str.contains("_cut0.3_").any() and faith["run"].nunique() == 3
+    for f in ("accuracy_density", "frontier", "ratio_histograms", "pixel_usage"):
         assert (summary / "figures" / f"{f}.png").read_bytes()[:4] == b"\x89PNG"
         assert (summary / "figures" / f"{f}.pdf").read_bytes()[:5] == b"%PDF-"

@@ -164,7 +164,7 @@ def frontier_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str
                                           "pixels_used"]].mean()  # fmt: skip
             last = agg.iloc[-1]
             label = (f"{method}{', ' + line if line else ''}: {100 * last['test_acc']:.2f}%,"
-                     f" density {last['w1_density']:.3f}, regions {last['region_px_median']:g} px,"
+                     f" density {last['w1_density']:.3f}, regions {last['region_px_median']:.0f} px,"
                      f" {last['pixels_used']:.0f} pixels")  # fmt: skip
             ls, marker = styles[line]
             for i, (x, y, _) in enumerate(FRONTIER_PANELS):
@@ -190,11 +190,13 @@ def frontier_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str
             ax.tick_params(labelsize=7)
         if title != "all runs":
             axes[0].set_title(title, fontsize=9, loc="left")
-        handles, labels = axes[0].get_legend_handles_labels()
-        axes[2].legend(handles, labels, loc="upper left", bbox_to_anchor=(0.0, -0.18),
-                       fontsize=7, frameon=False, title_fontsize=7,
-                       title="method, region variant: last stage (mean over seeds)")  # fmt: skip
     fig.suptitle("What readability costs: accuracy, region size and pixels in use, stage by stage",
                  fontsize=10)  # fmt: skip
     fig.tight_layout()
+    # legends after the layout, below each block: saved with bbox_inches="tight"
+    for f in range(len(facets)):
+        handles, labels = grid[0][2 * f].get_legend_handles_labels()
+        grid[1][2 * f].legend(handles, labels, loc="upper left", bbox_to_anchor=(0.0, -0.16),
+                              fontsize=7.5, frameon=False, title_fontsize=7.5,
+                              title="method, region variant: last stage (mean over seeds)")  # fmt: skip
     return fig

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from regionprune.metrics import GRID_MEASURES, faithfulness_summary

@@ -9,6 +9,7 @@ import pandas as pd
 
 from regionprune.pruning import density, neuron_pruning_ratios
 from regionprune.regions import global_ids, label_neurons, mask_from_labels
+from regionprune import settings
 from regionprune.settings import W1
 from regionprune.storage import Checkpoint
 
@@ -157,12 +158,9 @@ def run_row(settings_row: dict[str, Any], stages: pd.DataFrame) -> dict[str, Any
     }
 
 
-#: Settings columns of runs.parquet (everything that names a run's configuration).
-SETTING_PREFIXES = ("train_", "magnitude_", "region_")
-
-
 def setting_columns(runs: pd.DataFrame) -> list[str]:
-    return [c for c in runs.columns if c.startswith(SETTING_PREFIXES)] + ["iterations", "method"]
+    """The settings columns of a runs table (everything that names a run's configuration)."""
+    return [c for c in settings.setting_columns() if c in runs.columns]
 
 
 def varying(runs: pd.DataFrame, columns: list[str]) -> list[str]:

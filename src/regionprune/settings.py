@@ -321,6 +321,18 @@ class RunSettings:
         )
 
 
+def setting_columns() -> list[str]:
+    """The columns of a run's settings in every table (``RunSettings.row`` less ``run``):
+    derived from the settings classes, so that a measure whose name starts like a setting's
+    (``region_px_median``) is never taken for one."""
+    columns = [
+        f"{cls.prefix}_{f.name}"
+        for cls in (TrainSettings, MagnitudeSettings, RegionSettings)
+        for f in fields(cls)  # type: ignore[arg-type]
+    ]
+    return [*columns, "region_variant", "iterations", "method"]
+
+
 def expand_grid(config: dict[str, Any]) -> list[dict[str, Any]]:
     """One full config per combination of the lists in ``config["grid"]`` (Cartesian product).
 
