@@ -1,7 +1,7 @@
 # Region pruning for interpretability (Takehana & Ozaki): see README.md.
 from snakemake.utils import min_version, validate
 
-from regionprune.settings import coerce_cli_strings
+from regionprune.config import coerce_cli_strings
 
 min_version("9.0")
 

@@ -2,15 +2,8 @@
 
 import pytest
 
-from regionprune.settings import (
-    MagnitudeSettings,
-    expand_grid,
-    runs_from_config,
-    RegionSettings,
-    RunSettings,
-    TrainSettings,
-    coerce_cli_strings,
-)
+from regionprune.config import coerce_cli_strings, expand_grid, runs_from_config
+from regionprune.settings import MagnitudeSettings, RegionSettings, RunSettings, TrainSettings
 
 
 def test_names_say_the_settings():
@@ -52,21 +45,24 @@ def test_json_round_trip_and_unknown_keys():
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: TrainSettings(activation="gelu"), "activation"),
-        (lambda: TrainSettings(epochs=0), "epochs"),
-        (lambda: MagnitudeSettings(1.5), r"\[0, 1\]"),
-        (lambda: RegionSettings(connectivity=6), "4 or 8"),
-        (lambda: RegionSettings(retrain_epochs=-1), "retrain_epochs"),
-        (lambda: RegionSettings(score="median"), "region score"),
-        (lambda: RegionSettings(scope="layer"), "region scope"),
-        (lambda: RegionSettings(cut=1.0), r"cut must lie in \[0, 1\)"),
-        (lambda: RegionSettings(pixel_cut=-0.1), "pixel_cut"),
-        (lambda: RegionSettings(cut_scope="row"), "cut_scope"),
-        (lambda: RegionSettings(min_size=0), "min_size"),
-        (lambda: RegionSettings(max_regions=0), "max_regions"),
-        (lambda: TrainSettings(dataset="cifar10"), "dataset"),
+        (lambda: TrainSettings(activation="gelu"), r"train.activation: 'gelu' is not one of"),
+        (lambda: TrainSettings(epochs=0), "train.epochs: 0 is less than the minimum of 1"),
+        (lambda: MagnitudeSettings(1.5), "magnitude.rate: 1.5 is greater than the maximum of 1"),
+        (lambda: RegionSettings(connectivity=6), r"region.connectivity: 6 is not one of \[4, 8\]"),
+        (lambda: RegionSettings(retrain_epochs=-1), "region.retrain_epochs: -1 is less"),
+        (lambda: RegionSettings(score="median"), "region.score: 'median'"),
+        (lambda: RegionSettings(scope="layer"), "region.scope: 'layer'"),
+        (lambda: RegionSettings(cut=1.0), "region.cut: 1.0 is greater than or equal to the max"),
+        (lambda: RegionSettings(pixel_cut=-0.1), "region.pixel_cut: -0.1 is less than"),
+        (lambda: RegionSettings(cut_scope="row"), "region.cut_scope: 'row'"),
+        (lambda: RegionSettings(min_size=0), "region.min_size: 0"),
+        (lambda: RegionSettings(max_regions=0), "region.max_regions: 0"),
+        (lambda: RegionSettings(rate="0.4"), "region.rate: '0.4' is not of type 'number'"),
+        (lambda: TrainSettings(dataset="cifar10"), "train.dataset: 'cifar10'"),
         (lambda: RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings(), 1, "lth"),
-         "method"),
+         "method: 'lth' is not one of"),
+        (lambda: RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings(), -2),
+         "iterations: -2 is less than the minimum of 0"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(make, match):
@@ -136,3 +132,10 @@ def test_setting_columns_are_the_row_of_a_run():
     row = RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings()).row()
     assert list(row) == ["run", *setting_columns()]
     assert "region_variant" in setting_columns() and "region_px_median" not in setting_columns()
+
+
+def test_settings_know_the_data_sets_data_knows():
+    from regionprune.data import SPECS
+    from regionprune.settings import DATASET_NAMES
+
+    assert tuple(SPECS) == DATASET_NAMES

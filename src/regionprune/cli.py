@@ -9,7 +9,7 @@ import sys
 
 JOBS = (
     "fetch", "baseline", "magnitude", "label", "prune", "match", "retrain",
-    "collect", "evidence", "evidence_figures", "figures", "summary", "grid_figures",
+    "collect", "evidence", "evidence_figures", "figures", "summary", "grid_figures", "settings",
 )  # fmt: skip
 
 log = logging.getLogger("regionprune")

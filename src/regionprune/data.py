@@ -91,14 +91,14 @@ FASHION_MNIST = DatasetSpec(
                  "sneaker", "bag", "boot"),  # fmt: skip
 )
 
-DATASETS: dict[str, DatasetSpec] = {MNIST.name: MNIST, FASHION_MNIST.name: FASHION_MNIST}
+SPECS: dict[str, DatasetSpec] = {MNIST.name: MNIST, FASHION_MNIST.name: FASHION_MNIST}
 
 
 def get_spec(name: str) -> DatasetSpec:
     try:
-        return DATASETS[name]
+        return SPECS[name]
     except KeyError:
-        raise DataError(f"unknown data set {name!r}; known: {sorted(DATASETS)}") from None
+        raise DataError(f"unknown data set {name!r}; known: {sorted(SPECS)}") from None
 
 
 def content_md5(path: Path) -> str:

@@ -1,4 +1,4 @@
-"""Typed settings of a run, and the folder names that say them.
+"""Typed settings of a run, each defined once: default, meaning, range, and the folder names.
 
 A run is three nested levels, each one a folder named after its own settings, so that a change
 at one level recomputes that level and what follows, never what comes before (open_lth's idea):
@@ -11,13 +11,18 @@ paper's region pruning (``region``) or a baseline that follows the region run's 
 every iteration with the same retraining: Han et al.'s iterative ``magnitude`` pruning, or
 ``random`` pruning. The number of iterations is deliberately *not* part of any folder name:
 raising it reuses what exists.
+
+Every field is declared with ``setting(default, doc, **rules)``: the JSON-schema ``rules`` are
+the only statement of what a value may be. ``config`` generates the workflow's schema,
+``config.yaml`` and the configuration docs from these fields, and every settings object checks
+itself against the same rules when it is made (in the workflow and in every job).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from functools import cache
 from typing import Any, ClassVar, TypeVar
 
 #: The paper's network, 784 - 100 - 50 - 10 fully connected (section 4.1).
@@ -26,7 +31,8 @@ LAYER_SIZES = (784, 100, 50, 10)
 W1 = "fc1.weight"
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
-DATASETS = ("mnist", "fashion_mnist")
+#: The data sets ``data.SPECS`` knows (named here so that settings import no data code).
+DATASET_NAMES = ("mnist", "fashion_mnist")
 METHODS = ("region", "magnitude", "random")
 #: Region scores the pruning step can rank by; ``mean_abs`` is the paper's.
 SCORES = ("mean_abs", "sum_abs", "max_abs", "size")
@@ -39,20 +45,43 @@ CONNECTIVITIES = (4, 8)
 #: random (a control).
 CRITERIA = ("magnitude", "random")
 
-S = TypeVar("S", bound="_Settings")
+S = TypeVar("S", bound="Settings")
+
+#: JSON-schema types of the annotations settings use (``from __future__`` keeps them as text).
+_TYPES = {
+    "int": "integer",
+    "float": "number",
+    "str": "string",
+    "bool": "boolean",
+    "int | None": ["integer", "null"],
+    "float | None": ["number", "null"],
+    "list[str]": "array",
+    "list[float]": "array",
+    "list[int | str]": "array",
+}
 
 
-def stream_seed(seed: int, stream: int) -> int:
-    """An independent seed per use of a run's seed: 0 baseline data order, k iteration k's,
-    and ``RANDOM_STREAM + k`` the random method's pruning at iteration k."""
-    import numpy as np
+def setting(default: Any, doc: str, *, section: str | None = None, **rules: Any) -> Any:
+    """A settings field: its default, what it means (the schema's description, the comment in
+    config.yaml, the docs' table), and its JSON-schema ``rules`` (enum, minimum, maximum,
+    exclusiveMinimum, exclusiveMaximum, items, oneOf, pattern...). ``section`` puts the key in
+    another config section than its class's (the data set and its limits live under ``data``)."""
+    meta = {"doc": doc, "rules": rules, "section": section}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: json.loads(json.dumps(default)), metadata=meta)
+    return field(default=default, metadata=meta)
 
-    return int(np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+def field_default(f: Any) -> Any:
+    return f.default_factory() if f.default is MISSING else f.default
 
 
-RANDOM_STREAM = 1_000_000
-#: ``EVIDENCE_STREAM + k``: the random-region control of the deletion test at iteration k.
-EVIDENCE_STREAM = 2_000_000
+def field_schema(f: Any) -> dict[str, Any]:
+    """The JSON schema of one settings field, from its rules, type, doc and default."""
+    rules = dict(f.metadata["rules"])
+    if "type" not in rules and "oneOf" not in rules:
+        rules["type"] = _TYPES[str(f.type)]
+    return {"description": f.metadata["doc"], **rules, "default": field_default(f)}
 
 
 def _num(x: float) -> str:
@@ -60,10 +89,24 @@ def _num(x: float) -> str:
     return format(x, "g")
 
 
-class _Settings:
-    """Shared JSON round trip; subclasses are frozen dataclasses."""
+class Settings:
+    """Shared by every settings class (frozen dataclasses): checks against its own schema on
+    creation, JSON round trip, flat table columns."""
 
+    #: The config section (and table-column prefix) of the class's fields.
     prefix: ClassVar[str]
+
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        """JSON schema of the class's fields (all of them, whatever their config section)."""
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {f.name: field_schema(f) for f in fields(cls)},  # type: ignore[arg-type]
+        }
+
+    def __post_init__(self) -> None:
+        check(type(self), self.prefix, self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]
@@ -85,58 +128,62 @@ class _Settings:
     def from_json(cls: type[S], text: str) -> S:
         return cls.from_dict(json.loads(text))
 
+    @classmethod
+    def pick(cls: type[S], section: dict[str, Any]) -> S:
+        """Made from a config section that also holds other classes' keys (``data``)."""
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls.from_dict({k: v for k, v in section.items() if k in names})
+
     def row(self) -> dict[str, Any]:
         """Flat columns for the summary tables, prefixed by level (``train_seed``...)."""
         return {f"{self.prefix}_{k}": v for k, v in self.to_dict().items()}
 
 
-def _check_rate(name: str, rate: float) -> None:
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got {rate}")
+@cache
+def _validator(cls: type) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(cls.schema())
 
 
-def _check_positive(name: str, value: int | float) -> None:
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
+def check(cls: type, section: str, values: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the key, the value and what is allowed, where ``values``
+    break ``cls``'s schema (the rules of its fields: the workflow's schema says the same)."""
+    error = next(iter(_validator(cls).iter_errors(values)), None)
+    if error is not None:
+        key = ".".join(filter(None, [section, *map(str, error.absolute_path)]))
+        raise ValueError(f"{key}: {error.message}")
 
 
 @dataclass(frozen=True)
-class TrainSettings(_Settings):
-    """Everything that decides the baseline network (and the data every later stage is scored on)."""
+class TrainSettings(Settings):
+    """The baseline network and its training (and the data every later stage is scored on)."""
 
     prefix: ClassVar[str] = "train"
 
-    dataset: str = "mnist"
-    activation: str = "sigmoid"
-    init: str = "default"
-    epochs: int = 15
-    batch_size: int = 100
-    lr: float = 0.1
-    seed: int = 0
-    #: L2 penalty of SGD (Han et al. train with one); also used by every retraining. Pixels that
-    #: are zero in every training image get no gradient, so only this moves their weights.
-    weight_decay: float = 0.0
-    train_limit: int | None = None  # first N training images only (tests, quick looks)
-    test_limit: int | None = None  # first N test images only
-
-    def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
-        _check_positive("epochs", self.epochs)
-        _check_positive("batch_size", self.batch_size)
-        _check_positive("lr", self.lr)
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
-        for name in ("train_limit", "test_limit"):
-            value = getattr(self, name)
-            if value is not None:
-                _check_positive(name, value)
+    dataset: str = setting("mnist", "data set (IDX format)", enum=list(DATASET_NAMES),
+                           section="data")  # fmt: skip
+    activation: str = setting(
+        "sigmoid", "choice: sigmoid reproduces the paper's ~94.5% (relu: ~98%)",
+        enum=list(ACTIVATIONS),
+    )  # fmt: skip
+    init: str = setting("default", "choice: PyTorch's default initialisation", enum=list(INITS))
+    epochs: int = setting(15, "baseline training epochs (the paper: 15)", minimum=1)
+    batch_size: int = setting(100, "batch size (the paper: 100)", minimum=1)
+    lr: float = setting(0.1, "plain SGD on cross-entropy, learning rate (the paper: 0.1)",
+                        exclusiveMinimum=0)  # fmt: skip
+    seed: int = setting(0, "seeds the initialisation and every data order", minimum=0)
+    weight_decay: float = setting(
+        0.0,
+        "L2 penalty of SGD, in training and every retraining; the paper uses none (Han et al.:"
+        " some). Pixels blank in every training image get no gradient, so only this moves their"
+        " weights",
+        minimum=0,
+    )
+    train_limit: int | None = setting(None, "use only the first N training images (tests, quick"
+                                      " looks); null: all", minimum=1, section="data")  # fmt: skip
+    test_limit: int | None = setting(None, "use only the first N test images; null: all",
+                                     minimum=1, section="data")  # fmt: skip
 
     @property
     def name(self) -> str:
@@ -157,18 +204,18 @@ class TrainSettings(_Settings):
 
 
 @dataclass(frozen=True)
-class MagnitudeSettings(_Settings):
+class MagnitudeSettings(Settings):
     """Step 1 of the paper: remove ``rate`` of all W1 weights with the smallest |w|."""
 
     prefix: ClassVar[str] = "magnitude"
 
-    rate: float = 0.5
-    #: Remove the weights of input pixels that are zero in every training image first (they
-    #: count towards ``rate``, so the density is the same either way).
-    drop_inactive: bool = False
-
-    def __post_init__(self) -> None:
-        _check_rate("magnitude rate", self.rate)
+    rate: float = setting(0.5, "fraction of all W1 weights removed by smallest |w| (the paper:"
+                          " 0.5)", minimum=0, maximum=1)  # fmt: skip
+    drop_inactive: bool = setting(
+        False,
+        "first remove the weights of input pixels that are zero in every training image (they"
+        " never get a gradient and keep their random initial values); they count towards rate",
+    )
 
     @property
     def name(self) -> str:
@@ -176,7 +223,7 @@ class MagnitudeSettings(_Settings):
 
 
 @dataclass(frozen=True)
-class RegionSettings(_Settings):
+class RegionSettings(Settings):
     """Steps 2-5 of the paper, one iteration: label, score, prune ``rate`` of all regions, retrain.
 
     The carving settings (``pixel_cut``, ``cut``, ``cut_scope``, ``min_size``, ``max_regions``)
@@ -186,48 +233,37 @@ class RegionSettings(_Settings):
 
     prefix: ClassVar[str] = "region"
 
-    rate: float = 0.4
-    connectivity: int = 8
-    score: str = "mean_abs"
-    scope: str = "global"
-    retrain_epochs: int = 1
-    retrain_lr: float = 0.1
-    retrain_batch_size: int = 100
-    #: Before labelling: remove this fraction of the input pixels still in use, all of a
-    #: pixel's surviving weights at once, the pixels whose weights have the smallest L2 norm.
-    pixel_cut: float = 0.0
-    #: Before labelling: remove this fraction of the surviving W1 weights with the smallest
-    #: |w|, so that a neuron's blob falls apart into its strong cores.
-    cut: float = 0.0
-    #: ``per_neuron``: every neuron loses ``cut`` of its own weights (none dies of it);
-    #: ``global``: all weights of all neurons ranked together.
-    cut_scope: str = "per_neuron"
-    #: After labelling: regions of fewer pixels are removed.
-    min_size: int = 1
-    #: Last: every neuron keeps at most this many regions, its highest by ``score``.
-    max_regions: int | None = None
-
-    def __post_init__(self) -> None:
-        _check_rate("region rate", self.rate)
-        if self.connectivity not in CONNECTIVITIES:
-            raise ValueError(f"connectivity must be 4 or 8, got {self.connectivity}")
-        if self.score not in SCORES:
-            raise ValueError(f"region score must be one of {SCORES}, got {self.score!r}")
-        if self.scope not in SCOPES:
-            raise ValueError(f"region scope must be one of {SCOPES}, got {self.scope!r}")
-        if self.retrain_epochs < 0:
-            raise ValueError(f"retrain_epochs must be >= 0, got {self.retrain_epochs}")
-        _check_positive("retrain_lr", self.retrain_lr)
-        _check_positive("retrain_batch_size", self.retrain_batch_size)
-        for name in ("pixel_cut", "cut"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"region {name} must lie in [0, 1), got {getattr(self, name)}")
-        if self.cut_scope not in SCOPES:
-            raise ValueError(f"region cut_scope must be one of {SCOPES}, got {self.cut_scope!r}")
-        if self.min_size < 1:
-            raise ValueError(f"region min_size must be >= 1 pixel, got {self.min_size}")
-        if self.max_regions is not None and self.max_regions < 1:
-            raise ValueError(f"region max_regions must be >= 1 or null, got {self.max_regions}")
+    rate: float = setting(0.4, "fraction of the regions removed per iteration, lowest score"
+                          " first (the paper: 0.4)", minimum=0, maximum=1)  # fmt: skip
+    connectivity: int = setting(8, "choice: 8-connected regions (4 also offered)",
+                                enum=list(CONNECTIVITIES))  # fmt: skip
+    score: str = setting("mean_abs", "what regions are ranked by: mean |w| (the paper), sum_abs,"
+                         " max_abs, size", enum=list(SCORES))  # fmt: skip
+    scope: str = setting("global", "global (the paper: all regions of all neurons together) or"
+                         " per_neuron (each neuron loses rate of its own)", enum=list(SCOPES))  # fmt: skip
+    retrain_epochs: int = setting(1, "choice: retraining epochs per iteration", minimum=0)
+    retrain_lr: float = setting(0.1, "retraining learning rate", exclusiveMinimum=0)
+    retrain_batch_size: int = setting(100, "retraining batch size", minimum=1)
+    pixel_cut: float = setting(
+        0.0,
+        "carving, before labelling: fraction of the input pixels still in use removed per"
+        " iteration, all of a pixel's weights at once, smallest L2 norm first (0: off, the paper)",
+        minimum=0, exclusiveMaximum=1,
+    )  # fmt: skip
+    cut: float = setting(
+        0.0,
+        "carving, before labelling: fraction of the surviving W1 weights removed per iteration"
+        " by smallest |w|, so that a blob falls apart into its strong cores (0: off, the paper)",
+        minimum=0, exclusiveMaximum=1,
+    )  # fmt: skip
+    cut_scope: str = setting("per_neuron", "per_neuron: every neuron loses cut of its own"
+                             " weights (none dies of it); global: all ranked together",
+                             enum=list(SCOPES))  # fmt: skip
+    min_size: int = setting(1, "carving, after labelling: regions of fewer pixels are removed"
+                            " (1: off)", minimum=1)  # fmt: skip
+    max_regions: int | None = setting(None, "carving, last: each neuron keeps at most this many"
+                                      " regions, its highest by score (null: no cap, the paper)",
+                                      minimum=1)  # fmt: skip
 
     def carving(self) -> list[str]:
         """Short names of the carving steps this setting turns on, in the order they run."""
@@ -266,19 +302,31 @@ class RegionSettings(_Settings):
 
 @dataclass(frozen=True)
 class RunSettings:
-    """One run: a path through the three levels, and how many region iterations to take."""
+    """One run: a path through the three levels, how many region iterations, which method."""
 
     train: TrainSettings
     magnitude: MagnitudeSettings
     region: RegionSettings
-    iterations: int = 8
-    method: str = "region"
+    iterations: int = setting(8, "choice: label -> prune -> retrain iterations", minimum=0)
+    method: str = setting(
+        "region",
+        "region (the paper), or a baseline that reaches the region run's W1 density at every"
+        " iteration with the same retraining: magnitude (Han et al.'s iterative pruning) or"
+        " random",
+        enum=list(METHODS),
+    )
+
+    #: The run's own keys, top-level in the config (its levels are sections of their own).
+    TOP_LEVEL: ClassVar[tuple[str, ...]] = ("iterations", "method")
+
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        """The schema of the run's own top-level keys (its levels have their own)."""
+        own = [f for f in fields(cls) if f.name in cls.TOP_LEVEL]
+        return {"type": "object", "properties": {f.name: field_schema(f) for f in own}}
 
     def __post_init__(self) -> None:
-        if self.iterations < 0:
-            raise ValueError(f"iterations must be >= 0, got {self.iterations}")
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        check(type(self), "", {k: getattr(self, k) for k in self.TOP_LEVEL})
 
     @property
     def path(self) -> str:
@@ -305,14 +353,10 @@ class RunSettings:
     def from_config(cls, config: dict[str, Any]) -> RunSettings:
         """Build from the workflow's (schema-validated) config dictionary."""
         data = config["data"]
+        in_data = [f.name for f in fields(TrainSettings) if f.metadata["section"] == "data"]
         return cls(
             train=TrainSettings.from_dict(
-                {
-                    "dataset": data["dataset"],
-                    "train_limit": data.get("train_limit"),
-                    "test_limit": data.get("test_limit"),
-                    **config["train"],
-                }
+                {**{k: data[k] for k in in_data if k in data}, **config["train"]}
             ),
             magnitude=MagnitudeSettings.from_dict(config["magnitude"]),
             region=RegionSettings.from_dict(config["region"]),
@@ -333,67 +377,14 @@ def setting_columns() -> list[str]:
     return [*columns, "region_variant", "iterations", "method"]
 
 
-def expand_grid(config: dict[str, Any]) -> list[dict[str, Any]]:
-    """One full config per combination of the lists in ``config["grid"]`` (Cartesian product).
+def stream_seed(seed: int, stream: int) -> int:
+    """An independent seed per use of a run's seed: 0 baseline data order, k iteration k's,
+    and ``RANDOM_STREAM + k`` the random method's pruning at iteration k."""
+    import numpy as np
 
-    The grid mirrors the config's shape: ``{"train": {"seed": [0, 1]}, "method": [...]}``. Every
-    combination is the base config with those values put in. A section may instead be a list of
-    partial sections, each one alternative merged over the base section, so that settings that
-    belong together vary together: ``{"region": [{}, {"rate": 0, "cut": 0.1}]}`` is the base
-    region setting, then that setting with the two keys changed. An empty grid gives the base
-    config.
-    """
-    grid = config.get("grid") or {}
-    # (keys, values, merge): merge means each value is a partial section merged over the base
-    axes: list[tuple[tuple[str, ...], list[Any], bool]] = []
-    for key, value in grid.items():
-        if isinstance(value, dict):
-            axes.extend(((key, sub), list(v), False) for sub, v in value.items())
-        else:
-            merge = bool(value) and all(isinstance(v, dict) for v in value)
-            axes.append(((key,), list(value), merge))
-    combos: list[dict[str, Any]] = []
-    for values in itertools.product(*(vals for _, vals, _ in axes)):
-        cfg = json.loads(json.dumps({k: v for k, v in config.items() if k != "grid"}))
-        for (keys, _, merge), value in zip(axes, values):
-            target = cfg
-            for k in keys[:-1]:
-                target = target.setdefault(k, {})
-            if merge:
-                target[keys[-1]] = {**target.get(keys[-1], {}), **json.loads(json.dumps(value))}
-            else:
-                target[keys[-1]] = value
-        combos.append(cfg)
-    return combos
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def runs_from_config(config: dict[str, Any]) -> dict[str, RunSettings]:
-    """Every run the config (and its grid) asks for, by id, in grid order, without repeats."""
-    runs: dict[str, RunSettings] = {}
-    for cfg in expand_grid(config):
-        run = RunSettings.from_config(cfg)
-        runs.setdefault(run.id, run)
-    return runs
-
-
-def coerce_cli_strings(value: Any) -> Any:
-    """Numbers, booleans and null written as strings, turned into what they say.
-
-    Snakemake parses ``--config key=1`` into an int, but leaves nested values such as
-    ``--config 'region={rate: 0.3}'`` as strings, which the schema would then reject.
-    """
-    if isinstance(value, dict):
-        return {k: coerce_cli_strings(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [coerce_cli_strings(v) for v in value]
-    if not isinstance(value, str):
-        return value
-    words = {"true": True, "false": False, "null": None, "~": None}
-    if value.lower() in words:
-        return words[value.lower()]
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
+RANDOM_STREAM = 1_000_000
+#: ``EVIDENCE_STREAM + k``: the random-region control of the deletion test at iteration k.
+EVIDENCE_STREAM = 2_000_000

@@ -18,8 +18,14 @@ if SRC not in sys.path:
     sys.path.append(SRC)
 
 from regionprune.codehash import code_version
+from regionprune.config import (
+    DataSource,
+    EvidenceSettings,
+    FiguresSettings,
+    expand_grid,
+    runs_from_config,
+)
 from regionprune.data import IDX_FILES, get_spec
-from regionprune.settings import expand_grid, runs_from_config
 
 ENV = "../envs/regionprune.yaml"
 RESULTS = "results"
@@ -34,13 +40,14 @@ TRAIN = {r.train.name: r.train for r in RUNS.values()}
 MAGNITUDE = {r.magnitude.name: r.magnitude for r in RUNS.values()}
 REGION = {r.region.name: r.region for r in RUNS.values()}
 RUN_BY_PATH = {(r.path, r.iterations): r for r in RUNS.values()}
-DATASETS = sorted({t.dataset for t in TRAIN.values()})
+USED_DATASETS = sorted({t.dataset for t in TRAIN.values()})
 MATCHED = ("magnitude", "random")  # baselines that follow the region run's density
-if config["evidence"]["budget"] not in config["evidence"]["budgets"]:
-    raise WorkflowError(
-        f"evidence.budget {config['evidence']['budget']} is not one of evidence.budgets"
-        f" {config['evidence']['budgets']}. Fix: add it to the budgets, or pick one of them."
-    )
+try:  # the sections that are no run's settings, checked as the jobs will read them
+    DATA_SOURCE = DataSource.pick(config["data"])
+    FIGURE_SETTINGS = FiguresSettings.from_dict(config["figures"])
+    EVIDENCE_SETTINGS = EvidenceSettings.from_dict(config["evidence"])
+except ValueError as err:
+    raise WorkflowError(str(err)) from None
 
 
 wildcard_constraints:
@@ -54,17 +61,14 @@ wildcard_constraints:
     n="[0-9]+",
 
 
-def local_dir(dataset):
-    """The folder to copy a data set from (config data.local_dir), or None to download it."""
-    given = config["data"]["local_dir"]
-    if given is None or isinstance(given, dict):
-        return (given or {}).get(dataset)
-    if len(DATASETS) > 1:
-        raise WorkflowError(
-            f"data.local_dir is one folder ({given}) but the grid uses the data sets {DATASETS}."
-            " Fix: give a folder per data set, data.local_dir: {mnist: ..., fashion_mnist: ...}"
-        )
-    return given
+def source_json(wildcards):
+    """DataSource as JSON for fetching one data set; one local folder for several data sets is
+    refused here, before any job runs."""
+    try:
+        DATA_SOURCE.folder(wildcards.dataset, USED_DATASETS)
+    except ValueError as err:
+        raise WorkflowError(str(err)) from None
+    return DATA_SOURCE.to_json()
 
 
 def data_files(dataset):
@@ -82,6 +86,10 @@ def data_dir(wildcards):
 
 def train_json(wildcards):
     return TRAIN[wildcards.train].to_json()
+
+
+def region_json(wildcards):
+    return REGION[wildcards.region].to_json()
 
 
 def start_model(train, mag, method):
@@ -180,10 +188,10 @@ def run_tables(table):
 
 def evidence_stages():
     """The iteration folders (below results/runs/) whose decision basis the config asks for."""
-    wanted = config["evidence"]["iterations"]
+    wanted = EVIDENCE_SETTINGS.iterations
     stages = []
     for run in RUNS.values():
-        if run.method not in config["evidence"]["per_run"]:
+        if run.method not in EVIDENCE_SETTINGS.per_run:
             continue
         for it in wanted:
             k = run.iterations if it == "final" else it
@@ -209,7 +217,7 @@ def all_targets():
         f"{SUMMARY}/figures/{f}.{x}" for f in GRID_FIGURES for x in ("png", "pdf")
     ]
     for run_id, run in RUNS.items():
-        if run.method in config["figures"]["per_run"]:
+        if run.method in FIGURE_SETTINGS.per_run:
             targets += [
                 f"{RUNS_DIR}/{run_id}/figures/{f}.png" for f in FIGURES + FIGURES_PDF
             ]

@@ -9,13 +9,9 @@ rule fetch_data:
     conda:
         ENV
     params:
-        local_dir=lambda w: (
-            f"--local-dir {local_dir(w.dataset)}" if local_dir(w.dataset) else ""
-        ),
-        mirrors=" ".join(f"--mirror {m}" for m in config["data"]["mirrors"]),
+        source=source_json,
         out_dir=lambda w: f"{RESULTS}/data/{w.dataset}",
         code=code_version("fetch"),
     shell:
         "python -m regionprune fetch --dataset {wildcards.dataset}"
-        " --out-dir {params.out_dir:q} {params.local_dir} {params.mirrors}"
-        " > {log:q} 2>&1"
+        " --source {params.source:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

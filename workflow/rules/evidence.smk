@@ -21,18 +21,16 @@ rule evidence:
     params:
         data_dir=data_dir,
         train=train_json,
-        connectivity=lambda w: REGION[w.region].connectivity,
+        region=region_json,
+        settings=EVIDENCE_SETTINGS.to_json(),
         run_id=stage_id,
-        budgets=" ".join(str(b) for b in config["evidence"]["budgets"]),
-        draws=config["evidence"]["random_draws"],
-        ig_steps=config["evidence"]["ig_steps"],
         code=code_version("evidence"),
     shell:
         "python -m regionprune evidence --data-dir {params.data_dir:q}"
-        " --train-settings {params.train:q} --connectivity {params.connectivity}"
+        " --train-settings {params.train:q} --region-settings {params.region:q}"
+        " --settings {params.settings:q}"
         " --model {input.model:q} --run-id {params.run_id:q} --iteration {wildcards.n}"
-        " --budgets {params.budgets} --random-draws {params.draws}"
-        " --ig-steps {params.ig_steps} --threads {threads}"
+        " --threads {threads}"
         " --out-importance {output.region_importance:q} --out-deletion {output.deletion:q}"
         " --out-faithfulness {output.faithfulness:q} > {log:q} 2>&1"
 
@@ -62,13 +60,13 @@ rule evidence_figures:
     params:
         data_dir=data_dir,
         train=train_json,
-        connectivity=lambda w: REGION[w.region].connectivity,
-        top=config["evidence"]["top_regions"],
+        region=region_json,
+        settings=EVIDENCE_SETTINGS.to_json(),
         out_dir=lambda w, output: os.path.dirname(output.evidence_maps),
         code=code_version("evidence_figures"),
     shell:
         "python -m regionprune evidence_figures --data-dir {params.data_dir:q}"
-        " --train-settings {params.train:q} --connectivity {params.connectivity}"
-        " --model {input.model:q} --importance {input.importance:q}"
-        " --deletion {input.deletion:q} --top-regions {params.top}"
+        " --train-settings {params.train:q} --region-settings {params.region:q}"
+        " --settings {params.settings:q} --model {input.model:q}"
+        " --importance {input.importance:q} --deletion {input.deletion:q}"
         " --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -106,11 +106,12 @@ rule prune_matched:
     conda:
         ENV
     params:
-        seed=lambda w: TRAIN[w.train].seed,
+        train=train_json,
         code=code_version("match"),
     shell:
         "python -m regionprune match --model {input.model:q} --target {input.target:q}"
-        " --criterion {wildcards.matched} --seed {params.seed} --iteration {wildcards.k}"
+        " --criterion {wildcards.matched} --train-settings {params.train:q}"
+        " --iteration {wildcards.k}"
         " --out-mask {output.mask:q} > {log:q} 2>&1"
 
 

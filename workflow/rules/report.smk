@@ -17,13 +17,13 @@ rule collect_run:
         row=lambda w: json.dumps(the_run(w).row()),
         data_dir=data_dir,
         train=train_json,
-        connectivity=lambda w: REGION[w.region].connectivity,
+        region=region_json,
         regions=lambda w, input: " ".join(input.regions),
         code=code_version("collect"),
     shell:
         "python -m regionprune collect --settings-row {params.row:q}"
         " --data-dir {params.data_dir:q} --train-settings {params.train:q}"
-        " --connectivity {params.connectivity}"
+        " --region-settings {params.region:q}"
         " --checkpoints {input.checkpoints:q} --epochs {input.epochs:q} --regions {params.regions}"
         " --out-iterations {output.iterations:q} --out-epochs {output.epochs:q}"
         " --out-regions {output.regions:q} --out-neurons {output.neurons:q}"
@@ -52,15 +52,15 @@ rule figures:
         ENV
     params:
         dataset=lambda w: TRAIN[w.train].dataset,
-        connectivity=lambda w: REGION[w.region].connectivity,
-        neuron=config["figures"]["neuron"],
+        region=region_json,
+        settings=FIGURE_SETTINGS.to_json(),
         out_dir=lambda w, output: os.path.dirname(output.w1_baseline),
         code=code_version("figures"),
     shell:
         "python -m regionprune figures --dataset {params.dataset}"
-        " --connectivity {params.connectivity} --baseline {input.baseline:q}"
-        " --magnitude {input.magnitude:q} --final {input.final:q}"
-        " --stages {input.iterations:q} --neuron {params.neuron}"
+        " --region-settings {params.region:q} --settings {params.settings:q}"
+        " --baseline {input.baseline:q} --magnitude {input.magnitude:q}"
+        " --final {input.final:q} --stages {input.iterations:q}"
         " --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
@@ -87,12 +87,13 @@ rule summary:
             f"--{t} {' '.join(input[t])} --out-{t} {output[t]}" for t in SUMMARY_TABLES
         ),
         faithfulness=lambda w, input: " ".join(input.faithfulness),
-        budget=config["evidence"]["budget"],
+        settings=EVIDENCE_SETTINGS.to_json(),
         code=code_version("summary"),
     shell:
         "python -m regionprune summary {params.args}"
         " --faithfulness {params.faithfulness} --out-faithfulness {output.faithfulness:q}"
-        " --budget {params.budget} --out-markdown {output.markdown:q} > {log:q} 2>&1"
+        " --evidence-settings {params.settings:q} --out-markdown {output.markdown:q}"
+        " > {log:q} 2>&1"
 
 
 rule grid_figures:

@@ -6,7 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from regionprune.settings import CONNECTIVITIES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -14,8 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
     p.add_argument("--train-settings", required=True,
                    help="TrainSettings as JSON: the training images, for never-active pixels")  # fmt: skip
-    p.add_argument("--connectivity", type=int, choices=CONNECTIVITIES, required=True,
-                   help="for the readability measures")  # fmt: skip
+    p.add_argument("--region-settings", required=True,
+                   help="RegionSettings as JSON: the connectivity of the readability measures")  # fmt: skip
     p.add_argument("--checkpoints", type=Path, nargs="+", required=True,
                    help="baseline, first pruning, then iteration 1..N checkpoints, in order")  # fmt: skip
     p.add_argument("--epochs", type=Path, nargs="+", required=True, help="per-epoch tables")
@@ -34,16 +33,17 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.data import get_spec, inactive_pixels, load_split
     from regionprune.metrics import neuron_table, pixel_usage, run_row, stage_metrics
     from regionprune.regions import label_neurons
-    from regionprune.settings import W1, TrainSettings
+    from regionprune.settings import W1, RegionSettings, TrainSettings
     from regionprune.storage import load_checkpoint, read_table, write_table
 
+    connectivity = RegionSettings.from_json(args.region_settings).connectivity
     row = json.loads(args.settings_row)
     run_id = row["run"]
     ts = TrainSettings.from_json(args.train_settings)
     shape = get_spec(ts.dataset).image_shape
     inactive = inactive_pixels(load_split(args.data_dir, ts.dataset, "train", ts.train_limit)[0])
     ckpts = [load_checkpoint(p) for p in args.checkpoints]
-    stages = pd.DataFrame([stage_metrics(c, shape, args.connectivity, inactive) for c in ckpts])
+    stages = pd.DataFrame([stage_metrics(c, shape, connectivity, inactive) for c in ckpts])
     if list(stages["iteration"]) != list(range(-1, len(stages) - 1)):
         raise ValueError(f"checkpoints out of order: iterations {list(stages['iteration'])}")
     regions = [read_table(p).assign(iteration=k) for k, p in enumerate(args.regions, start=1)]
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> None:
     )
     regions_df.insert(0, "run", run_id)
     final_mask = ckpts[-1].mask(W1)
-    neurons = neuron_table(label_neurons(final_mask, shape, args.connectivity), ckpts[-1].params[W1])
+    neurons = neuron_table(label_neurons(final_mask, shape, connectivity), ckpts[-1].params[W1])
     neurons.insert(0, "run", run_id)
     pixels = pixel_usage(final_mask, shape, inactive)
     pixels.insert(0, "run", run_id)

@@ -10,20 +10,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from regionprune.settings import CONNECTIVITIES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
     p.add_argument("--train-settings", required=True, help="TrainSettings as JSON")
-    p.add_argument("--connectivity", type=int, choices=CONNECTIVITIES, required=True)
+    p.add_argument("--region-settings", required=True,
+                   help="RegionSettings as JSON (the connectivity regions are labelled with)")  # fmt: skip
+    p.add_argument("--settings", default="{}",
+                   help="EvidenceSettings as JSON: budgets, random_draws, ig_steps")  # fmt: skip
     p.add_argument("--model", type=Path, required=True, help="the stage's checkpoint")
     p.add_argument("--run-id", required=True, help="run id written into the tables")
     p.add_argument("--iteration", type=int, required=True)
-    p.add_argument("--budgets", type=float, nargs="+", required=True,
-                   help="deletion budgets, fractions of the surviving W1 weights")  # fmt: skip
-    p.add_argument("--random-draws", type=int, default=10)
-    p.add_argument("--ig-steps", type=int, default=32)
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     p.add_argument("--out-importance", type=Path, required=True)
     p.add_argument("--out-deletion", type=Path, required=True)
@@ -42,12 +40,15 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.attribution import PIXEL_METHODS, class_attributions, network
     from regionprune.data import get_spec, load_split, unit_pixels
     from regionprune.regions import label_neurons
-    from regionprune.settings import EVIDENCE_STREAM, W1, TrainSettings, stream_seed
+    from regionprune.config import EvidenceSettings
+    from regionprune.settings import (
+        EVIDENCE_STREAM, W1, RegionSettings, TrainSettings, stream_seed,
+    )  # fmt: skip
     from regionprune.storage import load_checkpoint, write_table
 
     log = logging.getLogger(__name__)
-    if any(not 0 < b <= 1 for b in args.budgets):
-        raise ValueError(f"budgets must lie in (0, 1], got {args.budgets}")
+    es = EvidenceSettings.from_json(args.settings)
+    connectivity = RegionSettings.from_json(args.region_settings).connectivity
     torch.set_num_threads(args.threads)
     ts = TrainSettings.from_json(args.train_settings)
     spec = get_spec(ts.dataset)
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> None:
     ckpt = load_checkpoint(args.model)
     mask = ckpt.mask(W1)
     net = ev.Net.from_params(ckpt.params, ts.activation, mask)
-    labels = label_neurons(mask, spec.image_shape, args.connectivity)
+    labels = label_neurons(mask, spec.image_shape, connectivity)
 
     start = time.perf_counter()
     importance = ev.region_importance(net, labels, x, y, n_classes)
@@ -73,12 +74,12 @@ def run(args: argparse.Namespace) -> None:
     imp = ev.importance_matrix(ranked, n_regions, n_classes)
     torch_net = network({**ckpt.params, W1: net.w1}, ts.activation)
     attributions = {
-        m: class_attributions(torch_net, xr, yr, n_classes, m, steps=args.ig_steps)
+        m: class_attributions(torch_net, xr, yr, n_classes, m, steps=es.ig_steps)
         for m in PIXEL_METHODS
     }
     regions = ev.region_groups(labels)
     pixels = ev.pixel_groups(mask)
-    counts = ev.budget_counts(int(mask.sum()), args.budgets)
+    counts = ev.budget_counts(int(mask.sum()), es.budgets)
     rng = np.random.default_rng(stream_seed(ts.seed, EVIDENCE_STREAM + args.iteration))
     rows = []
     start = time.perf_counter()
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> None:
         orders = [("region", 0, ev.deletion_order(regions, ev.ranking(imp[:, c]), net.w1))]
         orders += [
             ("random", d, ev.deletion_order(regions, rng.permutation(n_regions), net.w1))
-            for d in range(args.random_draws)
+            for d in range(es.random_draws)
         ]
         orders += [
             (m, 0, ev.deletion_order(pixels, ev.ranking(attributions[m][c]), net.w1))
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> None:
         ]
         for method, draw, order in orders:
             acc, logit = ev.deletion_curve(net, order, counts, xc, yc, c)
-            for b, k, a, lg in zip([0.0, *args.budgets], counts, acc, logit):
+            for b, k, a, lg in zip([0.0, *es.budgets], counts, acc, logit):
                 rows.append((c, method, draw, b, int(k), a, lg))
     deletion = pd.DataFrame(
         rows, columns=["class", "method", "draw", "budget", "removed", "class_acc", "class_logit"]

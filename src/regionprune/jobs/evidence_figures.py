@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from regionprune.settings import CONNECTIVITIES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
     p.add_argument("--train-settings", required=True, help="TrainSettings as JSON")
-    p.add_argument("--connectivity", type=int, choices=CONNECTIVITIES, required=True)
+    p.add_argument("--region-settings", required=True,
+                   help="RegionSettings as JSON (the connectivity regions are labelled with)")  # fmt: skip
+    p.add_argument("--settings", default="{}",
+                   help="EvidenceSettings as JSON: top_regions, gallery")  # fmt: skip
     p.add_argument("--model", type=Path, required=True, help="the stage's checkpoint")
     p.add_argument("--importance", type=Path, required=True, help="region_importance.parquet")
     p.add_argument("--deletion", type=Path, required=True, help="deletion.parquet")
-    p.add_argument("--top-regions", type=int, default=3, help="regions drawn per class")
-    p.add_argument("--gallery", type=int, default=30, help="neurons in the gallery")
     p.add_argument("--out-dir", type=Path, required=True)
 
 
@@ -28,9 +28,12 @@ def run(args: argparse.Namespace) -> None:
     from regionprune import figures as F
     from regionprune.data import get_spec, load_split
     from regionprune.regions import global_ids, label_neurons, region_index
-    from regionprune.settings import W1, TrainSettings
+    from regionprune.config import EvidenceSettings
+    from regionprune.settings import W1, RegionSettings, TrainSettings
     from regionprune.storage import atomic_path, load_checkpoint, read_table
 
+    es = EvidenceSettings.from_json(args.settings)
+    connectivity = RegionSettings.from_json(args.region_settings).connectivity
     ts = TrainSettings.from_json(args.train_settings)
     spec = get_spec(ts.dataset)
     shape, names = spec.image_shape, list(spec.class_names)
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> None:
     means = np.stack([images[y == c].mean(axis=0) for c in range(spec.n_classes)])
     ckpt = load_checkpoint(args.model)
     mask = ckpt.mask(W1)
-    labels = label_neurons(mask, shape, args.connectivity)
+    labels = label_neurons(mask, shape, connectivity)
     neuron_of, region_of = region_index(global_ids(labels)[1])
     # checks that the table has a row per region and class of this checkpoint
     imp = ev.importance_matrix(read_table(args.importance), len(neuron_of), spec.n_classes)
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> None:
     weights = F.weight_rgb(ckpt.params[W1], mask, shape)
     top = []
     for c in range(spec.n_classes):
-        best = [g for g in ev.ranking(imp[:, c])[: args.top_regions] if imp[g, c] > 0]
+        best = [g for g in ev.ranking(imp[:, c])[: es.top_regions] if imp[g, c] > 0]
         tiles = []
         for g in best:
             j = neuron_of[g]
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> None:
     per_neuron = np.zeros((mask.shape[0], spec.n_classes))
     np.add.at(per_neuron, neuron_of, imp)
     order = [j for j in np.argsort(-np.abs(per_neuron).sum(axis=1), kind="stable")
-             if mask[j].any()][: args.gallery]  # fmt: skip
+             if mask[j].any()][: es.gallery]  # fmt: skip
     tiles = weights[order]
     titles = []
     for j in order:

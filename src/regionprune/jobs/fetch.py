@@ -7,14 +7,17 @@ from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="mnist")
-    p.add_argument("--out-dir", type=Path, required=True)
-    p.add_argument("--local-dir", type=Path, default=None, help="take the files from here")
-    p.add_argument("--mirror", action="append", default=None, help="base URL (repeatable)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per download attempt")
+    p.add_argument("--dataset", default="mnist", help="the data set to fetch")
+    p.add_argument("--source", default="{}",
+                   help="DataSource as JSON: local_dir, mirrors, timeout (default: download)")  # fmt: skip
+    p.add_argument("--out-dir", type=Path, required=True, help="where the four files go")
 
 
 def run(args: argparse.Namespace) -> None:
+    from regionprune.config import DataSource
     from regionprune.data import fetch
 
-    fetch(args.dataset, args.out_dir, args.local_dir, args.mirror, args.timeout)
+    source = DataSource.from_json(args.source)
+    folder = source.folder(args.dataset)
+    fetch(args.dataset, args.out_dir, Path(folder) if folder else None, source.mirrors,
+          source.timeout)  # fmt: skip

@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from regionprune.settings import CONNECTIVITIES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist", help="gives the input image shape")
-    p.add_argument("--baseline", type=Path, required=True)
-    p.add_argument("--magnitude", type=Path, required=True)
+    p.add_argument("--baseline", type=Path, required=True, help="the baseline checkpoint")
+    p.add_argument("--magnitude", type=Path, required=True,
+                   help="checkpoint of the first pruning (iteration 0)")  # fmt: skip
     p.add_argument("--final", type=Path, required=True, help="checkpoint of the last stage")
-    p.add_argument("--connectivity", type=int, choices=CONNECTIVITIES, default=8,
-                   help="for the regions of the first pruning (the paper's Fig. 4)")  # fmt: skip
+    p.add_argument("--region-settings", default="{}",
+                   help="RegionSettings as JSON: the connectivity of the regions of the first"
+                   " pruning (the paper's Fig. 4)")  # fmt: skip
+    p.add_argument("--settings", default="{}",
+                   help="FiguresSettings as JSON: neuron (drawn large, or auto)")  # fmt: skip
     p.add_argument("--stages", type=Path, required=True, help="the run's iterations.parquet")
-    p.add_argument("--neuron", default="auto", help="neuron for the large figure, or auto")
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True, help="where the figures go")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -27,8 +29,12 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.data import get_spec
     from regionprune.pruning import neuron_pruning_ratios
     from regionprune.regions import label_neurons
-    from regionprune.settings import W1
+    from regionprune.config import FiguresSettings
+    from regionprune.settings import W1, RegionSettings
     from regionprune.storage import atomic_path, load_checkpoint, read_table
+
+    connectivity = RegionSettings.from_json(args.region_settings).connectivity
+    wanted = FiguresSettings.from_json(args.settings).neuron
 
     shape = get_spec(args.dataset).image_shape
     base, mag, final = (load_checkpoint(p) for p in (args.baseline, args.magnitude, args.final))
@@ -37,9 +43,9 @@ def run(args: argparse.Namespace) -> None:
         for name, c in (("baseline", base), ("magnitude", mag), ("final", final))
     }
     # Fig. 4: the regions of what survives the first pruning, as iteration 1 labels them.
-    labels = label_neurons(mag.mask(W1), shape, args.connectivity)
+    labels = label_neurons(mag.mask(W1), shape, connectivity)
     ratios = neuron_pruning_ratios(final.mask(W1))
-    neuron = F.pick_neuron(ratios) if args.neuron == "auto" else int(args.neuron)
+    neuron = F.pick_neuron(ratios) if wanted == "auto" else int(wanted)
     if not 0 <= neuron < len(ratios):
         raise ValueError(f"figures.neuron {neuron} is out of range 0..{len(ratios) - 1}")
     it = final.attrs["iteration"]

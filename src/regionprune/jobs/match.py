@@ -13,7 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", type=Path, required=True,
                    help="the region run's mask file of this iteration: the density to match")  # fmt: skip
     p.add_argument("--criterion", choices=CRITERIA, required=True)
-    p.add_argument("--seed", type=int, required=True, help="the run's seed (random criterion)")
+    p.add_argument("--train-settings", required=True,
+                   help="TrainSettings as JSON: the run's seed (random criterion)")  # fmt: skip
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--out-mask", type=Path, required=True)
 
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> None:
 
     from regionprune.codehash import code_version
     from regionprune.pruning import criterion_scores, prune_to_count
-    from regionprune.settings import RANDOM_STREAM, W1, stream_seed
+    from regionprune.settings import RANDOM_STREAM, W1, TrainSettings, stream_seed
     from regionprune.storage import load_checkpoint, load_mask, save_mask
 
     prev = load_checkpoint(args.model)
@@ -35,7 +36,8 @@ def run(args: argparse.Namespace) -> None:
             f"the region run keeps {keep} W1 weights at iteration {args.iteration}, more than the "
             f"{int(alive.sum())} that {args.model} has left; densities must not grow"
         )
-    seed = stream_seed(args.seed, RANDOM_STREAM + args.iteration)
+    run_seed = TrainSettings.from_json(args.train_settings).seed
+    seed = stream_seed(run_seed, RANDOM_STREAM + args.iteration)
     mask = prune_to_count(criterion_scores(args.criterion, prev.params[W1], seed), alive, keep)
     logging.getLogger(__name__).info(
         "iteration %d: %s pruning from %d to %d W1 weights, the region run's count",

@@ -15,8 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--faithfulness", type=Path, nargs="*", default=[],
                    help="per-stage evidence/faithfulness.parquet")  # fmt: skip
     p.add_argument("--out-faithfulness", type=Path, required=True)
-    p.add_argument("--budget", type=float, default=0.05,
-                   help="the deletion budget the Markdown reports")  # fmt: skip
+    p.add_argument("--evidence-settings", default="{}",
+                   help="EvidenceSettings as JSON: the budget the Markdown reports")  # fmt: skip
     p.add_argument("--out-markdown", type=Path, required=True)
 
 
@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.markdown import (
         faithfulness_markdown, grid_markdown, paper_table, readability_markdown,
     )  # fmt: skip
+    from regionprune.config import EvidenceSettings
     from regionprune.metrics import grid_table
     from regionprune.storage import read_table, write_table, write_text
 
@@ -62,6 +63,6 @@ def run(args: argparse.Namespace) -> None:
         "(and how many weights) lie on pixels that are blank in every training image, whose\n"
         "weights never had a gradient (MNIST: 67 such pixels).\n\n"
         + readability_markdown(runs)
-        + faithfulness_markdown(faithful, args.budget),
+        + faithfulness_markdown(faithful, EvidenceSettings.from_json(args.evidence_settings).budget),
         args.out_markdown,
     )

@@ -1,0 +1,431 @@
+"""The workflow's configuration, derived from the settings classes: schema, config.yaml, docs.
+
+Every key of ``config.yaml`` is a field of one settings class (``settings.setting``): its
+default, meaning and allowed values are written there once. From those fields this module makes
+
+- the JSON schema Snakemake validates the config against (``workflow/schemas/config.schema.yaml``),
+- ``config.yaml`` itself, each key with its meaning as a comment,
+- the configuration table of ``docs/configuration.md``;
+
+``python -m regionprune settings --write`` writes the three files and a test fails when one of
+them disagrees with the classes. It also expands grids into runs (``expand_grid``,
+``runs_from_config``).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import textwrap
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+from regionprune.settings import (
+    METHODS,
+    MagnitudeSettings,
+    RegionSettings,
+    RunSettings,
+    Settings,
+    TrainSettings,
+    field_default,
+    field_schema,
+    setting,
+)
+
+
+@dataclass(frozen=True)
+class DataSource(Settings):
+    """Where the data set's files come from (no result depends on it)."""
+
+    prefix: ClassVar[str] = "data"
+
+    local_dir: str | dict | None = setting(
+        None,
+        "folder holding the four IDX .gz files (or, for a grid over data sets, a folder per data"
+        " set: {mnist: ..., fashion_mnist: ...}); null: download them from the official mirrors."
+        " Offline: snakemake --config 'data={local_dir: ../shared/data/mnist}'",
+        oneOf=[
+            {"type": "null"},
+            {"type": "string"},
+            {"type": "object", "propertyNames": {"enum": ["mnist", "fashion_mnist"]},
+             "additionalProperties": {"type": "string"}},
+        ],
+    )  # fmt: skip
+    mirrors: list[str] = setting([], "download mirrors (base URLs) to use instead of the data"
+                                 " set's own; [] keeps those", items={"type": "string"})  # fmt: skip
+    timeout: float = setting(60.0, "seconds per download attempt", exclusiveMinimum=0)
+
+    def folder(self, dataset: str, datasets: list[str] | None = None) -> str | None:
+        """The folder to copy ``dataset`` from, or None to download it; ``datasets``: all the
+        data sets the grid uses (one folder cannot hold two)."""
+        if self.local_dir is None or isinstance(self.local_dir, dict):
+            return (self.local_dir or {}).get(dataset)
+        if datasets is not None and len(datasets) > 1:
+            raise ValueError(
+                f"data.local_dir is one folder ({self.local_dir}) but the grid uses the data sets"
+                f" {datasets}. Fix: give a folder per data set, data.local_dir: {{mnist: ...,"
+                " fashion_mnist: ...}"
+            )
+        return self.local_dir
+
+
+@dataclass(frozen=True)
+class Resources(Settings):
+    """How jobs run (checkpoints record the device and threads: float sums differ by them)."""
+
+    prefix: ClassVar[str] = ""
+
+    device: str = setting("auto", "torch device for training: auto (CUDA when present), cpu,"
+                          " cuda, cuda:N", pattern="^(auto|cpu|cuda(:[0-9]+)?)$")  # fmt: skip
+    train_threads: int = setting(2, "CPU threads per training job", minimum=1)
+    gpus: int = setting(0, "GPUs each training job asks for on a cluster (SLURM --gpus); 0: none",
+                        minimum=0)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FiguresSettings(Settings):
+    """The paper's figures of each run."""
+
+    prefix: ClassVar[str] = "figures"
+
+    neuron: int | str = setting(
+        "auto", "neuron drawn large (the paper's Fig. 5); auto: the one closest to 35% pruned",
+        oneOf=[{"type": "string", "enum": ["auto"]},
+               {"type": "integer", "minimum": 0, "maximum": 99}],
+    )  # fmt: skip
+    per_run: list[str] = setting(["region"], "methods whose runs get the per-run figures (any"
+                                 " run's can be asked for by path)",
+                                 items={"type": "string", "enum": list(METHODS)})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EvidenceSettings(Settings):
+    """The decision basis: for each region, its effect on every class when removed; class
+    evidence maps, a neuron gallery, and the deletion test (README, "Reading the decision
+    basis")."""
+
+    prefix: ClassVar[str] = "evidence"
+
+    per_run: list[str] = setting(["region"], "methods whose runs get it (any run's can be asked"
+                                 " for by path)", items={"type": "string", "enum": list(METHODS)})  # fmt: skip
+    iterations: list[int | str] = setting(
+        ["final"], "which iterations: final, or numbers (0: the network right after the first"
+        " pruning)", minItems=1,
+        items={"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "enum": ["final"]}]},
+    )  # fmt: skip
+    budgets: list[float] = setting(
+        [0.01, 0.02, 0.05, 0.1, 0.2], "deletion budgets, fractions of the surviving W1 weights",
+        minItems=1, items={"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    )  # fmt: skip
+    budget: float = setting(0.05, "the budget summary.md reports and judges at (one of the"
+                            " budgets)", exclusiveMinimum=0, maximum=1)  # fmt: skip
+    random_draws: int = setting(10, "random-region deletion orders (the control)", minimum=1)
+    ig_steps: int = setting(32, "integration steps of integrated gradients", minimum=1)
+    top_regions: int = setting(3, "regions drawn per class in the evidence maps", minimum=1)
+    gallery: int = setting(30, "hidden neurons in the neuron gallery", minimum=1)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.budget not in self.budgets:
+            raise ValueError(
+                f"evidence.budget {self.budget} is not one of evidence.budgets {self.budgets}."
+                " Fix: add it to the budgets, or pick one of them."
+            )
+
+
+#: The config's sections: the classes whose fields they hold (a field can name another
+#: section than its class's prefix: the data set and its limits are training settings).
+SECTIONS: dict[str, tuple[type[Settings], ...]] = {
+    "data": (TrainSettings, DataSource),
+    "train": (TrainSettings,),
+    "magnitude": (MagnitudeSettings,),
+    "region": (RegionSettings,),
+    "figures": (FiguresSettings,),
+    "evidence": (EvidenceSettings,),
+}
+#: Classes whose fields are top-level keys.
+TOP_LEVEL: tuple[type, ...] = (RunSettings, Resources)
+#: The order of the config's keys ("grid" is the grid of runs).
+ORDER = ("data", "train", "magnitude", "region", "iterations", "method", "grid", "device",
+         "train_threads", "gpus", "figures", "evidence")  # fmt: skip
+#: Sections a grid can vary (the settings that make a run).
+GRID_SECTIONS = ("data", "train", "magnitude", "region")
+GRID_DOC = (
+    "lists of values for any setting above, in the same shape; every combination is a run, e.g."
+    " {train: {seed: [0, 1, 2]}, region: {rate: [0.2, 0.4]}, method: [region, magnitude,"
+    " random]}. A section may also be a list of partial sections, one run each, merged over the"
+    " base section: {region: [{}, {rate: 0, score: sum_abs, cut: 0.1, max_regions: 2}]}. A"
+    " baseline is trained once per distinct training setting, whatever the pruning settings"
+)
+
+
+def section_fields(section: str) -> list[Any]:
+    """The fields of a config section, in their classes' order."""
+    return [
+        f
+        for cls in SECTIONS[section]
+        for f in fields(cls)  # type: ignore[arg-type]
+        if (f.metadata["section"] or cls.prefix) == section
+    ]
+
+
+def top_level_fields() -> dict[str, Any]:
+    own = [f for cls in TOP_LEVEL for f in fields(cls) if "doc" in f.metadata]
+    return {f.name: f for f in own}
+
+
+#: What a section holds, where its classes' docstrings do not say it (data: two classes).
+SECTION_DOCS = {"data": "The data set: which one, where its files come from, how much of it."}
+
+
+def section_doc(section: str) -> str:
+    """One line on a config section: its class's docstring's first paragraph."""
+    if section in SECTION_DOCS:
+        return SECTION_DOCS[section]
+    doc = (SECTIONS[section][0].__doc__ or "").split("\n\n")[0]
+    return " ".join(doc.replace("``", "`").split())
+
+
+def schema() -> dict[str, Any]:
+    """The JSON schema of the config (what ``workflow/schemas/config.schema.yaml`` holds)."""
+    top = top_level_fields()
+    props: dict[str, Any] = {}
+    for key in ORDER:
+        if key in SECTIONS:
+            props[key] = {
+                "description": section_doc(key),
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {f.name: field_schema(f) for f in section_fields(key)},
+                "default": {},
+            }
+        elif key == "grid":
+            props[key] = {
+                "description": GRID_DOC,
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    **{s: {"$ref": "#/$defs/grid_section_or_alternatives"} for s in GRID_SECTIONS},
+                    **{k: {"$ref": "#/$defs/grid_values"} for k in RunSettings.TOP_LEVEL},
+                },
+                "default": {},
+            }
+        else:
+            props[key] = field_schema(top[key])
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "description": "configuration of the region-pruning workflow (config.yaml); generated"
+        " from src/regionprune/settings.py and config.py by `python -m regionprune settings"
+        " --write`: edit those, not this file",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": props,
+        "$defs": {
+            "grid_values": {"type": "array", "minItems": 1},
+            "grid_section": {
+                "type": "object",
+                "additionalProperties": {"$ref": "#/$defs/grid_values"},
+            },
+            "grid_section_or_alternatives": {
+                "description": "{key: [values]} varies each key on its own; a list of partial"
+                " sections gives one run per entry, each merged over the base section",
+                "oneOf": [
+                    {"$ref": "#/$defs/grid_section"},
+                    {"type": "array", "minItems": 1, "items": {"type": "object"}},
+                ],
+            },
+        },
+    }
+
+
+def defaults() -> dict[str, Any]:
+    """The config with every key at its default (what config.yaml holds)."""
+    top = top_level_fields()
+    out: dict[str, Any] = {}
+    for key in ORDER:
+        if key in SECTIONS:
+            out[key] = {f.name: field_default(f) for f in section_fields(key)}
+        elif key == "grid":
+            out[key] = {}
+        else:
+            out[key] = field_default(top[key])
+    return out
+
+
+def _yaml_value(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def _comment(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(text, 98 - len(indent), initial_indent=f"{indent}# ",
+                         subsequent_indent=f"{indent}# ")  # fmt: skip
+
+
+CONFIG_HEADER = """\
+# The workflow's configuration: every key at its default, which reproduces the paper's experiment
+# (Takehana & Ozaki, section 4.1). Where the paper is silent, our choice is marked "choice" and
+# explained in README.md. Override keys with --config (snakemake --config 'region={rate: 0.3}'),
+# or give a file of them with --configfile (workflow/presets/). Generated from the settings
+# classes (src/regionprune/settings.py, config.py) by `python -m regionprune settings --write`.
+"""
+
+
+def config_yaml() -> str:
+    """``config.yaml``: the defaults, each key under its meaning."""
+    lines = [CONFIG_HEADER.rstrip("\n")]
+    top = top_level_fields()
+    values = defaults()
+    for key in ORDER:
+        lines.append("")
+        if key in SECTIONS:
+            lines += _comment(section_doc(key), "")
+            lines.append(f"{key}:")
+            for f in section_fields(key):
+                lines += _comment(f.metadata["doc"], "  ")
+                lines.append(f"  {f.name}: {_yaml_value(values[key][f.name])}")
+        elif key == "grid":
+            lines += _comment(GRID_DOC, "")
+            lines.append("grid: {}")
+        else:
+            lines += _comment(top[key].metadata["doc"], "")
+            lines.append(f"{key}: {_yaml_value(values[key])}")
+    return "\n".join(lines) + "\n"
+
+
+def _rules_text(rules: dict[str, Any]) -> str:
+    words = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+    parts = [f"{w} {rules[k]}" for k, w in words.items() if k in rules]
+    if "enum" in rules:
+        parts.append(" or ".join(f"`{v}`" for v in rules["enum"]))
+    return ", ".join(parts)
+
+
+def docs_table() -> str:
+    """The Markdown table of every key: default, allowed values, meaning."""
+    top = top_level_fields()
+    values = defaults()
+    rows = []
+    for key in ORDER:
+        if key in SECTIONS:
+            rows += [(f"{key}.{f.name}", values[key][f.name], f) for f in section_fields(key)]
+        elif key == "grid":
+            rows.append(("grid", {}, None))
+        else:
+            rows.append((key, values[key], top[key]))
+    lines = ["| key | default | allowed | meaning |", "| --- | --- | --- | --- |"]
+    for name, default, f in rows:
+        allowed = _rules_text(f.metadata["rules"]) if f else ""
+        doc = (f.metadata["doc"] if f else GRID_DOC).replace("|", "\\|")
+        lines.append(f"| `{name}` | `{_yaml_value(default)}` | {allowed} | {doc} |")
+    return "\n".join(lines) + "\n"
+
+
+DOCS_HEADER = """\
+# Configuration
+
+Every key of `config.yaml`, its default, the values it allows and what it means. The workflow
+checks the config against the same rules when it starts (`workflow/schemas/config.schema.yaml`),
+and every job checks its settings again when it reads them. This page, `config.yaml` and the
+schema are generated from the settings classes (`src/regionprune/settings.py`, `config.py`) by
+`python -m regionprune settings --write`; a test fails when they disagree.
+
+Override keys on the command line: nested keys merge into their section, so the rest of it stays
+as configured (`snakemake --config 'region={rate: 0.3, connectivity: 4}' iterations=10`), or give
+a file of them with `--configfile` (the presets in `workflow/presets/`).
+
+"""
+
+
+def docs_page() -> str:
+    return DOCS_HEADER + docs_table()
+
+
+#: The files derived from the settings classes, relative to the repository root, and their text.
+DERIVED = {
+    "workflow/schemas/config.schema.yaml": lambda: _schema_yaml(),
+    "config.yaml": config_yaml,
+    "docs/configuration.md": docs_page,
+}
+
+
+def _schema_yaml() -> str:
+    import yaml
+
+    head = "# Generated by `python -m regionprune settings --write` from the settings classes.\n"
+    plain = json.loads(json.dumps(schema()))  # no shared objects: no YAML anchors
+    return head + yaml.safe_dump(plain, sort_keys=False, width=96, allow_unicode=True)
+
+
+def stale_files(root: Path) -> list[str]:
+    """The derived files under ``root`` whose text differs from what the classes give."""
+    return [rel for rel, make in DERIVED.items()
+            if not (root / rel).is_file() or (root / rel).read_text() != make()]  # fmt: skip
+
+
+def expand_grid(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """One full config per combination of the lists in ``config["grid"]`` (Cartesian product).
+
+    The grid mirrors the config's shape: ``{"train": {"seed": [0, 1]}, "method": [...]}``. Every
+    combination is the base config with those values put in. A section may instead be a list of
+    partial sections, each one alternative merged over the base section, so that settings that
+    belong together vary together: ``{"region": [{}, {"rate": 0, "cut": 0.1}]}`` is the base
+    region setting, then that setting with the two keys changed. An empty grid gives the base
+    config.
+    """
+    grid = config.get("grid") or {}
+    # (keys, values, merge): merge means each value is a partial section merged over the base
+    axes: list[tuple[tuple[str, ...], list[Any], bool]] = []
+    for key, value in grid.items():
+        if isinstance(value, dict):
+            axes.extend(((key, sub), list(v), False) for sub, v in value.items())
+        else:
+            merge = bool(value) and all(isinstance(v, dict) for v in value)
+            axes.append(((key,), list(value), merge))
+    combos: list[dict[str, Any]] = []
+    for values in itertools.product(*(vals for _, vals, _ in axes)):
+        cfg = copy.deepcopy({k: v for k, v in config.items() if k != "grid"})
+        for (keys, _, merge), value in zip(axes, values):
+            target = cfg
+            for k in keys[:-1]:
+                target = target.setdefault(k, {})
+            if merge:
+                target[keys[-1]] = {**target.get(keys[-1], {}), **copy.deepcopy(value)}
+            else:
+                target[keys[-1]] = value
+        combos.append(cfg)
+    return combos
+
+
+def runs_from_config(config: dict[str, Any]) -> dict[str, RunSettings]:
+    """Every run the config (and its grid) asks for, by id, in grid order, without repeats."""
+    runs: dict[str, RunSettings] = {}
+    for cfg in expand_grid(config):
+        run = RunSettings.from_config(cfg)
+        runs.setdefault(run.id, run)
+    return runs
+
+
+def coerce_cli_strings(value: Any) -> Any:
+    """Numbers, booleans and null written as strings, turned into what they say.
+
+    Snakemake parses ``--config key=1`` into an int, but leaves nested values such as
+    ``--config 'region={rate: 0.3}'`` as strings, which the schema would then reject.
+    """
+    if isinstance(value, dict):
+        return {k: coerce_cli_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [coerce_cli_strings(v) for v in value]
+    if not isinstance(value, str):
+        return value
+    words = {"true": True, "false": False, "null": None, "~": None}
+    if value.lower() in words:
+        return words[value.lower()]
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+

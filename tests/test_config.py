@@ -1,0 +1,81 @@
+"""The config's one source: schema, config.yaml and docs/configuration.md come from the settings
+classes, and the schema refuses what the classes refuse."""
+
+import shutil
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import REPO
+from regionprune.config import (
+    DERIVED,
+    DataSource,
+    EvidenceSettings,
+    FiguresSettings,
+    defaults,
+    schema,
+    stale_files,
+)
+from regionprune.settings import RegionSettings
+
+
+def test_derived_files_are_current():
+    assert stale_files(REPO) == [], "Fix: python -m regionprune settings --write"
+    assert yaml.safe_load((REPO / "config.yaml").read_text()) == defaults()
+
+
+def test_a_changed_default_or_a_hand_edit_is_caught(tmp_path):
+    """A copy of the repository's derived files, then one of them out of step."""
+    for rel in DERIVED:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / rel, tmp_path / rel)
+    assert stale_files(tmp_path) == []
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace("  rate: 0.4\n", "  rate: 0.3\n"))
+    schema_file = tmp_path / "workflow" / "schemas" / "config.schema.yaml"
+    schema_file.write_text(schema_file.read_text().replace("- 8\n", "- 8\n        - 6\n", 1))
+    assert stale_files(tmp_path) == ["workflow/schemas/config.schema.yaml", "config.yaml"]
+
+
+def test_defaults_pass_the_schema_and_every_section_is_strict():
+    jsonschema.Draft202012Validator(schema()).validate(defaults())
+    for key, section in schema()["properties"].items():
+        if section.get("type") == "object":
+            assert section["additionalProperties"] is False, key
+
+
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        (("region", "cut"), 1.0),
+        (("region", "connectivity"), 6),
+        (("region", "max_regions"), 0),
+        (("train", "activation"), "gelu"),
+        (("evidence", "budgets"), []),
+        (("evidence", "iterations"), ["last"]),
+        (("figures", "neuron"), 100),
+        (("data", "local_dir"), 3),
+        (("device",), "gpu"),
+        (("iterations",), -1),
+    ],
+)
+def test_schema_and_classes_refuse_the_same_values(path, value):
+    config = defaults()
+    target = config
+    for k in path[:-1]:
+        target = target[k]
+    target[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(schema()).validate(config)
+    section = path[0]
+    classes = {"region": RegionSettings, "evidence": EvidenceSettings, "figures": FiguresSettings,
+               "data": DataSource}  # fmt: skip
+    if section in classes:
+        with pytest.raises(ValueError, match=path[-1]):
+            classes[section].pick(config[section])
+
+
+def test_evidence_budget_must_be_a_budget():
+    with pytest.raises(ValueError, match="Fix: add it to the budgets"):
+        EvidenceSettings(budget=0.3)
