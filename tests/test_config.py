@@ -8,15 +8,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from regionprune.config import (
-    DERIVED,
-    DataSource,
-    EvidenceSettings,
-    FiguresSettings,
-    defaults,
-    schema,
-    stale_files,
-)
+from regionprune.config import DataSource, EvidenceSettings, FiguresSettings
+from regionprune.derived import DERIVED, defaults, schema, stale_files
 from regionprune.settings import RegionSettings
 
 
@@ -78,4 +71,13 @@ def test_schema_and_classes_refuse_the_same_values(path, value):
 
 def test_evidence_budget_must_be_a_budget():
     with pytest.raises(ValueError, match="Fix: add it to the budgets"):
-        EvidenceSettings(budget=0.3)
+        EvidenceSettings(budget=0.3).check_budget()
+
+
+def test_a_job_gets_only_the_keys_it_reads():
+    es = EvidenceSettings(budgets=[0.1, 0.3], budget=0.3)
+    assert es.to_json("budgets", "ig_steps") == '{"budgets": [0.1, 0.3], "ig_steps": 32}'
+    job_view = EvidenceSettings.from_json(es.to_json("budgets", "ig_steps"))
+    assert job_view.budgets == [0.1, 0.3] and job_view.random_draws == 10
+    with pytest.raises(ValueError, match="no setting"):
+        es.to_json("budget_list")

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from regionprune import evidence as ev
-from regionprune.attribution import class_attributions, network
+from regionprune.explain import deletion as dl
+from regionprune.explain import importance as ev
+from regionprune.explain.attribution import class_attributions, network
 from regionprune.regions import label_neurons
 
 SHAPE = (4, 4)
@@ -130,19 +131,19 @@ def test_deletion_order_by_hand():
     groups = np.array([[0, 0, -1], [1, 1, 1]])
     weight = np.array([[0.1, -0.5, 9.0], [0.3, 0.2, -0.4]])
     # unit 1 first; inside a unit the larger |w| first; removed weights never appear
-    assert ev.deletion_order(groups, np.array([1, 0]), weight).tolist() == [5, 3, 4, 1, 0]
-    assert ev.deletion_order(groups, np.array([0, 1]), weight).tolist() == [1, 0, 5, 3, 4]
+    assert dl.deletion_order(groups, np.array([1, 0]), weight).tolist() == [5, 3, 4, 1, 0]
+    assert dl.deletion_order(groups, np.array([0, 1]), weight).tolist() == [1, 0, 5, 3, 4]
     assert ev.ranking([0.2, 0.9, 0.2]).tolist() == [1, 0, 2]
-    assert ev.budget_counts(200, [0.01, 0.5]).tolist() == [0, 2, 100]
+    assert dl.budget_counts(200, [0.01, 0.5]).tolist() == [0, 2, 100]
     mask = np.array([[True, False], [True, True]])
-    assert ev.pixel_groups(mask).tolist() == [[0, -1], [0, 1]]
+    assert dl.pixel_groups(mask).tolist() == [[0, -1], [0, 1]]
 
 
 def test_deletion_curve_matches_direct_zeroing():
     params, mask, x, y = tiny("sigmoid", seed=1)
     net = ev.Net.from_params(params, "sigmoid", mask)
     order = np.flatnonzero(mask.ravel())[::-1]
-    acc, logit = ev.deletion_curve(net, order, np.array([0, 3, 7]), x[y == 2], y[y == 2], 2)
+    acc, logit = dl.deletion_curve(net, order, np.array([0, 3, 7]), x[y == 2], y[y == 2], 2)
     for k, a, lg in zip([0, 3, 7], acc, logit):
         w1 = net.w1.ravel().copy()
         w1[order[:k]] = 0
@@ -158,7 +159,7 @@ def test_faithfulness_table_by_hand():
                                ("random", 1, [0.9, 0.8, 0.8])]:  # fmt: skip
         for b, a in zip([0.0, 0.1, 0.2], accs):
             rows.append({"class": 0, "method": method, "draw": draw, "budget": b, "class_acc": a})
-    t = ev.faithfulness_table(pd.DataFrame(rows))
+    t = dl.faithfulness_table(pd.DataFrame(rows))
     assert t["budget"].tolist() == [0.1, 0.2]
     np.testing.assert_allclose(t["drop_region"], [0.2, 0.6])
     np.testing.assert_allclose(t["drop_random"], [0.05, 0.1])
@@ -171,13 +172,13 @@ def test_faithfulness_table_by_hand():
 def test_input_x_gradient_is_input_times_the_analytic_gradient():
     params, mask, x, y = tiny("tanh", seed=2)
     p = {**params, "fc1.weight": params["fc1.weight"] * mask}
-    got = class_attributions(network(p, "tanh"), x, y, 3, "input_x_gradient")
+    got = class_attributions(network(p, "tanh"), x, y, 3, "InputXGradient")
     net = ev.Net.from_params(params, "tanh", mask)
     _, h1, z2 = net.hidden(x)
     for c in range(3):
         # d logit_c / dx = W1^T (act'(z1) * W2^T (act'(z2) * W3[c])), with tanh' = 1 - tanh^2
-        d2 = (1 - np.tanh(z2) ** 2) * net.w3[c]
-        d1 = (1 - h1**2) * (d2 @ net.w2)
+        d2 = (1 - np.tanh(z2) ** 2) * net.params["fc3.weight"][c]
+        d1 = (1 - h1**2) * (d2 @ net.params["fc2.weight"])
         grad = d1 @ net.w1
         want = (x * grad)[y == c].mean(axis=0)
         np.testing.assert_allclose(got[c], want, atol=1e-5)
@@ -187,10 +188,34 @@ def test_integrated_gradients_are_complete():
     """Summed over pixels, integrated gradients from a black image give logit(x) - logit(0)."""
     params, mask, x, y = tiny("sigmoid", seed=3)
     p = {**params, "fc1.weight": params["fc1.weight"] * mask}
-    got = class_attributions(network(p, "sigmoid"), x, y, 3, "integrated_gradients", steps=200)
+    got = class_attributions(network(p, "sigmoid"), x, y, 3, "IntegratedGradients",
+                             baselines=0.0, n_steps=200)
     net = ev.Net.from_params(params, "sigmoid", mask)
     gap = net.logits(x) - net.logits(np.zeros_like(x[:1]))
     for c in range(3):
         assert got[c].sum() == pytest.approx(gap[y == c, c].mean(), abs=2e-3)
-    with pytest.raises(ValueError, match="pixel attribution must be one of"):
+    with pytest.raises(ValueError, match="captum.attr has no attribution method 'saliency'"):
         class_attributions(network(p, "sigmoid"), x, y, 3, "saliency")
+
+
+def test_deletion_test_runs_every_registered_method_at_equal_counts():
+    params, mask, x, y = tiny("relu", seed=4)
+    net = ev.Net.from_params(params, "relu", mask)
+    labels = label_neurons(mask, SHAPE, 8)
+    ranked = dl.Ranked(net, labels, x[::-1].copy(), y[::-1].copy(), 3, ig_steps=8)
+    table = dl.deletion_test(net, labels, ranked, x, y, [0.25, 0.5], 4,
+                             np.random.default_rng(0))  # fmt: skip
+    assert list(table.columns) == list(dl.DELETION_COLUMNS)
+    assert table.groupby("method")["draw"].nunique().to_dict() == {m: (4 if s.scores is None else 1)
+                                                                   for m, s in dl.METHODS.items()}  # fmt: skip
+    n = int(mask.sum())
+    assert sorted(table["removed"].unique()) == [0, round(0.25 * n), round(0.5 * n)]
+    start = table[table["budget"] == 0].groupby("class")["class_acc"].nunique()
+    assert (start == 1).all()  # every method starts from the same network
+    # the region method's order is the ranking images' importance, highest first
+    imp = ranked.region_importance
+    c = 1
+    first = dl.deletion_order(dl.region_groups(labels), ev.ranking(imp[:, c]), net.w1)
+    acc, _ = dl.deletion_curve(net, first, np.array([0, round(0.25 * n)]), x[y == c], y[y == c], c)
+    got = table[(table["method"] == "region") & (table["class"] == c)]["class_acc"].to_numpy()
+    assert got[:2].tolist() == acc.tolist()

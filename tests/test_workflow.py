@@ -159,7 +159,7 @@ def test_evidence_tables_agree_with_the_network(run_dir, mnist_dir):
     hand on the real checkpoint with torch."""
     import torch
 
-    from regionprune.attribution import network
+    from regionprune.explain.attribution import network
     from regionprune.data import load_split
     from regionprune.regions import label_neurons
 

@@ -4,28 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from regionprune.network import ACTIVATIONS, LAYERS, forward
 from regionprune.settings import LAYER_SIZES
-
-_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
 
 
 class MLP(nn.Module):
-    """``fc1 -> act -> fc2 -> act -> fc3``; logits out (cross-entropy applies the softmax)."""
+    """The network of ``network.forward`` as a torch module: one ``nn.Linear`` per layer."""
 
     def __init__(self, sizes: tuple[int, ...] = LAYER_SIZES, activation: str = "sigmoid"):
         super().__init__()
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}")
-        self.fc1 = nn.Linear(sizes[0], sizes[1])
-        self.fc2 = nn.Linear(sizes[1], sizes[2])
-        self.fc3 = nn.Linear(sizes[2], sizes[3])
-        self.act = _ACTIVATIONS[activation]()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}")
+        for layer, n_in, n_out in zip(LAYERS, sizes[:-1], sizes[1:]):
+            setattr(self, layer, nn.Linear(n_in, n_out))
+        self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc3(self.act(self.fc2(self.act(self.fc1(x)))))
+        return forward(dict(self.named_parameters()), x, self.activation, F.linear)
 
 
 def build_model(activation: str, init: str, seed: int) -> MLP:
@@ -35,7 +34,7 @@ def build_model(activation: str, init: str, seed: int) -> MLP:
     if init != "default":
         scheme = getattr(nn.init, f"{init}_")  # xavier_uniform_, kaiming_normal_, ...
         gain_arg = "nonlinearity" if init.startswith("kaiming") else None
-        for layer in (model.fc1, model.fc2, model.fc3):
+        for layer in (getattr(model, name) for name in LAYERS):
             if gain_arg:
                 nonlinearity = "relu" if activation == "relu" else "leaky_relu"
                 scheme(layer.weight, nonlinearity=nonlinearity)

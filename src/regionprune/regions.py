@@ -17,17 +17,17 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from regionprune.pruning import BoolArray, FloatArray
-from regionprune.settings import SCORES
+from regionprune.scores import SCORES
 
 LabelArray = NDArray[np.int32]
 
+#: The region table's columns: ids, size, a column per score (``scores.SCORES``), then where
+#: the region lies.
 REGION_COLUMNS = (
     "neuron",
     "region",
     "size",
-    "mean_abs",
-    "sum_abs",
-    "max_abs",
+    *(name for name in SCORES if name != "size"),
     "top",
     "left",
     "height",
@@ -105,9 +105,6 @@ def region_table(weight: FloatArray, labels: LabelArray) -> pd.DataFrame:
     rows, cols = np.divmod(pix, w)
 
     size = np.bincount(g, minlength=n)
-    sum_abs = np.bincount(g, weights=absw, minlength=n)
-    max_abs = np.zeros(n)
-    np.maximum.at(max_abs, g, absw)
     top = np.full(n, h, dtype=np.int64)
     left = np.full(n, w, dtype=np.int64)
     bottom = np.full(n, -1, dtype=np.int64)
@@ -124,9 +121,7 @@ def region_table(weight: FloatArray, labels: LabelArray) -> pd.DataFrame:
                 "neuron": neuron.astype(np.int32),
                 "region": region.astype(np.int32),
                 "size": size.astype(np.int32),
-                "mean_abs": sum_abs / size,
-                "sum_abs": sum_abs,
-                "max_abs": max_abs,
+                **{name: score(absw, g, n) for name, score in SCORES.items() if name != "size"},
                 "top": top.astype(np.int32),
                 "left": left.astype(np.int32),
                 "height": (bottom - top + 1).astype(np.int32),
@@ -142,7 +137,7 @@ def region_table(weight: FloatArray, labels: LabelArray) -> pd.DataFrame:
 def region_scores(table: pd.DataFrame, score: str = "mean_abs") -> FloatArray:
     """The column of the region table that pruning ranks by (the paper: mean |w|)."""
     if score not in SCORES:
-        raise ValueError(f"region score must be one of {SCORES}, got {score!r}")
+        raise ValueError(f"region score must be one of {tuple(SCORES)}, got {score!r}")
     return table[score].to_numpy(dtype=np.float64)
 
 

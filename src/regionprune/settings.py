@@ -20,22 +20,23 @@ itself against the same rules when it is made (in the workflow and in every job)
 
 from __future__ import annotations
 
-import json
-from dataclasses import MISSING, asdict, dataclass, field, fields
-from functools import cache
-from typing import Any, ClassVar, TypeVar
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from regionprune import network, scores
+from regionprune.declare import Settings, check, field_schema, setting
 
 #: The paper's network, 784 - 100 - 50 - 10 fully connected (section 4.1).
 LAYER_SIZES = (784, 100, 50, 10)
 #: The weight every pruning step works on: input layer -> hidden layer 1.
-W1 = "fc1.weight"
+W1 = f"{network.LAYERS[0]}.weight"
 
-ACTIVATIONS = ("sigmoid", "relu", "tanh")
+ACTIVATIONS = tuple(network.ACTIVATIONS)
 #: The data sets ``data.SPECS`` knows (named here so that settings import no data code).
 DATASET_NAMES = ("mnist", "fashion_mnist")
 METHODS = ("region", "magnitude", "random")
-#: Region scores the pruning step can rank by; ``mean_abs`` is the paper's.
-SCORES = ("mean_abs", "sum_abs", "max_abs", "size")
+#: Region scores the pruning step can rank by (``scores.SCORES``); ``mean_abs`` is the paper's.
+SCORES = tuple(scores.SCORES)
 #: ``global``: rank all regions of all neurons together (the paper); ``per_neuron``: every
 #: neuron loses the given fraction of its own regions.
 SCOPES = ("global", "per_neuron")
@@ -45,114 +46,9 @@ CONNECTIVITIES = (4, 8)
 #: random (a control).
 CRITERIA = ("magnitude", "random")
 
-S = TypeVar("S", bound="Settings")
-
-#: JSON-schema types of the annotations settings use (``from __future__`` keeps them as text).
-_TYPES = {
-    "int": "integer",
-    "float": "number",
-    "str": "string",
-    "bool": "boolean",
-    "int | None": ["integer", "null"],
-    "float | None": ["number", "null"],
-    "list[str]": "array",
-    "list[float]": "array",
-    "list[int | str]": "array",
-}
-
-
-def setting(default: Any, doc: str, *, section: str | None = None, **rules: Any) -> Any:
-    """A settings field: its default, what it means (the schema's description, the comment in
-    config.yaml, the docs' table), and its JSON-schema ``rules`` (enum, minimum, maximum,
-    exclusiveMinimum, exclusiveMaximum, items, oneOf, pattern...). ``section`` puts the key in
-    another config section than its class's (the data set and its limits live under ``data``)."""
-    meta = {"doc": doc, "rules": rules, "section": section}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: json.loads(json.dumps(default)), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def field_default(f: Any) -> Any:
-    return f.default_factory() if f.default is MISSING else f.default
-
-
-def field_schema(f: Any) -> dict[str, Any]:
-    """The JSON schema of one settings field, from its rules, type, doc and default."""
-    rules = dict(f.metadata["rules"])
-    if "type" not in rules and "oneOf" not in rules:
-        rules["type"] = _TYPES[str(f.type)]
-    return {"description": f.metadata["doc"], **rules, "default": field_default(f)}
-
-
 def _num(x: float) -> str:
     """Shortest faithful text of a number for a folder name: 0.5 -> '0.5', 1e-05 -> '1e-05'."""
     return format(x, "g")
-
-
-class Settings:
-    """Shared by every settings class (frozen dataclasses): checks against its own schema on
-    creation, JSON round trip, flat table columns."""
-
-    #: The config section (and table-column prefix) of the class's fields.
-    prefix: ClassVar[str]
-
-    @classmethod
-    def schema(cls) -> dict[str, Any]:
-        """JSON schema of the class's fields (all of them, whatever their config section)."""
-        return {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {f.name: field_schema(f) for f in fields(cls)},  # type: ignore[arg-type]
-        }
-
-    def __post_init__(self) -> None:
-        check(type(self), self.prefix, self.to_dict())
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls: type[S], d: dict[str, Any]) -> S:
-        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(
-                f"{cls.__name__}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}"
-            )
-        return cls(**d)
-
-    @classmethod
-    def from_json(cls: type[S], text: str) -> S:
-        return cls.from_dict(json.loads(text))
-
-    @classmethod
-    def pick(cls: type[S], section: dict[str, Any]) -> S:
-        """Made from a config section that also holds other classes' keys (``data``)."""
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        return cls.from_dict({k: v for k, v in section.items() if k in names})
-
-    def row(self) -> dict[str, Any]:
-        """Flat columns for the summary tables, prefixed by level (``train_seed``...)."""
-        return {f"{self.prefix}_{k}": v for k, v in self.to_dict().items()}
-
-
-@cache
-def _validator(cls: type) -> Any:
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(cls.schema())
-
-
-def check(cls: type, section: str, values: dict[str, Any]) -> None:
-    """Raise ``ValueError`` naming the key, the value and what is allowed, where ``values``
-    break ``cls``'s schema (the rules of its fields: the workflow's schema says the same)."""
-    error = next(iter(_validator(cls).iter_errors(values)), None)
-    if error is not None:
-        key = ".".join(filter(None, [section, *map(str, error.absolute_path)]))
-        raise ValueError(f"{key}: {error.message}")
 
 
 @dataclass(frozen=True)
@@ -237,8 +133,8 @@ class RegionSettings(Settings):
                           " first (the paper: 0.4)", minimum=0, maximum=1)  # fmt: skip
     connectivity: int = setting(8, "choice: 8-connected regions (4 also offered)",
                                 enum=list(CONNECTIVITIES))  # fmt: skip
-    score: str = setting("mean_abs", "what regions are ranked by: mean |w| (the paper), sum_abs,"
-                         " max_abs, size", enum=list(SCORES))  # fmt: skip
+    score: str = setting("mean_abs", "what regions are ranked by (see scores.py): mean_abs, their"
+                         " mean |w|, is the paper's", enum=list(SCORES))  # fmt: skip
     scope: str = setting("global", "global (the paper: all regions of all neurons together) or"
                          " per_neuron (each neuron loses rate of its own)", enum=list(SCOPES))  # fmt: skip
     retrain_epochs: int = setting(1, "choice: retraining epochs per iteration", minimum=0)

@@ -19,6 +19,9 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from regionprune.network import forward
+from regionprune.settings import W1
+
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +144,9 @@ def train(
     return records
 
 
-LAYERS = ("fc1", "fc2", "fc3")
+def stacked_linear(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """One layer of M stacked networks: ``h`` (M, B, in), ``w`` (M, out, in), ``b`` (M, out)."""
+    return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
 
 
 class Lockstep:
@@ -155,30 +160,23 @@ class Lockstep:
     """
 
     def __init__(self, models: list[nn.Module], device: torch.device):
-        acts = {type(m.act) for m in models}
+        acts = {m.activation for m in models}
         if len(acts) != 1:
             raise ValueError("lockstep models must share one activation")
-        self.act = models[0].act
+        self.activation = models[0].activation
         self.params: dict[str, torch.Tensor] = {}
-        for layer in LAYERS:
-            for kind in ("weight", "bias"):
-                stacked = torch.stack([getattr(getattr(m, layer), kind).detach() for m in models])
-                self.params[f"{layer}.{kind}"] = stacked.to(device).requires_grad_(True)
+        for name in dict(models[0].named_parameters()):
+            stacked = torch.stack([dict(m.named_parameters())[name].detach() for m in models])
+            self.params[name] = stacked.to(device).requires_grad_(True)
 
     def __len__(self) -> int:
-        return self.params["fc1.weight"].shape[0]
+        return self.params[W1].shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (M, B, inputs), or (B, inputs) shared by all models; logits (M, B, classes)."""
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(len(self), -1, -1)
-        h = x
-        for i, layer in enumerate(LAYERS):
-            w, b = self.params[f"{layer}.weight"], self.params[f"{layer}.bias"]
-            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-            if i < len(LAYERS) - 1:
-                h = self.act(h)
-        return h
+        return forward(self.params, x, self.activation, stacked_linear)
 
     def state_dicts(self) -> list[dict[str, np.ndarray]]:
         return [

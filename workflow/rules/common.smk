@@ -46,6 +46,7 @@ try:  # the sections that are no run's settings, checked as the jobs will read t
     DATA_SOURCE = DataSource.pick(config["data"])
     FIGURE_SETTINGS = FiguresSettings.from_dict(config["figures"])
     EVIDENCE_SETTINGS = EvidenceSettings.from_dict(config["evidence"])
+    EVIDENCE_SETTINGS.check_budget()
 except ValueError as err:
     raise WorkflowError(str(err)) from None
 

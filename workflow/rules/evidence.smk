@@ -10,6 +10,7 @@ rule evidence:
         model=stage_model,
     output:
         **{t: f"{EVIDENCE_DIR}/{t}.parquet" for t in EVIDENCE_TABLES},
+        labels=f"{EVIDENCE_DIR}/regions.h5",
     log:
         f"{RESULTS}/logs/evidence/{EVIDENCE_LOG}",
     conda:
@@ -22,7 +23,7 @@ rule evidence:
         data_dir=data_dir,
         train=train_json,
         region=region_json,
-        settings=EVIDENCE_SETTINGS.to_json(),
+        settings=EVIDENCE_SETTINGS.to_json("budgets", "random_draws", "ig_steps"),
         run_id=stage_id,
         code=code_version("evidence"),
     shell:
@@ -32,7 +33,8 @@ rule evidence:
         " --model {input.model:q} --run-id {params.run_id:q} --iteration {wildcards.n}"
         " --threads {threads}"
         " --out-importance {output.region_importance:q} --out-deletion {output.deletion:q}"
-        " --out-faithfulness {output.faithfulness:q} > {log:q} 2>&1"
+        " --out-faithfulness {output.faithfulness:q} --out-labels {output.labels:q}"
+        " > {log:q} 2>&1"
 
 
 rule evidence_figures:
@@ -40,6 +42,7 @@ rule evidence_figures:
     input:
         data=train_data,
         model=stage_model,
+        labels=f"{EVIDENCE_DIR}/regions.h5",
         importance=f"{EVIDENCE_DIR}/region_importance.parquet",
         deletion=f"{EVIDENCE_DIR}/deletion.parquet",
     output:
@@ -60,13 +63,12 @@ rule evidence_figures:
     params:
         data_dir=data_dir,
         train=train_json,
-        region=region_json,
-        settings=EVIDENCE_SETTINGS.to_json(),
+        settings=EVIDENCE_SETTINGS.to_json("top_regions", "gallery"),
         out_dir=lambda w, output: os.path.dirname(output.evidence_maps),
         code=code_version("evidence_figures"),
     shell:
         "python -m regionprune evidence_figures --data-dir {params.data_dir:q}"
-        " --train-settings {params.train:q} --region-settings {params.region:q}"
-        " --settings {params.settings:q} --model {input.model:q}"
+        " --train-settings {params.train:q} --settings {params.settings:q}"
+        " --model {input.model:q} --labels {input.labels:q}"
         " --importance {input.importance:q} --deletion {input.deletion:q}"
         " --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -53,7 +53,7 @@ rule figures:
     params:
         dataset=lambda w: TRAIN[w.train].dataset,
         region=region_json,
-        settings=FIGURE_SETTINGS.to_json(),
+        settings=FIGURE_SETTINGS.to_json("neuron"),
         out_dir=lambda w, output: os.path.dirname(output.w1_baseline),
         code=code_version("figures"),
     shell:
@@ -87,7 +87,7 @@ rule summary:
             f"--{t} {' '.join(input[t])} --out-{t} {output[t]}" for t in SUMMARY_TABLES
         ),
         faithfulness=lambda w, input: " ".join(input.faithfulness),
-        settings=EVIDENCE_SETTINGS.to_json(),
+        settings=EVIDENCE_SETTINGS.to_json("budget"),
         code=code_version("summary"),
     shell:
         "python -m regionprune summary {params.args}"

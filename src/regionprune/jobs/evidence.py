@@ -11,7 +11,6 @@ import argparse
 from pathlib import Path
 
 
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
     p.add_argument("--train-settings", required=True, help="TrainSettings as JSON")
@@ -21,11 +20,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="EvidenceSettings as JSON: budgets, random_draws, ig_steps")  # fmt: skip
     p.add_argument("--model", type=Path, required=True, help="the stage's checkpoint")
     p.add_argument("--run-id", required=True, help="run id written into the tables")
-    p.add_argument("--iteration", type=int, required=True)
+    p.add_argument("--iteration", type=int, required=True, help="the stage's iteration")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
-    p.add_argument("--out-importance", type=Path, required=True)
-    p.add_argument("--out-deletion", type=Path, required=True)
-    p.add_argument("--out-faithfulness", type=Path, required=True)
+    p.add_argument("--out-importance", type=Path, required=True,
+                   help="region_importance.parquet: every region ablated, per class")  # fmt: skip
+    p.add_argument("--out-deletion", type=Path, required=True,
+                   help="deletion.parquet: every method's deletion curve, per class")  # fmt: skip
+    p.add_argument("--out-faithfulness", type=Path, required=True,
+                   help="faithfulness.parquet: the drops per class and budget")  # fmt: skip
+    p.add_argument("--out-labels", type=Path, required=True,
+                   help="regions.h5: the stage's regions as labelled here, for the figures")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> None:
@@ -33,76 +37,46 @@ def run(args: argparse.Namespace) -> None:
     import time
 
     import numpy as np
-    import pandas as pd
     import torch
 
-    from regionprune import evidence as ev
-    from regionprune.attribution import PIXEL_METHODS, class_attributions, network
-    from regionprune.data import get_spec, load_split, unit_pixels
-    from regionprune.regions import label_neurons
     from regionprune.config import EvidenceSettings
+    from regionprune.data import get_spec, load_split, unit_pixels
+    from regionprune.explain.deletion import Ranked, deletion_test, faithfulness_table
+    from regionprune.explain.importance import Net, region_importance
+    from regionprune.regions import label_neurons
     from regionprune.settings import (
         EVIDENCE_STREAM, W1, RegionSettings, TrainSettings, stream_seed,
     )  # fmt: skip
-    from regionprune.storage import load_checkpoint, write_table
+    from regionprune.codehash import code_version
+    from regionprune.storage import load_checkpoint, save_labels, write_table
 
     log = logging.getLogger(__name__)
     es = EvidenceSettings.from_json(args.settings)
+    ts = TrainSettings.from_json(args.train_settings)
     connectivity = RegionSettings.from_json(args.region_settings).connectivity
     torch.set_num_threads(args.threads)
-    ts = TrainSettings.from_json(args.train_settings)
     spec = get_spec(ts.dataset)
-    n_classes = spec.n_classes
-    images, y = load_split(args.data_dir, ts.dataset, "test", ts.test_limit)
-    x = unit_pixels(images)
+    x, y = load_split(args.data_dir, ts.dataset, "test", ts.test_limit)
+    x = unit_pixels(x)
     ckpt = load_checkpoint(args.model)
     mask = ckpt.mask(W1)
-    net = ev.Net.from_params(ckpt.params, ts.activation, mask)
+    net = Net.from_params(ckpt.params, ts.activation, mask)
     labels = label_neurons(mask, spec.image_shape, connectivity)
 
     start = time.perf_counter()
-    importance = ev.region_importance(net, labels, x, y, n_classes)
-    n_regions = len(importance) // n_classes
-    log.info("%d regions ablated on %d test images in %.1f s", n_regions, len(y),
-             time.perf_counter() - start)  # fmt: skip
+    importance = region_importance(net, labels, x, y, spec.n_classes)
+    log.info("%d regions ablated on %d test images in %.1f s", len(importance) // spec.n_classes,
+             len(y), time.perf_counter() - start)  # fmt: skip
 
-    # The deletion test ranks on other images than it measures on, so that no method is scored
-    # on the images it was fitted to: as many training images as there are test images.
-    train_images, train_y = load_split(args.data_dir, ts.dataset, "train", ts.train_limit)
-    xr, yr = unit_pixels(train_images[: len(y)]), train_y[: len(y)]
-    ranked = ev.region_importance(net, labels, xr, yr, n_classes)
-    imp = ev.importance_matrix(ranked, n_regions, n_classes)
-    torch_net = network({**ckpt.params, W1: net.w1}, ts.activation)
-    attributions = {
-        m: class_attributions(torch_net, xr, yr, n_classes, m, steps=es.ig_steps)
-        for m in PIXEL_METHODS
-    }
-    regions = ev.region_groups(labels)
-    pixels = ev.pixel_groups(mask)
-    counts = ev.budget_counts(int(mask.sum()), es.budgets)
+    # ranked on as many training images as there are test images, measured on the test images
+    xr, yr = load_split(args.data_dir, ts.dataset, "train", ts.train_limit)
+    ranked = Ranked(net, labels, unit_pixels(xr[: len(y)]), yr[: len(y)], spec.n_classes,
+                    es.ig_steps)  # fmt: skip
     rng = np.random.default_rng(stream_seed(ts.seed, EVIDENCE_STREAM + args.iteration))
-    rows = []
     start = time.perf_counter()
-    for c in range(n_classes):
-        xc, yc = x[y == c], y[y == c]
-        orders = [("region", 0, ev.deletion_order(regions, ev.ranking(imp[:, c]), net.w1))]
-        orders += [
-            ("random", d, ev.deletion_order(regions, rng.permutation(n_regions), net.w1))
-            for d in range(es.random_draws)
-        ]
-        orders += [
-            (m, 0, ev.deletion_order(pixels, ev.ranking(attributions[m][c]), net.w1))
-            for m in PIXEL_METHODS
-        ]
-        for method, draw, order in orders:
-            acc, logit = ev.deletion_curve(net, order, counts, xc, yc, c)
-            for b, k, a, lg in zip([0.0, *es.budgets], counts, acc, logit):
-                rows.append((c, method, draw, b, int(k), a, lg))
-    deletion = pd.DataFrame(
-        rows, columns=["class", "method", "draw", "budget", "removed", "class_acc", "class_logit"]
-    )
-    log.info("deletion curves in %.1f s", time.perf_counter() - start)
-    faithful = ev.faithfulness_table(deletion)
+    deletion = deletion_test(net, labels, ranked, x, y, es.budgets, es.random_draws, rng)
+    log.info("deletion test in %.1f s", time.perf_counter() - start)
+    faithful = faithfulness_table(deletion)
     for df in (importance, deletion, faithful):
         df.insert(0, "iteration", np.int32(args.iteration))
         df.insert(0, "run", args.run_id)
@@ -111,3 +85,5 @@ def run(args: argparse.Namespace) -> None:
     write_table(importance, args.out_importance)
     write_table(deletion, args.out_deletion)
     write_table(faithful, args.out_faithfulness)
+    save_labels(args.out_labels, labels, stage=ckpt.attrs["stage"], iteration=args.iteration,
+                connectivity=connectivity, code_version=code_version("evidence"))  # fmt: skip

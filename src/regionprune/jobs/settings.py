@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from regionprune.config import DERIVED, stale_files
+    from regionprune.derived import DERIVED, stale_files
     from regionprune.storage import write_text
 
     stale = stale_files(args.root)

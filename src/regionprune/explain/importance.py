@@ -1,17 +1,14 @@
-"""The decision basis of a pruned network, measured: what each region does for each class.
+"""What each region of a pruned network does for each class, measured by ablation (numpy).
 
-Pure numpy (no torch, no I/O), so that the math is testable on hand-made arrays:
-
-- ``Net``: the MLP's forward pass over numpy arrays, with W1's mask applied.
+- ``Net``: the network's forward pass (``network.forward``) over numpy arrays, W1 masked.
 - ``region_importance``: zero one region (one hidden neuron's connected set of surviving input
   weights) and measure, per class, the change in accuracy, in the mean logit and in the mean
   log-probability of that class over the images of that class. All regions at once:
   removing region g of neuron j only changes neuron j's pre-activation by
   ``x[:, P_g] @ w1[j, P_g]``, so one matrix product gives every region's change, and the layers
   after it run on chunks of regions as one batch.
-- ``evidence_maps``: per class, the regions painted with their importance for it.
-- ``deletion_order`` / ``deletion_curve``: the faithfulness test. Remove W1 weights in the order
-  a method ranks them for a class, and measure that class's accuracy at fixed budgets.
+- ``evidence_maps``: per class, the regions painted with their importance for it;
+  ``top_regions`` and ``neuron_importance`` choose what the figures show.
 
 Sign convention: every ``delta`` is after - before, so a region that supports a class has a
 negative delta for it. A region's *importance* for a class is ``-delta_logprob``: the log-
@@ -28,7 +25,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from regionprune.network import ACTIVATIONS, LAYERS, activation, forward, numpy_linear
 from regionprune.regions import global_ids, region_index
+from regionprune.settings import W1
 
 F32 = NDArray[np.float32]
 
@@ -38,60 +37,49 @@ IMPORTANCE_COLUMNS = (
 )  # fmt: skip
 
 
-def _sigmoid(z: F32) -> F32:
-    # exp of -|z| never overflows; same values as 1 / (1 + exp(-z))
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
-
-
-_ACT = {
-    "sigmoid": _sigmoid,
-    "relu": lambda z: np.maximum(z, 0, dtype=z.dtype),
-    "tanh": np.tanh,
-}
-
-
 @dataclass(frozen=True)
 class Net:
-    """``fc1 -> act -> fc2 -> act -> fc3`` over numpy float32 arrays; ``w1`` already masked."""
+    """``network.forward`` over numpy float32 parameters; W1 already masked."""
 
-    w1: F32
-    b1: F32
-    w2: F32
-    b2: F32
-    w3: F32
-    b3: F32
+    params: dict[str, F32]
     activation: str
 
     @classmethod
     def from_params(
         cls, params: dict[str, NDArray], activation: str, mask: NDArray[np.bool_] | None = None
     ) -> Net:
-        if activation not in _ACT:
-            raise ValueError(f"activation must be one of {sorted(_ACT)}, got {activation!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         p = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
-        w1 = p["fc1.weight"] if mask is None else p["fc1.weight"] * mask
-        return cls(w1, p["fc1.bias"], p["fc2.weight"], p["fc2.bias"], p["fc3.weight"],
-                   p["fc3.bias"], activation)  # fmt: skip
+        if mask is not None:
+            p[W1] = p[W1] * mask
+        return cls(p, activation)
+
+    @property
+    def w1(self) -> F32:
+        return self.params[W1]
 
     def act(self, z: F32) -> F32:
-        return _ACT[self.activation](z)
+        return activation(self.activation, z)(z)
 
     def with_w1(self, w1: F32) -> Net:
-        return Net(w1, self.b1, self.w2, self.b2, self.w3, self.b3, self.activation)
+        return Net({**self.params, W1: w1}, self.activation)
+
+    def _layer(self, i: int, h: F32) -> F32:
+        return numpy_linear(h, self.params[f"{LAYERS[i]}.weight"], self.params[f"{LAYERS[i]}.bias"])
 
     def hidden(self, x: F32) -> tuple[F32, F32, F32]:
         """(z1, h1, z2): pre-activation and activation of layer 1, pre-activation of layer 2."""
-        z1 = x @ self.w1.T + self.b1
+        z1 = self._layer(0, x)
         h1 = self.act(z1)
-        return z1, h1, h1 @ self.w2.T + self.b2
+        return z1, h1, self._layer(1, h1)
 
     def head(self, z2: F32) -> F32:
         """Logits from layer 2's pre-activation (any leading shape)."""
-        return self.act(z2) @ self.w3.T + self.b3
+        return forward(self.params, self.act(z2), self.activation, numpy_linear, first=2)
 
     def logits(self, x: F32) -> F32:
-        return self.head(self.hidden(x)[2])
+        return forward(self.params, x, self.activation, numpy_linear)
 
 
 def log_softmax(logits: F32) -> F32:
@@ -158,7 +146,7 @@ def region_importance(
         g = np.arange(start, min(start + chunk, n))
         j = neuron[g]
         dh = net.act(z1[:, j] - share[:, g]) - h1[:, j]  # (N, G): only neuron j changes
-        z2g = z2[None] + dh.T[:, :, None] * net.w2[:, j].T[:, None, :]  # (G, N, width2)
+        z2g = z2[None] + dh.T[:, :, None] * net.params[f"{LAYERS[1]}.weight"][:, j].T[:, None, :]  # (G, N, width2)
         acc, logit, logp = class_scores(net.head(z2g), y, n_classes)
         d_acc[g] = acc - acc0
         d_logit[g] = logit - logit0
@@ -207,97 +195,32 @@ def evidence_maps(labels: NDArray[np.int32], importance: NDArray) -> NDArray[np.
     return out.reshape(-1, h, w)
 
 
-def deletion_order(
-    groups: NDArray[np.int64], ranking: NDArray, magnitude: NDArray
-) -> NDArray[np.int64]:
-    """Flat indices of the surviving weights in the order a method deletes them.
-
-    ``groups`` gives each weight its unit (a region, a pixel column; -1: removed already);
-    units go in ``ranking`` order (a permutation of unit ids, first deleted first), and within a
-    unit the larger |w| goes first, so a budget that ends inside a unit takes its strongest part.
-    """
-    groups = np.asarray(groups).ravel()
-    alive = np.flatnonzero(groups >= 0)
-    position = np.empty(len(ranking), dtype=np.int64)
-    position[np.asarray(ranking)] = np.arange(len(ranking))
-    keys = (-np.abs(np.asarray(magnitude).ravel()[alive]), position[groups[alive]])
-    return alive[np.lexsort(keys)]
+def top_regions(importance: NDArray, c: int, k: int) -> list[int]:
+    """Rows of the region table most important for class ``c``, best first: at most ``k``, and
+    only regions that support the class (importance > 0)."""
+    return [int(g) for g in ranking(importance[:, c])[:k] if importance[g, c] > 0]
 
 
-def budget_counts(n_alive: int, budgets: list[float]) -> NDArray[np.int64]:
-    """Weights removed at each budget (a fraction of the surviving weights), 0 first."""
-    return np.array([0] + [round(b * n_alive) for b in budgets], dtype=np.int64)
+def neuron_importance(importance: NDArray, neuron_of: NDArray, n_neurons: int) -> NDArray:
+    """``(neurons, classes)``: the importance of each neuron's regions, summed."""
+    out = np.zeros((n_neurons, importance.shape[1]))
+    np.add.at(out, neuron_of, importance)
+    return out
 
 
-def deletion_curve(
-    net: Net, order: NDArray[np.int64], counts: NDArray[np.int64], x: F32, y: NDArray, c: int
-) -> tuple[NDArray, NDArray]:
-    """Accuracy on ``x`` (labels ``y``, normally all of class ``c``) and mean logit of class
-    ``c`` after deleting the first ``k`` weights of ``order``, for each ``k`` in ``counts``."""
-    accs, logits = [], []
-    y = np.asarray(y)
-    for k in counts:
-        w1 = net.w1.copy().ravel()
-        w1[order[:k]] = 0.0
-        out = net.with_w1(w1.reshape(net.w1.shape)).logits(x)
-        accs.append(float(np.mean(out.argmax(axis=1) == y)))
-        logits.append(float(np.mean(out[:, c])))
-    return np.array(accs), np.array(logits)
+def gallery_order(per_neuron: NDArray, alive: NDArray[np.bool_], k: int) -> list[int]:
+    """The ``k`` neurons that keep weights, most important first (|importance| summed over
+    their regions and all classes; ties: lower neuron first)."""
+    order = np.argsort(-np.abs(per_neuron).sum(axis=1), kind="stable")
+    return [int(j) for j in order if alive[j]][:k]
 
 
-#: Deletion orders of the faithfulness test: the regions ranked by their importance for the
-#: class, random regions (the control, several draws), and the pixel attributions.
-DELETION_METHODS = ("region", "random", "input_x_gradient", "integrated_gradients")
-
-
-def region_groups(labels: NDArray[np.int32]) -> NDArray[np.int64]:
-    """Each W1 weight's region (row of the region table), -1 where removed: ``(neurons, H*W)``."""
-    return global_ids(labels)[0]
-
-
-def pixel_groups(mask: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """Each surviving W1 weight's input pixel, -1 where removed: deleting a pixel's unit zeroes
-    all its weights, the same as setting that pixel to 0 in every image."""
-    mask = np.asarray(mask, dtype=bool)
-    return np.where(mask, np.arange(mask.shape[1])[None, :], -1).astype(np.int64)
+def roles(per_neuron_row: NDArray, class_names: list[str], k: int = 3) -> str:
+    """The ``k`` classes a neuron moves most: ``+c`` where it supports c, ``-c`` where it opposes."""
+    serves = np.argsort(-np.abs(per_neuron_row), kind="stable")[:k]
+    return " ".join(f"{'+' if per_neuron_row[c] > 0 else '-'}{class_names[c]}" for c in serves)
 
 
 def ranking(scores: NDArray) -> NDArray[np.int64]:
     """Unit ids, highest score first (ties: lower id first)."""
     return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-
-
-def faithfulness_table(deletion: pd.DataFrame) -> pd.DataFrame:
-    """Per class and budget > 0: the accuracy drop of each method (random: mean and sd over its
-    draws), their ratio to random, and the area between the random and region curves from
-    budget 0 up to this budget (accuracy x budget fraction; positive: regions hurt more)."""
-    curves = deletion.groupby(["method", "class", "budget"])["class_acc"]
-    mean, sd = curves.mean().unstack("method"), curves.std()
-    missing = {"region", "random"} - set(mean.columns)
-    if missing:
-        raise ValueError(f"the deletion table lacks the method(s) {sorted(missing)}")
-    before = mean.xs(0.0, level="budget")
-    rows = []
-    for c, per_class in mean.groupby(level="class"):
-        per_class = per_class.droplevel("class").sort_index()
-        budgets = per_class.index.to_numpy()
-        gap = (per_class["random"] - per_class["region"]).to_numpy()
-        area = np.concatenate([[0.0], np.cumsum(np.diff(budgets) * (gap[1:] + gap[:-1]) / 2)])
-        for i, b in enumerate(budgets):
-            if b == 0:
-                continue
-            drops = {m: before.loc[c, m] - per_class.loc[b, m] for m in per_class.columns}
-            rows.append(
-                {
-                    "class": int(c),
-                    "budget": float(b),
-                    "acc_before": float(before.loc[c, "region"]),
-                    **{f"drop_{m}": float(drops[m]) for m in DELETION_METHODS if m in drops},
-                    "drop_random_sd": float(sd.loc[("random", c, b)]),
-                    "area_vs_random": float(area[i]),
-                }
-            )
-    out = pd.DataFrame(rows)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["ratio_vs_random"] = out["drop_region"] / out["drop_random"]
-    return out

@@ -1,0 +1,135 @@
+"""Figures of a stage's decision basis: class evidence maps, neuron gallery, deletion curves
+(functions from arrays and tables to matplotlib Figures, no file I/O)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
+
+from regionprune.explain.deletion import METHODS  # noqa: E402
+from regionprune.figures import outline  # noqa: E402
+
+
+#: Colours of a class's top regions #1, #2, ... in the evidence maps (outlines and titles).
+RANK_COLOURS = ("#ff2d2d", "#00e5ff", "#ffd400", "#7cff4f", "#ff5cf4")
+
+
+def evidence_maps_figure(
+    mean_images: NDArray,
+    maps: NDArray,
+    specific: NDArray,
+    top: list[list[tuple[str, NDArray, NDArray]]],
+    class_names: list[str],
+    title: str,
+) -> Figure:
+    """Per class, a column: its mean test image; its evidence map (red: the regions there
+    support the class, blue: they oppose it); the class-specific evidence (``specific``: what the
+    regions do for this class beyond what they do for all, see
+    ``evidence.specific_importance``), each map scaled by its own largest |value|; its most
+    important regions outlined and tinted on the mean image, #1 first (``RANK_COLOURS``); then
+    those regions one per row, as ``(name, (H, W, 3) colours, (H, W) member)``: their surviving
+    weights (red +, blue -, the rest black)."""
+    n = len(maps)
+    k = max((len(t) for t in top), default=0)
+    rows = 4 + k if k else 3
+    fig, axes = plt.subplots(rows, n, figsize=(1.45 * n, 1.5 * rows + 0.6), squeeze=False)
+    for c in range(n):
+        axes[0, c].imshow(mean_images[c], cmap="gray", interpolation="nearest")
+        axes[0, c].set_title(class_names[c], fontsize=8)
+        for row, m in ((1, maps[c]), (2, specific[c])):
+            vmax = float(np.abs(m).max()) or 1.0
+            axes[row, c].imshow(m, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+        if k:
+            ax = axes[3, c]
+            ax.imshow(mean_images[c], cmap="gray", interpolation="nearest", alpha=0.8)
+            for r, (_, _, member) in enumerate(top[c]):
+                colour = RANK_COLOURS[r % len(RANK_COLOURS)]
+                tint = np.zeros((*member.shape, 4))
+                tint[member] = (*matplotlib.colors.to_rgb(colour), 0.45)
+                ax.imshow(tint, interpolation="nearest")
+                outline(ax, member, colour)
+        for r in range(k):
+            ax = axes[4 + r, c]
+            if r < len(top[c]):
+                name, rgb, _ = top[c][r]
+                ax.imshow(rgb, interpolation="nearest")
+                ax.set_title(name, fontsize=7, pad=2, color=RANK_COLOURS[r % len(RANK_COLOURS)])
+            else:
+                ax.set_axis_off()
+        for a in axes[:, c]:
+            a.set_xticks([])
+            a.set_yticks([])
+    labels = ["mean image", "evidence", "class-specific"] + (["top regions"] if k else [])
+    for r, label in enumerate(labels):
+        axes[r, 0].set_ylabel(label, fontsize=8)
+    for r in range(k):
+        axes[4 + r, 0].set_ylabel(f"region #{r + 1}", fontsize=8,
+                                  color=RANK_COLOURS[r % len(RANK_COLOURS)])  # fmt: skip
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def gallery_figure(
+    tiles: NDArray, outlines: list[NDArray], titles: list[str], title: str, ncols: int = 6
+) -> Figure:
+    """Hidden neurons, most important first: surviving weights (red +, blue -), region
+    borders in yellow, and the classes each neuron serves most (``+c`` supports, ``-c`` opposes)."""
+    n = len(tiles)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows + 0.4), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i in range(n):
+        ax = axes.ravel()[i]
+        ax.imshow(tiles[i], interpolation="nearest")
+        for k in range(1, int(outlines[i].max()) + 1):
+            outline(ax, outlines[i] == k, "yellow")
+        ax.set_title(titles[i], fontsize=6.5)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def deletion_figure(deletion: pd.DataFrame, class_names: list[str], title: str) -> Figure:
+    """Class accuracy as W1 weights are deleted in each method's order, one panel per class and
+    one for the mean over classes; the random control as mean and a band of one sd."""
+    classes = sorted(deletion["class"].unique())
+    panels = [*classes, "mean"]
+    ncols = 6
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.1 * nrows), squeeze=False,
+                             sharex=True, sharey=True)  # fmt: skip
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_axis_off()
+    for ax, panel in zip(axes.ravel(), panels):
+        d = deletion if panel == "mean" else deletion[deletion["class"] == panel]
+        for method, spec in METHODS.items():
+            style = {**spec.style, "label": spec.label}
+            m = d[d["method"] == method]
+            if m.empty:
+                continue
+            # per draw, the mean over the panel's classes; then mean and sd over draws
+            per_draw = m.groupby(["draw", "budget"])["class_acc"].mean().unstack("budget")
+            mean, sd = per_draw.mean(), per_draw.std().fillna(0.0)
+            x = 100 * mean.index.to_numpy()
+            ax.plot(x, 100 * mean.to_numpy(), **style)
+            if spec.scores is None:  # the random control: a band of one sd
+                ax.fill_between(x, 100 * (mean - sd), 100 * (mean + sd), color="0.4", alpha=0.25)
+        ax.set_title("mean over classes" if panel == "mean" else class_names[panel], fontsize=8)
+        ax.set_ylim(-2, 102)
+    for ax in axes[-1]:
+        ax.set_xlabel("surviving W1 weights deleted (%)", fontsize=7)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("class accuracy (%)", fontsize=7)
+    axes.ravel()[len(panels) - 1].legend(fontsize=6, loc="lower left")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,71 @@
+"""The paper's network, defined once: a forward pass over a dict of parameters.
+
+``fc1 -> act -> fc2 -> act -> fc3`` (logits; cross-entropy applies the softmax). Training one
+network (``model.MLP``), training several stacked in lockstep (``training.Lockstep``) and the
+numpy decision-basis math (``explain``) all run ``forward``; they differ only in how a layer's
+product is taken (``linear``: ``numpy_linear``, ``torch.nn.functional.linear``, a batched
+``baddbmm``), each the operation that backend used before, so that results are unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+#: The layers, input -> hidden 1 -> hidden 2 -> logits; parameters are ``<layer>.weight`` and
+#: ``<layer>.bias`` (PyTorch's names, as in the checkpoints).
+LAYERS = ("fc1", "fc2", "fc3")
+
+
+def _np_sigmoid(z: np.ndarray) -> np.ndarray:
+    # exp of -|z| never overflows; same values as 1 / (1 + exp(-z))
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
+
+
+#: Every activation: its numpy function, and the name of its torch function.
+ACTIVATIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
+    "sigmoid": (_np_sigmoid, "sigmoid"),
+    "relu": (lambda z: np.maximum(z, 0, dtype=z.dtype), "relu"),
+    "tanh": (np.tanh, "tanh"),
+}
+
+
+def activation(name: str, like: Any) -> Callable[[Any], Any]:
+    """The activation ``name`` for arrays like ``like`` (numpy, or torch tensors)."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    numpy_fn, torch_name = ACTIVATIONS[name]
+    if isinstance(like, np.ndarray):
+        return numpy_fn
+    import torch
+
+    return getattr(torch, torch_name)
+
+
+def numpy_linear(h: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``h @ w.T + b`` (any leading axes of ``h``)."""
+    return h @ w.T + b
+
+
+Linear = Callable[[Any, Any, Any], Any]
+
+
+def forward(
+    params: Mapping[str, Any],
+    x: Any,
+    activation_name: str,
+    linear: Linear = numpy_linear,
+    first: int = 0,
+) -> Any:
+    """Logits from ``x``, the input of layer ``first`` (0: the image; 1: layer 1's activation
+    ...): each layer's product, then the activation after every layer but the last."""
+    act = activation(activation_name, x)
+    h = x
+    for i in range(first, len(LAYERS)):
+        h = linear(h, params[f"{LAYERS[i]}.weight"], params[f"{LAYERS[i]}.bias"])
+        if i < len(LAYERS) - 1:
+            h = act(h)
+    return h
