@@ -66,7 +66,8 @@ def test_stage_metrics_and_run_row():
     params = {"fc1.weight": np.where(mask, 1.0, 0.0).astype(np.float32), "fc1.bias": np.ones(3)}
     ck = Checkpoint(params=params, masks={"fc1.weight": mask},
                     attrs={"stage": "region", "iteration": 1, "test_acc": 0.9, "test_loss": 0.3})  # fmt: skip
-    m = stage_metrics(ck, (4, 4), 8)
+    labels = label_neurons(mask, (4, 4), 8)
+    m = stage_metrics(ck, labels)
     assert m["w1_nonzero"] == 20 and m["w1_density"] == pytest.approx(20 / 48)
     assert m["total_params"] == 51 and m["nonzero_params"] == 23
     assert m["alive_neurons"] == 2 and m["neurons_dead"] == 1
@@ -81,7 +82,9 @@ def test_stage_metrics_and_run_row():
     assert m["inactive_pixels_used"] == 0 and m["inactive_weights"] == 0
     inactive = np.zeros(16, dtype=bool)
     inactive[[0, 5, 15]] = True  # used by neuron 0 and 2, by 2 only, by 0 and 2
-    m_in = stage_metrics(ck, (4, 4), 8, inactive)
+    m_in = stage_metrics(ck, labels, inactive)
+    with pytest.raises(ValueError, match="do not cover"):
+        stage_metrics(ck, label_neurons(~mask, (4, 4), 8))
     assert m_in["inactive_pixels_used"] == 3 and m_in["inactive_weights"] == 5
     base = {**m, "stage": "baseline", "iteration": -1, "test_acc": 0.95}
     mag = {**m, "stage": "magnitude", "iteration": 0, "test_acc": 0.94}

@@ -378,6 +378,7 @@ def test_grid_dry_run_shares_baselines(tmp_path, mnist_dir):
     write_config(tmp_path, mnist_dir, grid=GRID_27, iterations=8)
     counts = job_counts(snakemake(tmp_path, "--dry-run").stdout)
     assert counts["train_baseline"] == 3  # once per seed, never per pruning setting
+    assert counts["blank_pixels"] == 1  # once per data set and image count, read by every run
     assert counts["magnitude_prune"] == 3 and counts["random_prune"] == 3
     assert counts["label_regions"] == counts["prune_regions"] == 3 * 3 * 8
     assert counts["prune_matched"] == 3 * 3 * 2 * 8  # magnitude and random follow each region run

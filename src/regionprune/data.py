@@ -221,6 +221,16 @@ def inactive_pixels(images: NDArray[np.uint8]) -> NDArray[np.bool_]:
     return ~np.asarray(images).any(axis=0)
 
 
+def read_blank_pixels(path: Path) -> NDArray[np.bool_]:
+    """The blank-pixel table the ``blank`` job wrote, as a boolean per input pixel."""
+    import pandas as pd
+
+    table = pd.read_parquet(path)
+    if list(table["pixel"]) != list(range(len(table))):
+        raise DataError(f"{path}: pixels out of order or missing")
+    return table["blank"].to_numpy(dtype=bool)
+
+
 def unit_pixels(images: NDArray[np.uint8]) -> NDArray[np.float32]:
     """Pixels as float32 in [0, 1], the network's input (``training.as_float`` on a tensor)."""
     return np.asarray(images).astype(np.float32) / np.float32(255.0)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from regionprune.pruning import density, neuron_pruning_ratios
-from regionprune.regions import global_ids, label_neurons, mask_from_labels
+from regionprune.regions import global_ids, mask_from_labels
 from regionprune import settings
 from regionprune.settings import W1
 from regionprune.storage import Checkpoint
@@ -70,21 +70,22 @@ def pixel_usage(
 
 
 def stage_metrics(
-    ckpt: Checkpoint,
-    image_shape: tuple[int, int],
-    connectivity: int,
-    inactive: np.ndarray | None = None,
+    ckpt: Checkpoint, labels: np.ndarray, inactive: np.ndarray | None = None
 ) -> dict[str, Any]:
     """Accuracy, sparsity, the per-neuron split and how readable the maps are, at one stage.
 
-    Regions are labelled afresh on the stage's mask, so every method is measured the same way.
-    ``inactive`` marks the input pixels that are zero in every training image (none if omitted):
-    their surviving weights never had a gradient, and are counted apart.
+    ``labels`` are the regions of the stage's mask (``regions.label_neurons``). The collect job
+    labels every stage afresh, with the run's connectivity, whatever the method: deliberately,
+    so that every method is measured the same way (the region method's own labels would miss
+    its matched baselines, and a carved run's the mask before its cut). ``inactive`` marks the
+    input pixels that are zero in every training image (none if omitted): their surviving
+    weights never had a gradient, and are counted apart.
     """
     mask = ckpt.mask(W1)
+    if not np.array_equal(mask_from_labels(labels), mask):
+        raise ValueError("the labels do not cover the stage's surviving W1 weights")
     inactive = np.zeros(mask.shape[1], dtype=bool) if inactive is None else inactive
     ratios = neuron_pruning_ratios(mask)
-    labels = label_neurons(mask, image_shape, connectivity)
     neurons = neuron_table(labels, ckpt.params[W1])
     alive = neurons[neurons["weights"] > 0]
     sizes = region_sizes(labels)

@@ -60,6 +60,7 @@ wildcard_constraints:
     matched="magnitude|random",
     k="[0-9]+",
     n="[0-9]+",
+    limit="all|[0-9]+",
 
 
 def source_json(wildcards):
@@ -79,6 +80,12 @@ def data_files(dataset):
 
 def train_data(wildcards):
     return data_files(TRAIN[wildcards.train].dataset)
+
+
+def blank_pixels(wildcards):
+    """The blank-pixel table of a training setting's data set and image count."""
+    ts = TRAIN[wildcards.train]
+    return f"{RESULTS}/data/{ts.dataset}/blank_pixels_{ts.train_limit or 'all'}.parquet"
 
 
 def data_dir(wildcards):

@@ -15,3 +15,23 @@ rule fetch_data:
     shell:
         "python -m regionprune fetch --dataset {wildcards.dataset}"
         " --source {params.source:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule blank_pixels:
+    """The input pixels that are zero in every training image (MNIST's border), computed once
+    per data set and image count for every job that needs them."""
+    input:
+        lambda w: data_files(w.dataset),
+    output:
+        f"{RESULTS}/data/{{dataset}}/blank_pixels_{{limit}}.parquet",
+    log:
+        f"{RESULTS}/logs/blank_pixels/{{dataset}}_{{limit}}.log",
+    localrule: True
+    conda:
+        ENV
+    params:
+        data_dir=lambda w: f"{RESULTS}/data/{w.dataset}",
+        code=code_version("blank"),
+    shell:
+        "python -m regionprune blank --data-dir {params.data_dir:q} --dataset {wildcards.dataset}"
+        " --limit {wildcards.limit} --out {output:q} > {log:q} 2>&1"

@@ -5,6 +5,7 @@ rule magnitude_prune:
     """Step 1: remove the given fraction of all W1 weights with the smallest |w|."""
     input:
         data=train_data,
+        blank=blank_pixels,
         baseline=f"{RUNS_DIR}/{{train}}/baseline/model.h5",
     output:
         model=f"{RUNS_DIR}/{{train}}/{{mag}}/model.h5",
@@ -28,7 +29,7 @@ rule magnitude_prune:
         "python -m regionprune magnitude --criterion {params.criterion}"
         " --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --settings {params.settings:q}"
-        " --device {params.device} --threads {threads}"
+        " --device {params.device} --threads {threads} --blank-pixels {input.blank:q}"
         " --baseline {input.baseline:q} --out-model {output.model:q} > {log:q} 2>&1"
 
 

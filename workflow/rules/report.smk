@@ -5,7 +5,7 @@ rule collect_run:
     """One run's stages, epochs, regions, neurons and pixels as tidy tables, and its row."""
     input:
         unpack(run_stage_files),
-        data=train_data,
+        blank=blank_pixels,
     output:
         **{t: f"{RUN_DIR}/summary/{t}.parquet" for t in RUN_TABLES},
     log:
@@ -15,14 +15,13 @@ rule collect_run:
         ENV
     params:
         row=lambda w: json.dumps(the_run(w).row()),
-        data_dir=data_dir,
         train=train_json,
         region=region_json,
         regions=lambda w, input: " ".join(input.regions),
         code=code_version("collect"),
     shell:
         "python -m regionprune collect --settings-row {params.row:q}"
-        " --data-dir {params.data_dir:q} --train-settings {params.train:q}"
+        " --blank-pixels {input.blank:q} --train-settings {params.train:q}"
         " --region-settings {params.region:q}"
         " --checkpoints {input.checkpoints:q} --epochs {input.epochs:q} --regions {params.regions}"
         " --out-iterations {output.iterations:q} --out-epochs {output.epochs:q}"

@@ -10,9 +10,10 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings-row", required=True, help="the run's settings as a JSON object")
-    p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
+    p.add_argument("--blank-pixels", type=Path, required=True,
+                   help="the blank_pixels table of the run's training images")  # fmt: skip
     p.add_argument("--train-settings", required=True,
-                   help="TrainSettings as JSON: the training images, for never-active pixels")  # fmt: skip
+                   help="TrainSettings as JSON: the data set, for the image shape")  # fmt: skip
     p.add_argument("--region-settings", required=True,
                    help="RegionSettings as JSON: the connectivity of the readability measures")  # fmt: skip
     p.add_argument("--checkpoints", type=Path, nargs="+", required=True,
@@ -30,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from regionprune.data import get_spec, inactive_pixels, load_split
+    from regionprune.data import get_spec, read_blank_pixels
     from regionprune.metrics import neuron_table, pixel_usage, run_row, stage_metrics
     from regionprune.regions import label_neurons
     from regionprune.settings import W1, RegionSettings, TrainSettings
@@ -41,9 +42,11 @@ def run(args: argparse.Namespace) -> None:
     run_id = row["run"]
     ts = TrainSettings.from_json(args.train_settings)
     shape = get_spec(ts.dataset).image_shape
-    inactive = inactive_pixels(load_split(args.data_dir, ts.dataset, "train", ts.train_limit)[0])
+    inactive = read_blank_pixels(args.blank_pixels)
     ckpts = [load_checkpoint(p) for p in args.checkpoints]
-    stages = pd.DataFrame([stage_metrics(c, shape, connectivity, inactive) for c in ckpts])
+    # every stage labelled once, afresh, the same way for every method (metrics.stage_metrics)
+    labels = [label_neurons(c.mask(W1), shape, connectivity) for c in ckpts]
+    stages = pd.DataFrame([stage_metrics(c, lab, inactive) for c, lab in zip(ckpts, labels)])
     if list(stages["iteration"]) != list(range(-1, len(stages) - 1)):
         raise ValueError(f"checkpoints out of order: iterations {list(stages['iteration'])}")
     regions = [read_table(p).assign(iteration=k) for k, p in enumerate(args.regions, start=1)]
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> None:
     )
     regions_df.insert(0, "run", run_id)
     final_mask = ckpts[-1].mask(W1)
-    neurons = neuron_table(label_neurons(final_mask, shape, connectivity), ckpts[-1].params[W1])
+    neurons = neuron_table(labels[-1], ckpts[-1].params[W1])
     neurons.insert(0, "run", run_id)
     pixels = pixel_usage(final_mask, shape, inactive)
     pixels.insert(0, "run", run_id)

@@ -13,6 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
     p.add_argument("--settings", required=True, help="MagnitudeSettings as JSON")
     p.add_argument("--baseline", type=Path, required=True, help="baseline checkpoint")
+    p.add_argument("--blank-pixels", type=Path, default=None,
+                   help="the blank_pixels table: needed with drop_inactive")  # fmt: skip
     p.add_argument("--criterion", choices=CRITERIA, default="magnitude",
                    help="random: the random method's own start, at the same rate")  # fmt: skip
     p.add_argument("--out-model", type=Path, required=True)
@@ -23,19 +25,21 @@ def run(args: argparse.Namespace) -> None:
 
     from regionprune import training
     from regionprune.codehash import code_version
-    from regionprune.data import inactive_pixels
+    from regionprune.data import read_blank_pixels
     from regionprune.model import MLP, load_params
     from regionprune.pruning import criterion_scores, density, prune_fraction
     from regionprune.settings import RANDOM_STREAM, W1, MagnitudeSettings, stream_seed
     from regionprune.storage import Checkpoint, load_checkpoint, save_checkpoint
 
     ms = MagnitudeSettings.from_json(args.settings)
-    ts, device, train, test = prepare(args, need_train=ms.drop_inactive)
+    ts, device, _, test = prepare(args, need_train=False)
     base = load_checkpoint(args.baseline)
     scores = criterion_scores(args.criterion, base.params[W1], stream_seed(ts.seed, RANDOM_STREAM))
     inactive = None
     if ms.drop_inactive:
-        inactive = inactive_pixels(train.x.cpu().numpy())
+        if args.blank_pixels is None:
+            raise ValueError("magnitude.drop_inactive needs --blank-pixels (the blank_pixels table)")
+        inactive = read_blank_pixels(args.blank_pixels)
         logging.getLogger(__name__).info(
             "dropping the weights of %d never-active input pixels first", int(inactive.sum())
         )
