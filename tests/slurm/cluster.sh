@@ -8,7 +8,8 @@
 # After `up`, export SLURM_CONF=DIR/slurm.conf for sbatch, squeue, sacct and Snakemake.
 # `up` also links /etc/slurm/slurm.conf to it (and `down` removes that link): Snakemake's job-step
 # plugin drops SLURM_CONF before its nested srun, which then reads the default path, as on a
-# real cluster. `up` refuses to run where a slurm.conf of someone else's is already there.
+# real cluster. `up` refuses to run where a slurm.conf of someone else's is already there, and
+# clears a link of its own whose daemons no longer run (left by a reboot or a killed test).
 # Everything listens on loopback only. See ../../README.md, "Running on a cluster".
 set -euo pipefail
 
@@ -47,6 +48,12 @@ up() {
   host=$(hostname)
   cpus=$(nproc)
   mem=$(($(free -m | awk '/^Mem:/{print $7}') * 90 / 100))
+  if [ -L /etc/slurm/slurm.conf ] && ! alive "$(dirname "$(readlink /etc/slurm/slurm.conf)")"; then
+    # A test cluster that a reboot or a kill left behind: nothing of it runs, so clear it.
+    log "clearing a stale test cluster: $(readlink /etc/slurm/slurm.conf) (none of its daemons runs)"
+    down "$(dirname "$(readlink /etc/slurm/slurm.conf)")"
+    rm -f /etc/slurm/slurm.conf
+  fi
   if [ -e /etc/slurm/slurm.conf ] || [ -L /etc/slurm/slurm.conf ]; then
     log "/etc/slurm/slurm.conf exists already (a real cluster, or a test left running:"
     log "$(readlink -f /etc/slurm/slurm.conf)); stop that first with: $0 down <its DIR>"
@@ -129,9 +136,19 @@ EOF
   log "up: SLURM_CONF=$dir/slurm.conf"
 }
 
+PIDFILES="run/slurmd.pid run/slurmctld.pid run/slurmdbd.pid mysql/mysqld.pid run/munged.pid"
+
+alive() {  # alive DIR: does any daemon that `up DIR` started still run?
+  local f
+  for f in $PIDFILES; do
+    if [ -s "$1/$f" ] && kill -0 "$(cat "$1/$f")" 2>/dev/null; then return 0; fi
+  done
+  return 1
+}
+
 down() {
   local dir=$1 pid pids=()
-  for f in run/slurmd.pid run/slurmctld.pid run/slurmdbd.pid mysql/mysqld.pid run/munged.pid; do
+  for f in $PIDFILES; do
     if [ -s "$dir/$f" ]; then
       pid=$(cat "$dir/$f")
       kill "$pid" 2>/dev/null && pids+=("$pid") || true
