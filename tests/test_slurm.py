@@ -110,7 +110,7 @@ def test_slurm_run_matches_local_run(slurm_env, tmp_path, mnist_dir):
     # baseline, magnitude pruning, 2 retrainings and the evidence went through SLURM; the rest
     # ran locally
     rules = sorted(c.split("_wildcards")[0].removeprefix("rule_") for c in jobs["comment"])
-    assert rules == ["evidence", "magnitude_prune", "retrain", "retrain", "train_baseline"], jobs
+    assert rules == ["baseline", "evidence", "magnitude_prune", "retrain", "retrain"], jobs
     assert set(jobs["state"]) == {"COMPLETED"}, jobs
     same_results(local, cluster)
     again = on_slurm(cluster, slurm_env, "--dry-run")
@@ -142,7 +142,7 @@ def test_failed_cluster_job_is_reported_and_rerun_resumes(slurm_env, tmp_path, m
     os.utime(images, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     counts = job_counts(on_slurm(work, slurm_env, "--dry-run").stdout)
     assert counts.get("retrain") == 1, counts
-    for done in ("fetch_data", "train_baseline", "magnitude_prune", "label_regions", "prune_regions"):
+    for done in ("fetch", "baseline", "magnitude_prune", "label", "prune"):
         assert done not in counts, counts
     on_slurm(work, slurm_env)
     runs = pd.read_parquet(work / "results" / "summary" / "runs.parquet")

@@ -150,8 +150,8 @@ def test_outputs_exist_and_agree(run_dir):
     # every rule wrote its log
     logs = {p.parent.name if p.parent.name != "logs" else p.stem
             for p in (run_dir / "results" / "logs").rglob("*.log")}  # fmt: skip
-    assert {"fetch_data", "summary"} <= logs
-    assert "epoch 2/2" in _only((run_dir / "results/logs/train_baseline").glob("*.log")).read_text()
+    assert {"fetch", "summary"} <= logs
+    assert "epoch 2/2" in _only((run_dir / "results/logs/baseline").glob("*.log")).read_text()
 
 
 def test_evidence_tables_agree_with_the_network(run_dir, mnist_dir):
@@ -218,7 +218,7 @@ def test_evidence_for_other_iterations_on_request(run_dir):
     out = snakemake(run_dir, "--dry-run", "--config", "evidence={iterations: [0, 1, final]}")
     counts = job_counts(out.stdout)
     assert counts["evidence"] == counts["evidence_figures"] == 2  # final exists already
-    assert "retrain" not in counts and "collect_run" not in counts
+    assert "retrain" not in counts and "collect" not in counts
     bad = snakemake(run_dir, "--dry-run", "--config", "evidence={iterations: [5]}", check=False)
     assert bad.returncode != 0 and "has only 2" in bad.stdout + bad.stderr
 
@@ -251,15 +251,15 @@ def test_second_run_has_nothing_to_do(run_dir):
 def test_pruning_change_never_retrains_baseline(run_dir, mnist_dir):
     out = snakemake(run_dir, "--dry-run", "--config", "region={rate: 0.3}", "magnitude={rate: 0.6}")
     counts = job_counts(out.stdout)
-    assert "train_baseline" not in counts and "fetch_data" not in counts
+    assert "baseline" not in counts and "fetch" not in counts
     assert counts["magnitude_prune"] == 1 and counts["retrain"] == 2
 
 
 def test_more_iterations_reuse_existing_ones(run_dir):
     out = snakemake(run_dir, "--dry-run", "--config", "iterations=3")
     counts = job_counts(out.stdout)
-    assert counts["label_regions"] == counts["prune_regions"] == counts["retrain"] == 1
-    assert "train_baseline" not in counts and "magnitude_prune" not in counts
+    assert counts["label"] == counts["prune"] == counts["retrain"] == 1
+    assert "baseline" not in counts and "magnitude_prune" not in counts
 
 
 def test_code_change_reruns_the_rules_that_use_it(run_dir, tmp_path):
@@ -274,8 +274,8 @@ def test_code_change_reruns_the_rules_that_use_it(run_dir, tmp_path):
     ))  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(src)}
     counts = job_counts(snakemake(run_dir, "--dry-run", env=env).stdout)
-    assert counts.get("label_regions") == 2, counts  # both iterations use the changed code
-    assert "train_baseline" not in counts and "magnitude_prune" not in counts
+    assert counts.get("label") == 2, counts  # both iterations use the changed code
+    assert "baseline" not in counts and "magnitude_prune" not in counts
 
 
 def test_same_seed_same_masks_and_metrics(run_dir, tmp_path, mnist_dir):
@@ -302,7 +302,7 @@ def test_corrupt_data_stops_the_run_with_a_clear_error(tmp_path, mnist_dir):
     write_config(work, bad)
     out = snakemake(work, "--retries", "0", check=False)
     assert out.returncode != 0
-    log = (work / "results/logs/fetch_data/mnist.log").read_text()
+    log = (work / "results/logs/fetch/mnist.log").read_text()
     assert "train-labels-idx1-ubyte.gz" in log and "a25bea736e30d166cdddb491f175f624" in log
     assert "Fix:" in log
     data = work / "results" / "data" / "mnist"
@@ -336,7 +336,7 @@ def test_presets_are_valid_grids_with_their_baselines(tmp_path, mnist_dir, prese
     out = snakemake(tmp_path, "--dry-run",
                     configfiles=(REPO / "workflow" / "presets" / f"{preset}.yaml",))  # fmt: skip
     counts = job_counts(out.stdout)
-    assert counts["collect_run"] == runs and counts["train_baseline"] == 3
+    assert counts["collect"] == runs and counts["baseline"] == 3
     assert counts["evidence"] == runs // 3  # every region run, paper and carved
 
 
@@ -377,14 +377,14 @@ GRID_27 = {
 def test_grid_dry_run_shares_baselines(tmp_path, mnist_dir):
     write_config(tmp_path, mnist_dir, grid=GRID_27, iterations=8)
     counts = job_counts(snakemake(tmp_path, "--dry-run").stdout)
-    assert counts["train_baseline"] == 3  # once per seed, never per pruning setting
+    assert counts["baseline"] == 3  # once per seed, never per pruning setting
     assert counts["blank_pixels"] == 1  # once per data set and image count, read by every run
     assert counts["magnitude_prune"] == 3 and counts["random_prune"] == 3
-    assert counts["label_regions"] == counts["prune_regions"] == 3 * 3 * 8
-    assert counts["prune_matched"] == 3 * 3 * 2 * 8  # magnitude and random follow each region run
+    assert counts["label"] == counts["prune"] == 3 * 3 * 8
+    assert counts["match"] == 3 * 3 * 2 * 8  # magnitude and random follow each region run
     # the two matched baselines of a region run are retrained together, in lockstep
     assert counts["retrain"] == counts["retrain_matched"] == 9 * 8
-    assert counts["collect_run"] == 27
+    assert counts["collect"] == 27
     assert counts["figures"] == 9  # per-run figures for the region method only (figures.per_run)
     assert counts["evidence"] == counts["evidence_figures"] == 9  # likewise (evidence.per_run)
 
@@ -393,7 +393,7 @@ def test_one_matched_baseline_brings_its_partner(tmp_path, mnist_dir):
     write_config(tmp_path, mnist_dir, method="magnitude")
     counts = job_counts(snakemake(tmp_path, "--dry-run").stdout)
     assert counts["retrain_matched"] == 2 and counts["random_prune"] == 1
-    assert counts["collect_run"] == 1 and "evidence" not in counts  # evidence.per_run: region
+    assert counts["collect"] == 1 and "evidence" not in counts  # evidence.per_run: region
 
 
 def test_bad_grid_value_is_rejected_at_start(tmp_path, mnist_dir):

@@ -1,3 +1,5 @@
+"""``python -m regionprune``: the jobs the workflow's rules run (``cli``)."""
+
 from regionprune.cli import main
 
 main()

@@ -8,7 +8,7 @@ import logging
 import sys
 
 JOBS = (
-    "fetch", "blank", "baseline", "magnitude", "label", "prune", "match", "retrain",
+    "fetch", "blank_pixels", "baseline", "magnitude", "label", "prune", "match", "retrain",
     "collect", "evidence", "evidence_figures", "figures", "summary", "grid_figures", "settings",
 )  # fmt: skip
 

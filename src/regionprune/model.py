@@ -1,4 +1,4 @@
-"""The paper's fully connected network and its conversion to and from numpy arrays."""
+"""The paper's network as a torch module (training), built and converted to and from numpy."""
 
 from __future__ import annotations
 

@@ -233,7 +233,7 @@ class RunSettings:
     def id(self) -> str:
         """The run's id in every table: its path and its last iteration, whose folder holds the
         run's own summary and figures (runs that differ only in ``iterations`` share the rest)."""
-        return f"{self.path}/iter{self.iterations}"
+        return stage_path(self.path, self.iterations)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -259,6 +259,12 @@ class RunSettings:
             iterations=config["iterations"],
             method=config.get("method", "region"),
         )
+
+
+def stage_path(run_path: str, k: int | str) -> str:
+    """The folder of iteration ``k`` of a run below ``results/runs/`` (the one spelling of it;
+    the workflow passes wildcards such as ``"{k}"`` for ``k``)."""
+    return f"{run_path}/iter{k}"
 
 
 def setting_columns() -> list[str]:

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from regionprune.settings import W1
+
 FORMAT_VERSION = 1
 _VERSIONED = ("regionprune", "numpy", "torch", "h5py", "opencv-python-headless", "pandas")
 
@@ -139,10 +141,10 @@ def save_mask(
     labels: NDArray[np.int32] | None = None,
     **attrs: Any,
 ) -> None:
-    """A pruning decision: ``/masks/fc1.weight`` (uint8 0/1), the kept regions' labels if any."""
+    """A pruning decision: ``/masks/<W1>`` (uint8 0/1), the kept regions' labels if any."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_group("masks").create_dataset(
-            "fc1.weight", data=np.asarray(mask, np.uint8), compression="gzip"
+            W1, data=np.asarray(mask, np.uint8), compression="gzip"
         )
         if labels is not None:
             f.create_group("regions").create_dataset(
@@ -153,7 +155,7 @@ def save_mask(
 
 def load_mask(path: str | os.PathLike[str]) -> tuple[NDArray[np.bool_], NDArray[np.int32] | None]:
     with h5py.File(path, "r") as f:
-        mask = f["masks/fc1.weight"][()].astype(bool)
+        mask = f[f"masks/{W1}"][()].astype(bool)
         labels = f["regions/labels"][()] if "regions/labels" in f else None
     return mask, labels
 

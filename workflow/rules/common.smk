@@ -26,11 +26,24 @@ from regionprune.config import (
     runs_from_config,
 )
 from regionprune.data import IDX_FILES, get_spec
+from regionprune.settings import stage_path
 
 ENV = "../envs/regionprune.yaml"
 RESULTS = "results"
 RUNS_DIR = f"{RESULTS}/runs"
 SUMMARY = f"{RESULTS}/summary"
+LOGS = f"{RESULTS}/logs"
+# The folder layout below results/runs/, as wildcard patterns (settings.RunSettings names the
+# levels): one pruning setting's folder holds a folder per method, each holds iter<k> folders.
+PRUNING = "{train}/{mag}/{region}"
+STAGE = stage_path(f"{PRUNING}/{{method}}", "{n}")  # one stage of a run: iteration n
+REGION_ITER = stage_path(f"{PRUNING}/region", "{k}")  # iteration k of the region method
+
+
+def matched_iter(method="{matched}"):
+    """Iteration k of a matched baseline (``method``: a name, or the wildcard)."""
+    return stage_path(f"{PRUNING}/{method}", "{k}")
+
 
 # Every combination of the grid is checked like the base config, then becomes a run.
 for combination in expand_grid(config):
@@ -108,7 +121,7 @@ def start_model(train, mag, method):
 
 def method_dir(wildcards, method):
     """The folder of one method's iterations, below its train/magnitude/region settings."""
-    return f"{RUNS_DIR}/{wildcards.train}/{wildcards.mag}/{wildcards.region}/{method}"
+    return f"{RUNS_DIR}/{PRUNING.format(**wildcards)}/{method}"
 
 
 def previous_of(wildcards, method):
@@ -116,7 +129,7 @@ def previous_of(wildcards, method):
     k = int(wildcards.k)
     if k == 1:
         return start_model(wildcards.train, wildcards.mag, method)
-    return f"{method_dir(wildcards, method)}/iter{k - 1}/model.h5"
+    return f"{stage_path(method_dir(wildcards, method), k - 1)}/model.h5"
 
 
 def previous_model(wildcards):
@@ -146,11 +159,11 @@ def run_stage_files(wildcards):
             f"{RUNS_DIR}/{wildcards.train}/baseline/model.h5",
             start_model(wildcards.train, wildcards.mag, wildcards.method),
         ]
-        + [f"{mdir}/iter{k}/model.h5" for k in its],
+        + [f"{stage_path(mdir, k)}/model.h5" for k in its],
         "epochs": [f"{RUNS_DIR}/{wildcards.train}/baseline/epochs.parquet"]
-        + [f"{mdir}/iter{k}/epochs.parquet" for k in its],
+        + [f"{stage_path(mdir, k)}/epochs.parquet" for k in its],
         "regions": (
-            [f"{mdir}/iter{k}/regions_pruned.parquet" for k in its]
+            [f"{stage_path(mdir, k)}/regions_pruned.parquet" for k in its]
             if wildcards.method == "region"
             else []
         ),
@@ -161,12 +174,14 @@ def stage_model(wildcards):
     """The checkpoint of iteration n of a method (0: its first pruning)."""
     if int(wildcards.n) == 0:
         return start_model(wildcards.train, wildcards.mag, wildcards.method)
-    return f"{method_dir(wildcards, wildcards.method)}/iter{wildcards.n}/model.h5"
+    return (
+        f"{stage_path(method_dir(wildcards, wildcards.method), wildcards.n)}/model.h5"
+    )
 
 
 def stage_id(wildcards):
     """The id of the run that ends at this iteration: what the evidence tables call it."""
-    return f"{wildcards.train}/{wildcards.mag}/{wildcards.region}/{wildcards.method}/iter{wildcards.n}"
+    return STAGE.format(**wildcards)
 
 
 def run_figure_inputs(wildcards):
@@ -208,7 +223,7 @@ def evidence_stages():
                     f"evidence.iterations asks for iteration {k}, but run {run.id} has only"
                     f" {run.iterations}. Fix: list iterations up to {run.iterations}, or final."
                 )
-            stage = f"{run.path}/iter{k}"
+            stage = stage_path(run.path, k)
             if stage not in stages:
                 stages.append(stage)
     return stages

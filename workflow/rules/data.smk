@@ -1,9 +1,9 @@
-rule fetch_data:
+rule fetch:
     """Obtain the data set's IDX files (local folder or download), verified by content MD5."""
     output:
         [f"{RESULTS}/data/{{dataset}}/{f}" for f in IDX_FILES],
     log:
-        f"{RESULTS}/logs/fetch_data/{{dataset}}.log",
+        f"{LOGS}/fetch/{{dataset}}.log",
     retries: 2
     localrule: True
     conda:
@@ -25,13 +25,13 @@ rule blank_pixels:
     output:
         f"{RESULTS}/data/{{dataset}}/blank_pixels_{{limit}}.parquet",
     log:
-        f"{RESULTS}/logs/blank_pixels/{{dataset}}_{{limit}}.log",
+        f"{LOGS}/blank_pixels/{{dataset}}_{{limit}}.log",
     localrule: True
     conda:
         ENV
     params:
         data_dir=lambda w: f"{RESULTS}/data/{w.dataset}",
-        code=code_version("blank"),
+        code=code_version("blank_pixels"),
     shell:
-        "python -m regionprune blank --data-dir {params.data_dir:q} --dataset {wildcards.dataset}"
+        "python -m regionprune blank_pixels --data-dir {params.data_dir:q} --dataset {wildcards.dataset}"
         " --limit {wildcards.limit} --out {output:q} > {log:q} 2>&1"

@@ -1,5 +1,4 @@
-EVIDENCE_DIR = f"{RUNS_DIR}/{{train}}/{{mag}}/{{region}}/{{method}}/iter{{n}}/evidence"
-EVIDENCE_LOG = "{train}/{mag}/{region}/{method}/iter{n}.log"
+EVIDENCE_DIR = f"{RUNS_DIR}/{STAGE}/evidence"
 
 
 rule evidence:
@@ -12,7 +11,7 @@ rule evidence:
         **{t: f"{EVIDENCE_DIR}/{t}.parquet" for t in EVIDENCE_TABLES},
         labels=f"{EVIDENCE_DIR}/regions.h5",
     log:
-        f"{RESULTS}/logs/evidence/{EVIDENCE_LOG}",
+        f"{LOGS}/evidence/{STAGE}.log",
     conda:
         ENV
     threads: config["train_threads"]
@@ -51,12 +50,12 @@ rule evidence_figures:
                 f"{EVIDENCE_DIR}/{f}.png",
                 caption=f"../report/{f}.rst",
                 category="4. Evidence",
-                subcategory="{train}/{mag}/{region}/{method}/iter{n}",
+                subcategory=STAGE,
             )
             for f in EVIDENCE_FIGURES
         },
     log:
-        f"{RESULTS}/logs/evidence_figures/{EVIDENCE_LOG}",
+        f"{LOGS}/evidence_figures/{STAGE}.log",
     localrule: True
     conda:
         ENV

@@ -1,6 +1,3 @@
-ITER_DIR = f"{RUNS_DIR}/{{train}}/{{mag}}/{{region}}"
-
-
 rule magnitude_prune:
     """Step 1: remove the given fraction of all W1 weights with the smallest |w|."""
     input:
@@ -10,7 +7,7 @@ rule magnitude_prune:
     output:
         model=f"{RUNS_DIR}/{{train}}/{{mag}}/model.h5",
     log:
-        f"{RESULTS}/logs/magnitude_prune/{{train}}/{{mag}}.log",
+        f"{LOGS}/magnitude_prune/{{train}}/{{mag}}.log",
     conda:
         ENV
     threads: config["train_threads"]
@@ -37,7 +34,7 @@ use rule magnitude_prune as random_prune with:
     output:
         model=f"{RUNS_DIR}/{{train}}/{{mag}}/random/model.h5",
     log:
-        f"{RESULTS}/logs/random_prune/{{train}}/{{mag}}.log",
+        f"{LOGS}/random_prune/{{train}}/{{mag}}.log",
     params:
         data_dir=data_dir,
         train=train_json,
@@ -47,16 +44,16 @@ use rule magnitude_prune as random_prune with:
         code=code_version("magnitude"),
 
 
-rule label_regions:
+rule label:
     """Step 2: connected regions of surviving W1 weights per hidden neuron, with statistics
     (after the carving steps that come before labelling, when configured)."""
     input:
         model=previous_model,
     output:
-        labels=f"{ITER_DIR}/region/iter{{k}}/regions.h5",
-        table=f"{ITER_DIR}/region/iter{{k}}/regions.parquet",
+        labels=f"{RUNS_DIR}/{REGION_ITER}/regions.h5",
+        table=f"{RUNS_DIR}/{REGION_ITER}/regions.parquet",
     log:
-        f"{RESULTS}/logs/label_regions/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
+        f"{LOGS}/label/{REGION_ITER}.log",
     localrule: True
     conda:
         ENV
@@ -70,17 +67,17 @@ rule label_regions:
         " --out-labels {output.labels:q} --out-table {output.table:q} > {log:q} 2>&1"
 
 
-rule prune_regions:
+rule prune:
     """Steps 3-4: score regions and remove the weakest fraction (globally or per neuron);
     small regions and those beyond a neuron's cap too, when configured."""
     input:
-        labels=f"{ITER_DIR}/region/iter{{k}}/regions.h5",
-        table=f"{ITER_DIR}/region/iter{{k}}/regions.parquet",
+        labels=f"{RUNS_DIR}/{REGION_ITER}/regions.h5",
+        table=f"{RUNS_DIR}/{REGION_ITER}/regions.parquet",
     output:
-        mask=f"{ITER_DIR}/region/iter{{k}}/mask.h5",
-        table=f"{ITER_DIR}/region/iter{{k}}/regions_pruned.parquet",
+        mask=f"{RUNS_DIR}/{REGION_ITER}/mask.h5",
+        table=f"{RUNS_DIR}/{REGION_ITER}/regions_pruned.parquet",
     log:
-        f"{RESULTS}/logs/prune_regions/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
+        f"{LOGS}/prune/{REGION_ITER}.log",
     localrule: True
     conda:
         ENV
@@ -94,15 +91,15 @@ rule prune_regions:
         " > {log:q} 2>&1"
 
 
-rule prune_matched:
+rule match:
     """Baselines: prune W1 by |w| or at random to the region run's count at this iteration."""
     input:
         model=previous_model,
-        target=f"{ITER_DIR}/region/iter{{k}}/mask.h5",
+        target=f"{RUNS_DIR}/{REGION_ITER}/mask.h5",
     output:
-        mask=f"{ITER_DIR}/{{matched}}/iter{{k}}/mask.h5",
+        mask=f"{RUNS_DIR}/{matched_iter()}/mask.h5",
     log:
-        f"{RESULTS}/logs/prune_matched/{{train}}/{{mag}}/{{region}}/{{matched}}/iter{{k}}.log",
+        f"{LOGS}/match/{matched_iter()}.log",
     localrule: True
     conda:
         ENV
@@ -121,12 +118,12 @@ rule retrain:
     input:
         data=train_data,
         model=previous_model,
-        mask=f"{ITER_DIR}/region/iter{{k}}/mask.h5",
+        mask=f"{RUNS_DIR}/{REGION_ITER}/mask.h5",
     output:
-        model=f"{ITER_DIR}/region/iter{{k}}/model.h5",
-        epochs=f"{ITER_DIR}/region/iter{{k}}/epochs.parquet",
+        model=f"{RUNS_DIR}/{REGION_ITER}/model.h5",
+        epochs=f"{RUNS_DIR}/{REGION_ITER}/epochs.parquet",
     log:
-        f"{RESULTS}/logs/retrain/{{train}}/{{mag}}/{{region}}/region/iter{{k}}.log",
+        f"{LOGS}/retrain/{REGION_ITER}.log",
     conda:
         ENV
     threads: config["train_threads"]
@@ -154,12 +151,12 @@ rule retrain_matched:
     input:
         data=train_data,
         models=matched_previous_models,
-        masks=[f"{ITER_DIR}/{m}/iter{{k}}/mask.h5" for m in MATCHED],
+        masks=[f"{RUNS_DIR}/{matched_iter(m)}/mask.h5" for m in MATCHED],
     output:
-        models=[f"{ITER_DIR}/{m}/iter{{k}}/model.h5" for m in MATCHED],
-        epochs=[f"{ITER_DIR}/{m}/iter{{k}}/epochs.parquet" for m in MATCHED],
+        models=[f"{RUNS_DIR}/{matched_iter(m)}/model.h5" for m in MATCHED],
+        epochs=[f"{RUNS_DIR}/{matched_iter(m)}/epochs.parquet" for m in MATCHED],
     log:
-        f"{RESULTS}/logs/retrain_matched/{{train}}/{{mag}}/{{region}}/iter{{k}}.log",
+        f"{LOGS}/retrain_matched/{stage_path(PRUNING, '{k}')}.log",
     conda:
         ENV
     threads: config["train_threads"]

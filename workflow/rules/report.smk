@@ -1,15 +1,12 @@
-RUN_DIR = f"{RUNS_DIR}/{{train}}/{{mag}}/{{region}}/{{method}}/iter{{n}}"
-
-
-rule collect_run:
+rule collect:
     """One run's stages, epochs, regions, neurons and pixels as tidy tables, and its row."""
     input:
         unpack(run_stage_files),
         blank=blank_pixels,
     output:
-        **{t: f"{RUN_DIR}/summary/{t}.parquet" for t in RUN_TABLES},
+        **{t: f"{RUNS_DIR}/{STAGE}/summary/{t}.parquet" for t in RUN_TABLES},
     log:
-        f"{RESULTS}/logs/collect_run/{{train}}/{{mag}}/{{region}}/{{method}}/iter{{n}}.log",
+        f"{LOGS}/collect/{STAGE}.log",
     localrule: True
     conda:
         ENV
@@ -36,16 +33,16 @@ rule figures:
     output:
         **{
             f: report(
-                f"{RUN_DIR}/figures/{f}.png",
+                f"{RUNS_DIR}/{STAGE}/figures/{f}.png",
                 caption=f"../report/{f}.rst",
                 category="3. Runs",
-                subcategory="{train}/{mag}/{region}/{method}/iter{n}",
+                subcategory=STAGE,
             )
             for f in FIGURES + FIGURES_PDF
         },
-        **{f"{f}_pdf": f"{RUN_DIR}/figures/{f}.pdf" for f in FIGURES_PDF},
+        **{f"{f}_pdf": f"{RUNS_DIR}/{STAGE}/figures/{f}.pdf" for f in FIGURES_PDF},
     log:
-        f"{RESULTS}/logs/figures/{{train}}/{{mag}}/{{region}}/{{method}}/iter{{n}}.log",
+        f"{LOGS}/figures/{STAGE}.log",
     localrule: True
     conda:
         ENV
@@ -77,7 +74,7 @@ rule summary:
             category="1. Summary",
         ),
     log:
-        f"{RESULTS}/logs/summary.log",
+        f"{LOGS}/summary.log",
     localrule: True
     conda:
         ENV
@@ -113,7 +110,7 @@ rule grid_figures:
         },
         **{f"{f}_pdf": f"{SUMMARY}/figures/{f}.pdf" for f in GRID_FIGURES},
     log:
-        f"{RESULTS}/logs/grid_figures.log",
+        f"{LOGS}/grid_figures.log",
     localrule: True
     conda:
         ENV

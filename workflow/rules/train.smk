@@ -1,4 +1,4 @@
-rule train_baseline:
+rule baseline:
     """Train the paper's 784-100-50-10 network before any pruning."""
     input:
         train_data,
@@ -6,7 +6,7 @@ rule train_baseline:
         model=f"{RUNS_DIR}/{{train}}/baseline/model.h5",
         epochs=f"{RUNS_DIR}/{{train}}/baseline/epochs.parquet",
     log:
-        f"{RESULTS}/logs/train_baseline/{{train}}.log",
+        f"{LOGS}/baseline/{{train}}.log",
     conda:
         ENV
     threads: config["train_threads"]
