@@ -79,3 +79,50 @@ def test_atomic_path_keeps_old_file_on_failure(tmp_path):
             raise RuntimeError("killed mid-write")
     assert target.read_text() == "finished result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.txt"]
+
+
+def _truncate(path, keep=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def _garbage(path):
+    path.write_bytes(b"not a result\n" * 100)
+
+
+@pytest.mark.parametrize("damage", [_truncate, _garbage])
+def test_a_damaged_result_names_the_file_and_the_command_that_rebuilds_it(tmp_path, damage):
+    from regionprune.damage import DamagedFile
+    from regionprune.storage import load_mask, save_mask
+
+    ck = _ckpt(np.random.default_rng(1))
+    files = {
+        "model.h5": (lambda p: save_checkpoint(p, ck), load_checkpoint),
+        "mask.h5": (lambda p: save_mask(p, ck.masks["fc1.weight"], ck.labels), load_mask),
+        "labels.h5": (lambda p: save_labels(p, ck.labels), load_labels),
+        "t.parquet": (lambda p: write_table(pd.DataFrame({"a": range(1000)}), p), read_table),
+    }
+    for name, (save, load) in files.items():
+        path = tmp_path / name
+        save(path)
+        damage(path)
+        with pytest.raises(DamagedFile) as err:
+            load(path)
+        assert str(err.value).startswith(f"{path} is damaged (")
+        assert f"Fix: add --forcerun {path} to your snakemake command" in str(err.value)
+    with pytest.raises(FileNotFoundError):  # missing is not damaged
+        load_checkpoint(tmp_path / "absent.h5")
+
+
+def test_a_damaged_data_file_names_itself(tmp_path):
+    import gzip
+
+    from regionprune.damage import DamagedFile
+    from regionprune.data import _read_idx
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(bytes(range(256)) * 100)
+    _truncate(path)
+    with pytest.raises(DamagedFile, match="train-images-idx3-ubyte.gz is damaged"):
+        _read_idx(path, 2051)

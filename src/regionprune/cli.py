@@ -33,11 +33,16 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from regionprune.damage import DamagedFile
     from regionprune.data import DataError
 
     try:
         args.run(args)
-    except (DataError, ValueError) as err:
-        # Expected failures (bad data, bad settings): the message says what and how to fix.
+    except (DataError, DamagedFile, ValueError) as err:
+        # Expected failures (bad data, damaged results, bad settings): the message says what and
+        # how to fix.
         log.error("%s", err)
         sys.exit(1)
+    except KeyboardInterrupt:  # Ctrl-C: Snakemake reports it; a traceback would say nothing
+        log.error("interrupted; nothing of this job was kept")
+        sys.exit(130)

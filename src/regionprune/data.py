@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from regionprune.damage import reading
+
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "test")
@@ -180,7 +182,7 @@ def fetch(
 
 
 def _read_idx(path: Path, expected_magic: int) -> NDArray[np.uint8]:
-    with gzip.open(path, "rb") as f:
+    with reading(path), gzip.open(path, "rb") as f:
         raw = f.read()
     if len(raw) < 8:
         raise DataError(f"{path} is too short to be an IDX file")
@@ -223,9 +225,9 @@ def inactive_pixels(images: NDArray[np.uint8]) -> NDArray[np.bool_]:
 
 def read_blank_pixels(path: Path) -> NDArray[np.bool_]:
     """The blank-pixel table the ``blank`` job wrote, as a boolean per input pixel."""
-    import pandas as pd
+    from regionprune.storage import read_table
 
-    table = pd.read_parquet(path)
+    table = read_table(path)
     if list(table["pixel"]) != list(range(len(table))):
         raise DataError(f"{path}: pixels out of order or missing")
     return table["blank"].to_numpy(dtype=bool)

@@ -30,10 +30,16 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from regionprune.damage import reading
 from regionprune.settings import W1
 
 FORMAT_VERSION = 1
 _VERSIONED = ("regionprune", "numpy", "torch", "h5py", "opencv-python-headless", "pandas")
+
+
+def _h5(path: str | os.PathLike[str]) -> h5py.File:
+    with reading(path):
+        return h5py.File(path, "r")
 
 
 @contextlib.contextmanager
@@ -105,7 +111,7 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    with h5py.File(path, "r") as f:
+    with _h5(path) as f, reading(path):
         params = {k: v[()] for k, v in f["params"].items()}
         masks = {k: v[()].astype(bool) for k, v in f["masks"].items()}
         labels = f["regions/labels"][()] if "regions/labels" in f else None
@@ -131,7 +137,7 @@ def save_labels(path: str | os.PathLike[str], labels: NDArray[np.int32], **attrs
 
 
 def load_labels(path: str | os.PathLike[str]) -> NDArray[np.int32]:
-    with h5py.File(path, "r") as f:
+    with _h5(path) as f, reading(path):
         return f["regions/labels"][()]
 
 
@@ -154,7 +160,7 @@ def save_mask(
 
 
 def load_mask(path: str | os.PathLike[str]) -> tuple[NDArray[np.bool_], NDArray[np.int32] | None]:
-    with h5py.File(path, "r") as f:
+    with _h5(path) as f, reading(path):
         mask = f[f"masks/{W1}"][()].astype(bool)
         labels = f["regions/labels"][()] if "regions/labels" in f else None
     return mask, labels
@@ -167,7 +173,8 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    return pd.read_parquet(path, engine="pyarrow")
+    with reading(path):
+        return pd.read_parquet(path, engine="pyarrow")
 
 
 def write_text(text: str, path: str | os.PathLike[str]) -> None:
