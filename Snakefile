@@ -1,9 +1,39 @@
 # Region pruning for interpretability (Takehana & Ozaki): see README.md.
+import os
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
+# Jobs run `python -m regionprune ...`: the interpreter that runs Snakemake comes first on PATH (a
+# venv need not be activated; under --sdm conda the env's own python wins), and this checkout's
+# src/ goes on PYTHONPATH after any folders already there. This process looks the package up the
+# same way, so the code whose hash decides reruns is the code the jobs run, even where the venv
+# was installed from another checkout.
+SRC = str(Path(workflow.basedir) / "src")
+_user_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+os.environ.update(
+    PATH=os.pathsep.join(
+        filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")])
+    ),
+    PYTHONPATH=os.pathsep.join([*_user_path, SRC]),
+)
+if SRC not in sys.path:
+    sys.path.insert(
+        1 + len(_user_path), SRC
+    )  # after sys.path[0] and PYTHONPATH, before site
+
+from regionprune import runlock
 from regionprune.config import coerce_cli_strings
 
 min_version("9.0")
+
+
+if workflow.is_main_process and "--nolock" not in sys.argv:
+    try:  # one live run per folder; locks that a killed run left behind are cleared
+        runlock.hold(Path(".snakemake"), sys.argv)
+    except runlock.FolderBusy as err:
+        raise WorkflowError(str(err)) from None
 
 
 configfile: "config.yaml"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import h5py
+import numpy as np
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,3 +23,17 @@ def mnist_dir() -> Path:
             "the four IDX .gz files"
         )
     return MNIST_DIR
+
+
+def same_results(a: Path, b: Path) -> None:
+    """Two workflow folders hold bit-identical summaries and checkpoints."""
+    for rel in ("results/summary/iterations.parquet", "results/summary/runs.parquet",
+                "results/summary/faithfulness.parquet"):  # fmt: skip
+        pd.testing.assert_frame_equal(pd.read_parquet(a / rel), pd.read_parquet(b / rel))
+    models = sorted((a / "results" / "runs").rglob("model.h5"))
+    assert models
+    for pa in models:
+        with h5py.File(pa) as fa, h5py.File(b / pa.relative_to(a)) as fb:
+            for group in ("params", "masks"):
+                for k in fa[group]:
+                    np.testing.assert_array_equal(fa[f"{group}/{k}"][()], fb[f"{group}/{k}"][()])

@@ -81,3 +81,16 @@ def test_a_job_gets_only_the_keys_it_reads():
     assert job_view.budgets == [0.1, 0.3] and job_view.random_draws == 10
     with pytest.raises(ValueError, match="no setting"):
         es.to_json("budget_list")
+
+
+def test_job_device_resolves_auto_here_and_refuses_a_missing_gpu():
+    from regionprune.config import Resources
+
+    no_gpu, gpu = (lambda: False), (lambda: True)
+    assert Resources(device="auto").job_device(no_gpu) == "cpu"  # the same as device: cpu
+    assert Resources(device="auto").job_device(gpu) == "auto"  # the job picks the freest GPU
+    assert Resources(device="cpu").job_device(gpu) == "cpu"
+    assert Resources(device="cuda:1").job_device(gpu) == "cuda:1"
+    assert Resources(device="cuda", gpus=1).job_device(no_gpu) == "cuda"  # the nodes have GPUs
+    with pytest.raises(ValueError, match="device: cuda asked for, but this machine has no CUDA"):
+        Resources(device="cuda").job_device(no_gpu)

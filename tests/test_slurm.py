@@ -19,12 +19,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import h5py
-import numpy as np
 import pandas as pd
 import pytest
-
-from conftest import REPO
+from conftest import REPO, same_results
 from test_workflow import job_counts, snakemake, write_config
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
@@ -84,19 +81,6 @@ def sacct(env: dict) -> pd.DataFrame:
     ).stdout  # fmt: skip
     rows = [line.split("|") for line in out.strip().splitlines()]
     return pd.DataFrame(rows, columns=["jobid", "comment", "state"])
-
-
-def same_results(a: Path, b: Path) -> None:
-    for rel in ("results/summary/iterations.parquet", "results/summary/runs.parquet",
-                "results/summary/faithfulness.parquet"):  # fmt: skip
-        pd.testing.assert_frame_equal(pd.read_parquet(a / rel), pd.read_parquet(b / rel))
-    models = sorted((a / "results" / "runs").rglob("model.h5"))
-    assert models
-    for pa in models:
-        with h5py.File(pa) as fa, h5py.File(b / pa.relative_to(a)) as fb:
-            for group in ("params", "masks"):
-                for k in fa[group]:
-                    np.testing.assert_array_equal(fa[f"{group}/{k}"][()], fb[f"{group}/{k}"][()])
 
 
 def test_slurm_run_matches_local_run(slurm_env, tmp_path, mnist_dir):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -146,3 +148,24 @@ def test_numpy_and_torch_scale_pixels_alike():
     pixels = np.arange(256, dtype=np.uint8).reshape(2, 128)
     np.testing.assert_array_equal(unit_pixels(pixels), as_float(torch.from_numpy(pixels)).numpy())
     assert unit_pixels(pixels).dtype == np.float32 and unit_pixels(pixels).max() == 1.0
+
+
+def test_determinism_prepares_cublas_before_cuda_starts():
+    """On CUDA, deterministic algorithms need CUBLAS_WORKSPACE_CONFIG set before CUDA starts;
+    the training jobs call set_determinism first, so the environment must hold it after."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, torch\n"
+        "os.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)\n"
+        "from regionprune import training\n"
+        "training.set_determinism(1)\n"
+        "assert torch.are_deterministic_algorithms_enabled()\n"
+        "assert not torch.cuda.is_initialized()\n"
+        "print(os.environ['CUBLAS_WORKSPACE_CONFIG'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CUBLAS_WORKSPACE_CONFIG"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() in (":4096:8", ":16:8")

@@ -278,6 +278,30 @@ def test_code_change_reruns_the_rules_that_use_it(run_dir, tmp_path):
     assert "baseline" not in counts and "magnitude_prune" not in counts
 
 
+def test_code_hash_is_of_the_checkout_that_runs_not_the_installed_copy(run_dir, tmp_path):
+    """The venv holds this repository's package; a second checkout with changed region code
+    runs its own src/ in the jobs, so its hash must be of that src/ too."""
+    other = tmp_path / "checkout"
+    shutil.copytree(REPO / "workflow", other / "workflow")
+    shutil.copytree(REPO / "src", other / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))  # fmt: skip
+    shutil.copyfile(REPO / "Snakefile", other / "Snakefile")
+    (other / "profiles").symlink_to("workflow/profiles")
+    regions = other / "src" / "regionprune" / "regions.py"
+    regions.write_text(regions.read_text().replace(
+        "    mask2d = np.asarray(mask2d, dtype=bool)\n",
+        "    mask2d = np.asarray(mask2d, dtype=bool)\n    mask2d = mask2d.copy()\n",
+    ))  # fmt: skip
+    cmd = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(other / "Snakefile"),
+        "--directory", str(run_dir), "--configfile", str(run_dir / "config.yaml"),
+        "--cores", "2", "--dry-run",
+    ]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
+    counts = job_counts(out.stdout)
+    assert counts.get("label") == 2, counts
+
+
 def test_same_seed_same_masks_and_metrics(run_dir, tmp_path, mnist_dir):
     again = tmp_path / "again"
     write_config(again, mnist_dir)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, ClassVar
 
 from regionprune.declare import Settings, setting
@@ -72,6 +74,35 @@ class Resources(Settings):
     train_threads: int = setting(2, "CPU threads per training job", minimum=1)
     gpus: int = setting(0, "GPUs each training job asks for on a cluster (SLURM --gpus); 0: none",
                         minimum=0)  # fmt: skip
+
+    def job_device(self, gpu_here: Callable[[], bool] | None = None) -> str:
+        """The device the jobs are told, as a rule parameter (a change reruns them).
+
+        Jobs run here when ``gpus`` is 0: then ``auto`` without a GPU is ``cpu``, the device
+        ``cpu`` names too, so switching between the two reruns nothing; and ``cuda`` without a
+        GPU is refused before any job runs. With ``gpus`` > 0 the jobs' own nodes decide.
+        """
+        if self.gpus > 0 or self.device == "cpu":
+            return self.device
+        here = (gpu_here or cuda_here)()
+        if self.device == "auto":
+            return "auto" if here else "cpu"
+        if not here:
+            raise ValueError(
+                f"device: {self.device} asked for, but this machine has no CUDA GPU and gpus: 0 "
+                "runs every job here. Fix: --config device=auto (or cpu); on a cluster whose "
+                "nodes have GPUs, also set gpus: 1"
+            )
+        return self.device
+
+
+def cuda_here() -> bool:
+    """Whether torch sees a CUDA device here (torch is imported only where a GPU driver is)."""
+    if not any(Path(p).exists() for p in ("/dev/nvidiactl", "/dev/kfd", "/dev/dxg")):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 @dataclass(frozen=True)

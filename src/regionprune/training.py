@@ -9,6 +9,7 @@ exactly zero after every optimiser step, whatever the optimiser does.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +42,14 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+#: cuBLAS reproducibility: without a fixed workspace, deterministic algorithms raise at the first
+#: CUDA matrix product (PyTorch's notes on reproducibility). Read when CUDA starts.
+CUBLAS_WORKSPACE = ":4096:8"
+
+
 def set_determinism(threads: int) -> None:
+    """Bit-identical results for the same device and thread count; call before CUDA starts."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     torch.set_num_threads(max(1, threads))
     torch.use_deterministic_algorithms(True)
 

@@ -4,24 +4,12 @@ import os
 import sys
 from pathlib import Path
 
-# Jobs run `python -m regionprune ...`. The interpreter that runs Snakemake comes first on PATH
-# (a venv need not be activated; under --sdm conda the env's own python takes precedence), and the
-# repository's src/ comes last on PYTHONPATH (an installed package, or one on PYTHONPATH, wins).
-SRC = str(Path(workflow.basedir) / "src")
-os.environ.update(
-    PATH=os.pathsep.join(
-        filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")])
-    ),
-    PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), SRC])),
-)
-if SRC not in sys.path:
-    sys.path.append(SRC)
-
 from regionprune.codehash import code_version
 from regionprune.config import (
     DataSource,
     EvidenceSettings,
     FiguresSettings,
+    Resources as JobResources,
     expand_grid,
     runs_from_config,
 )
@@ -60,6 +48,9 @@ try:  # the sections that are no run's settings, checked as the jobs will read t
     FIGURE_SETTINGS = FiguresSettings.from_dict(config["figures"])
     EVIDENCE_SETTINGS = EvidenceSettings.from_dict(config["evidence"])
     EVIDENCE_SETTINGS.check_budget()
+    RESOURCES = JobResources.pick(config)
+    # the device the jobs get as a param: it decides their floats, so a change reruns them
+    DEVICE = RESOURCES.job_device()
 except ValueError as err:
     raise WorkflowError(str(err)) from None
 

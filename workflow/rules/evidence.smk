@@ -24,13 +24,14 @@ rule evidence:
         region=region_json,
         settings=EVIDENCE_SETTINGS.to_json("budgets", "random_draws", "ig_steps"),
         run_id=stage_id,
+        threads=RESOURCES.train_threads,
         code=code_version("evidence"),
     shell:
         "python -m regionprune evidence --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --region-settings {params.region:q}"
         " --settings {params.settings:q}"
         " --model {input.model:q} --run-id {params.run_id:q} --iteration {wildcards.n}"
-        " --threads {threads}"
+        " --threads {params.threads}"
         " --out-importance {output.region_importance:q} --out-deletion {output.deletion:q}"
         " --out-faithfulness {output.faithfulness:q} --out-labels {output.labels:q}"
         " > {log:q} 2>&1"

@@ -19,14 +19,15 @@ rule magnitude_prune:
         data_dir=data_dir,
         train=train_json,
         settings=lambda w: MAGNITUDE[w.mag].to_json(),
-        device=config["device"],
+        device=DEVICE,
+        threads=RESOURCES.train_threads,
         criterion="magnitude",
         code=code_version("magnitude"),
     shell:
         "python -m regionprune magnitude --criterion {params.criterion}"
         " --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --settings {params.settings:q}"
-        " --device {params.device} --threads {threads} --blank-pixels {input.blank:q}"
+        " --device {params.device} --threads {params.threads} --blank-pixels {input.blank:q}"
         " --baseline {input.baseline:q} --out-model {output.model:q} > {log:q} 2>&1"
 
 
@@ -39,7 +40,8 @@ use rule magnitude_prune as random_prune with:
         data_dir=data_dir,
         train=train_json,
         settings=lambda w: MAGNITUDE[w.mag].to_json(),
-        device=config["device"],
+        device=DEVICE,
+        threads=RESOURCES.train_threads,
         criterion="random",
         code=code_version("magnitude"),
 
@@ -135,12 +137,13 @@ rule retrain:
         data_dir=data_dir,
         train=train_json,
         settings=lambda w: REGION[w.region].to_json(),
-        device=config["device"],
+        device=DEVICE,
+        threads=RESOURCES.train_threads,
         code=code_version("retrain"),
     shell:
         "python -m regionprune retrain --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --settings {params.settings:q}"
-        " --device {params.device} --threads {threads} --iteration {wildcards.k}"
+        " --device {params.device} --threads {params.threads} --iteration {wildcards.k}"
         " --stage region --model {input.model:q} --pruned {input.mask:q}"
         " --out-model {output.model:q} --out-epochs {output.epochs:q} > {log:q} 2>&1"
 
@@ -168,12 +171,13 @@ rule retrain_matched:
         data_dir=data_dir,
         train=train_json,
         settings=lambda w: REGION[w.region].to_json(),
-        device=config["device"],
+        device=DEVICE,
+        threads=RESOURCES.train_threads,
         stages=" ".join(MATCHED),
         code=code_version("retrain"),
     shell:
         "python -m regionprune retrain --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --settings {params.settings:q}"
-        " --device {params.device} --threads {threads} --iteration {wildcards.k}"
+        " --device {params.device} --threads {params.threads} --iteration {wildcards.k}"
         " --stage {params.stages} --model {input.models:q} --pruned {input.masks:q}"
         " --out-model {output.models:q} --out-epochs {output.epochs:q} > {log:q} 2>&1"

@@ -17,9 +17,10 @@ rule baseline:
     params:
         data_dir=data_dir,
         settings=train_json,
-        device=config["device"],
+        device=DEVICE,
+        threads=RESOURCES.train_threads,
         code=code_version("baseline"),
     shell:
         "python -m regionprune baseline --data-dir {params.data_dir:q}"
-        " --train-settings {params.settings:q} --device {params.device} --threads {threads}"
+        " --train-settings {params.settings:q} --device {params.device} --threads {params.threads}"
         " --out-model {output.model:q} --out-epochs {output.epochs:q} > {log:q} 2>&1"
