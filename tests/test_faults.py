@@ -73,8 +73,9 @@ def test_a_power_cut_needs_nothing_but_the_same_command(reference, tmp_path, mni
     _wait_for("results/logs/retrain/**/iter1.log", tmp_path, first)
     second = snakemake(tmp_path, check=False)
     assert second.returncode != 0
-    assert "another run of this workflow is live in this folder" in second.stderr
-    assert f"pid {first.pid}" in second.stderr
+    said = second.stdout + second.stderr
+    assert "another run of this workflow is live in this folder" in said
+    assert f"pid {first.pid}" in said
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     snakemake(tmp_path)  # no --unlock, no deleting
@@ -135,6 +136,7 @@ def test_switching_auto_and_cpu_reruns_nothing_and_cuda_is_refused_here(referenc
         pytest.skip("a GPU is here")
     refused = snakemake(reference, "--dry-run", "--config", "device=cuda", check=False)
     assert refused.returncode != 0
-    assert "device: cuda asked for, but this machine has no CUDA GPU" in refused.stderr
-    assert "Fix: --config device=auto" in refused.stderr
+    said = refused.stdout + refused.stderr
+    assert "device: cuda asked for, but this machine has no CUDA GPU" in said
+    assert "Fix: --config device=auto" in said
 
