@@ -18,10 +18,8 @@ os.environ.update(
     ),
     PYTHONPATH=os.pathsep.join([*_user_path, SRC]),
 )
-if SRC not in sys.path:
-    sys.path.insert(
-        1 + len(_user_path), SRC
-    )  # after sys.path[0] and PYTHONPATH, before site
+if SRC not in sys.path:  # after sys.path[0] and PYTHONPATH, before site-packages
+    sys.path.insert(1 + len(_user_path), SRC)
 
 from regionprune import runlock
 from regionprune.config import coerce_cli_strings
