@@ -42,9 +42,10 @@ def _start(workdir: Path) -> subprocess.Popen:
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), "--cores", "2",
     ]  # fmt: skip
-    return subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
+    with open(workdir / "console.txt", "w") as console:  # a file: a pipe could fill and block
+        return subprocess.Popen(
+            cmd, stdout=console, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _wait_for(path_glob: str, workdir: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
@@ -88,7 +89,8 @@ def test_ctrl_c_stops_quietly_and_the_rerun_finishes(reference, tmp_path, mnist_
     _wait_for("results/logs/magnitude_prune/**/*.log", tmp_path, run)
     time.sleep(1.0)  # inside the job
     os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
-    out, _ = run.communicate(timeout=120)
+    run.wait(timeout=120)
+    out = (tmp_path / "console.txt").read_text()
     assert "Traceback" not in out, out
     logs = "".join(p.read_text() for p in (tmp_path / "results" / "logs").rglob("*.log"))
     assert "KeyboardInterrupt" not in logs
