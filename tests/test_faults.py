@@ -36,15 +36,20 @@ def reference(tmp_path_factory, mnist_dir) -> Path:
     return workdir
 
 
+def _command(workdir: Path, cores: int = 2) -> list[str]:
+    """The README command on ``workdir``."""
+    return [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+        "--cores", str(cores),
+    ]  # fmt: skip
+
+
 def _start(workdir: Path) -> subprocess.Popen:
     """The README command, started in a session of its own so that a kill reaches its jobs."""
-    cmd = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), "--cores", "2",
-    ]  # fmt: skip
     with open(workdir / "console.txt", "w") as console:  # a file: a pipe could fill and block
         return subprocess.Popen(
-            cmd, stdout=console, stderr=subprocess.STDOUT, start_new_session=True
+            _command(workdir), stdout=console, stderr=subprocess.STDOUT, start_new_session=True
         )
 
 
@@ -58,11 +63,7 @@ def _wait_for(path_glob: str, workdir: Path, proc: subprocess.Popen, timeout: fl
 
 def test_cores_do_not_change_the_numbers(reference, tmp_path, mnist_dir):
     write_config(tmp_path, mnist_dir, **FAULTS)
-    cmd = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "--cores", "1",
-    ]  # fmt: skip
-    subprocess.run(cmd, check=True, capture_output=True, timeout=900)
+    subprocess.run(_command(tmp_path, cores=1), check=True, capture_output=True, timeout=900)
     same_results(reference, tmp_path)
 
 

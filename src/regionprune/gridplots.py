@@ -115,8 +115,6 @@ def pixel_usage_figure(
     return fig
 
 
-
-
 def _log_density_axis(ax: plt.Axes) -> None:
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))

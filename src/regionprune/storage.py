@@ -37,9 +37,11 @@ FORMAT_VERSION = 1
 _VERSIONED = ("regionprune", "numpy", "torch", "h5py", "opencv-python-headless", "pandas")
 
 
-def _h5(path: str | os.PathLike[str]) -> h5py.File:
-    with reading(path):
-        return h5py.File(path, "r")
+@contextlib.contextmanager
+def _h5(path: str | os.PathLike[str]) -> Iterator[h5py.File]:
+    """An HDF5 result opened to read: failing to open or to read it is ``DamagedFile``."""
+    with reading(path), h5py.File(path, "r") as f:
+        yield f
 
 
 @contextlib.contextmanager
@@ -111,7 +113,7 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    with _h5(path) as f, reading(path):
+    with _h5(path) as f:
         params = {k: v[()] for k, v in f["params"].items()}
         masks = {k: v[()].astype(bool) for k, v in f["masks"].items()}
         labels = f["regions/labels"][()] if "regions/labels" in f else None
@@ -137,7 +139,7 @@ def save_labels(path: str | os.PathLike[str], labels: NDArray[np.int32], **attrs
 
 
 def load_labels(path: str | os.PathLike[str]) -> NDArray[np.int32]:
-    with _h5(path) as f, reading(path):
+    with _h5(path) as f:
         return f["regions/labels"][()]
 
 
@@ -160,7 +162,7 @@ def save_mask(
 
 
 def load_mask(path: str | os.PathLike[str]) -> tuple[NDArray[np.bool_], NDArray[np.int32] | None]:
-    with _h5(path) as f, reading(path):
+    with _h5(path) as f:
         mask = f[f"masks/{W1}"][()].astype(bool)
         labels = f["regions/labels"][()] if "regions/labels" in f else None
     return mask, labels

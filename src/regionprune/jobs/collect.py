@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings-row", required=True, help="the run's settings as a JSON object")
     p.add_argument("--blank-pixels", type=Path, required=True,

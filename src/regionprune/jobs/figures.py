@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist", help="gives the input image shape")
     p.add_argument("--baseline", type=Path, required=True, help="the baseline checkpoint")
