@@ -90,7 +90,14 @@ def _garbage(path):
     path.write_bytes(b"not a result\n" * 100)
 
 
-@pytest.mark.parametrize("damage", [_truncate, _garbage])
+def _bit_rot(path):
+    """One flipped bit in the middle of the file: it still opens; only a checksum can tell."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_truncate, _garbage, _bit_rot])
 def test_a_damaged_result_names_the_file_and_the_command_that_rebuilds_it(tmp_path, damage):
     from regionprune.damage import DamagedFile
     from regionprune.storage import load_mask, save_mask
@@ -126,3 +133,88 @@ def test_a_damaged_data_file_names_itself(tmp_path):
     _truncate(path)
     with pytest.raises(DamagedFile, match="train-images-idx3-ubyte.gz is damaged"):
         _read_idx(path, 2051)
+
+
+def test_a_data_file_with_other_content_names_itself(tmp_path):
+    """A whole, readable IDX file whose content is not the data set's: its MD5 tells."""
+    import gzip
+    import hashlib
+    import struct
+
+    from regionprune.damage import DamagedFile
+    from regionprune.data import _read_idx
+
+    raw = struct.pack(">IIII", 2051, 2, 28, 28) + bytes(2 * 28 * 28)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(raw)
+    assert _read_idx(path, 2051, hashlib.md5(raw).hexdigest()).shape == (2, 28, 28)
+    with pytest.raises(DamagedFile, match=f"content MD5 {hashlib.md5(raw).hexdigest()}, expected"):
+        _read_idx(path, 2051, "6bbc9ace898e44ae57da46a324031adb")
+
+
+def test_an_hdf5_file_not_written_here_is_refused(tmp_path):
+    from regionprune.damage import DamagedFile
+
+    path = tmp_path / "model.h5"
+    with h5py.File(path, "w") as f:  # right layout, but not this code's
+        f["params/fc1.weight"] = np.zeros((2, 2), np.float32)
+    with pytest.raises(DamagedFile, match="format_version None, not 2: not written by this code"):
+        load_checkpoint(path)
+
+
+def test_leftovers_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "model.h5"
+    (tmp_path / ".model.h5.tmp-4242").write_bytes(b"half a checkpoint")  # SIGKILL mid-write
+    (tmp_path / ".other.h5.tmp-4242").write_bytes(b"another file's")
+    save_labels(target, np.zeros((1, 2, 2), np.int32))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.h5.tmp-4242", "model.h5"]
+
+
+def test_no_flipped_bit_is_read_as_a_different_result(tmp_path):
+    """A bit flipped anywhere (400 places across the file: data, metadata, attributes) is
+    either refused as damaged or harmless: never a checkpoint with other values."""
+    from regionprune.damage import DamagedFile
+
+    ck = _ckpt(np.random.default_rng(2))
+    ck.attrs |= {"n": np.int64(3), "acc": np.float32(0.25)}  # numpy scalars, as jobs write them
+    save_checkpoint(tmp_path / "m.h5", ck)
+    raw = (tmp_path / "m.h5").read_bytes()
+    base = load_checkpoint(tmp_path / "m.h5")
+    refused = 0
+    for offset in range(0, len(raw), len(raw) // 400):
+        flipped = bytearray(raw)
+        flipped[offset] ^= 0x10
+        (tmp_path / "f.h5").write_bytes(bytes(flipped))
+        try:
+            back = load_checkpoint(tmp_path / "f.h5")
+        except DamagedFile:
+            refused += 1
+            continue
+        assert back.attrs == base.attrs, offset
+        for k in base.params:
+            np.testing.assert_array_equal(back.params[k], base.params[k])
+        np.testing.assert_array_equal(back.masks["fc1.weight"], base.masks["fc1.weight"])
+        np.testing.assert_array_equal(back.labels, base.labels)
+    assert refused > 300  # most of the file is data that matters
+
+
+def test_a_full_disk_is_one_error_and_leaves_nothing(tmp_path):
+    """Writers on a full disk (/dev/full: every write fails with ENOSPC, as a full disk does)
+    raise DiskFull naming the file; no temporary file stays. The workflow's own full-disk test,
+    on a small tmpfs, is in test_faults.py."""
+    import errno
+
+    from regionprune.damage import DiskFull, is_disk_full
+
+    assert is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert is_disk_full(OSError("[Errno 28] Error writing bytes to file. Detail: [errno 28] "
+                                "No space left on device"))  # pyarrow's, without errno  # fmt: skip
+    assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
+    target = tmp_path / "model.h5"
+    with pytest.raises(DiskFull, match=f"no space left on the device to write {target}"):
+        with atomic_path(target) as tmp:
+            tmp.symlink_to("/dev/full")
+            with open(tmp, "wb") as f:
+                f.write(b"x" * 100000)
+    assert list(tmp_path.iterdir()) == []

@@ -10,6 +10,7 @@ import sys
 JOBS = (
     "fetch", "blank_pixels", "baseline", "magnitude", "label", "prune", "match", "retrain",
     "collect", "evidence", "evidence_figures", "figures", "summary", "grid_figures", "settings",
+    "check",
 )  # fmt: skip
 
 log = logging.getLogger("regionprune")
@@ -27,18 +28,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if hasattr(args, "passed_on"):  # a command that hands its options on (check -> snakemake)
+        args.passed_on = unknown
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from regionprune.damage import DamagedFile
+    from regionprune.damage import DamagedFile, DiskFull, is_disk_full
     from regionprune.data import DataError
 
     try:
         args.run(args)
-    except (DataError, DamagedFile, ValueError) as err:
+    except OSError as err:
+        if not is_disk_full(err):
+            raise
+        log.error("no space left on the device (%s). Fix: free space, then run the same "
+                  "command again; nothing of this job was kept.", err)  # fmt: skip
+        sys.exit(1)
+    except (DataError, DamagedFile, DiskFull, ValueError) as err:
         # Expected failures (bad data, damaged results, bad settings): the message says what and
         # how to fix.
         log.error("%s", err)

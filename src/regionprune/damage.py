@@ -1,8 +1,9 @@
-"""Finished results that cannot be read: one error that names the file and how to rebuild it."""
+"""Results that cannot be read or written: one error that names the file and the fix."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +24,31 @@ class DamagedFile(RuntimeError):
 def reading(path: str | os.PathLike[str]) -> Iterator[None]:
     """Turn a failure to read ``path`` (h5py, pyarrow, gzip) into ``DamagedFile``.
 
-    A missing file stays ``FileNotFoundError``: that is Snakemake's to notice, not damage.
+    Inside, only reading happens, so any error is the file's: a damaged HDF5 file can fail in
+    h5py with OSError, KeyError, RuntimeError or even TypeError. A missing file stays
+    ``FileNotFoundError``: that is Snakemake's to notice, not damage.
     """
     try:
         yield
-    except FileNotFoundError:
+    except (FileNotFoundError, DamagedFile, MemoryError):
         raise
-    except (OSError, KeyError, ValueError, EOFError) as err:
+    except Exception as err:
         raise DamagedFile(path, str(err).splitlines()[0] if str(err) else type(err).__name__) from err
+
+
+class DiskFull(RuntimeError):
+    """A result could not be written: the disk (or the user's quota) is full."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        super().__init__(
+            f"no space left on the device to write {path}; nothing of it was kept. Fix: free "
+            f"space (df -h {self.path.parent}), then run the same command again."
+        )
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` says the disk or quota is full (pyarrow's errors carry no errno)."""
+    return isinstance(err, OSError) and (
+        err.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(err)
+    )

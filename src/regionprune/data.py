@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from regionprune.damage import reading
+from regionprune.damage import DamagedFile, reading
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +181,12 @@ def fetch(
     return placed
 
 
-def _read_idx(path: Path, expected_magic: int) -> NDArray[np.uint8]:
+def _read_idx(path: Path, expected_magic: int, md5: str | None = None) -> NDArray[np.uint8]:
+    """An IDX file's array; with ``md5``, checked against the MD5 of its content first."""
     with reading(path), gzip.open(path, "rb") as f:
         raw = f.read()
+    if md5 is not None and (got := hashlib.md5(raw).hexdigest()) != md5:
+        raise DamagedFile(path, f"content MD5 {got}, expected {md5}")
     if len(raw) < 8:
         raise DataError(f"{path} is too short to be an IDX file")
     magic = struct.unpack(">I", raw[:4])[0]
@@ -205,8 +208,8 @@ def load_split(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     images_file, labels_file = spec.splits[split]
-    images = _read_idx(Path(data_dir) / images_file, 2051)
-    labels = _read_idx(Path(data_dir) / labels_file, 2049)
+    images = _read_idx(Path(data_dir) / images_file, 2051, spec.md5[images_file])
+    labels = _read_idx(Path(data_dir) / labels_file, 2049, spec.md5[labels_file])
     if images.shape[0] != labels.shape[0] or images.shape[1:] != spec.image_shape:
         raise DataError(f"{data_dir}: images {images.shape} do not match labels {labels.shape}")
     n = images.shape[0] if limit is None else min(limit, images.shape[0])

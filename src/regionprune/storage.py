@@ -2,11 +2,13 @@
 
 Every writer here writes to a hidden temporary file beside the target and renames it into place
 only when the file is complete, so a crash or kill never leaves a half-written result that a
-later run would trust.
+later run would trust. Every file can be verified when read: each HDF5 dataset carries HDF5's
+Fletcher-32 checksum and each Parquet page its CRC, both checked by the loaders here, so a
+truncated, overwritten or foreign file is a ``DamagedFile`` naming itself, never silent input.
 
 Checkpoint layout (one HDF5 file per stage; see README.md, "Outputs"):
 
-    /params/<layer>.weight, /params/<layer>.bias    float32, gzip-compressed
+    /params/<layer>.weight, /params/<layer>.bias    float32, gzip-compressed, Fletcher-32
     /masks/<layer>.weight                           uint8 0/1, same shape as the weight
     /regions/labels                                 int32 (neurons, H, W), region stages only
     attributes of /: stage, iteration, test_acc, train_loss, settings (JSON), versions (JSON),
@@ -16,6 +18,9 @@ Checkpoint layout (one HDF5 file per stage; see README.md, "Outputs"):
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
+import io
 import json
 import os
 import platform
@@ -30,29 +35,98 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from regionprune.damage import reading
+from regionprune.damage import DamagedFile, DiskFull, is_disk_full, reading
 from regionprune.settings import W1
 
-FORMAT_VERSION = 1
+#: 2: a content checksum over every dataset and attribute (1 had none)
+FORMAT_VERSION = 2
+#: how every dataset is stored: compressed, each chunk with HDF5's Fletcher-32 checksum
+_DATASET = {"compression": "gzip", "shuffle": True, "fletcher32": True}
 _VERSIONED = ("regionprune", "numpy", "torch", "h5py", "opencv-python-headless", "pandas")
 
 
-@contextlib.contextmanager
-def _h5(path: str | os.PathLike[str]) -> Iterator[h5py.File]:
-    """An HDF5 result opened to read: failing to open or to read it is ``DamagedFile``."""
+def content_checksum(datasets: dict[str, NDArray[Any]], attrs: dict[str, Any]) -> str:
+    """SHA-256 of a result's datasets (name, dtype, shape, bytes) and attributes as stored.
+
+    HDF5 checks its data chunks (Fletcher-32) but not every byte of its metadata: a flipped
+    bit in an attribute would be read as a different value. This covers what HDF5 does not.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(datasets):
+        arr = np.ascontiguousarray(datasets[name])
+        digest.update(f"{name}|{arr.dtype.str}|{arr.shape}\n".encode())
+        digest.update(arr.tobytes())
+    as_read = {k: v.item() if isinstance(v, np.generic) else v for k, v in attrs.items()}
+    digest.update(json.dumps(as_read, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _read_h5(path: str | os.PathLike[str]) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
+    """Every dataset (by full name) and root attribute of an HDF5 result, verified.
+
+    A file that cannot be read, fails its checksum, or was not written by this code (no or
+    another ``format_version``) is a ``DamagedFile``. Attributes come back as stored (JSON as
+    strings; see ``_decoded``).
+    """
+    datasets: dict[str, NDArray[Any]] = {}
+
+    def read(name: str, obj: h5py.HLObject) -> None:  # a value returned would stop the visit
+        if isinstance(obj, h5py.Dataset):
+            datasets[name] = obj[()]
+
     with reading(path), h5py.File(path, "r") as f:
-        yield f
+        attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in f.attrs.items()}
+        attrs = {k: v.item() if isinstance(v, np.generic) else v for k, v in attrs.items()}
+        if attrs.get("format_version") != FORMAT_VERSION:
+            raise DamagedFile(
+                path, f"format_version {attrs.get('format_version')}, not {FORMAT_VERSION}: "
+                "not written by this code"
+            )  # fmt: skip
+        f.visititems(read)
+    stored = attrs.pop("checksum", None)
+    if stored != content_checksum(datasets, attrs):
+        raise DamagedFile(path, "content checksum does not match")
+    return datasets, attrs
+
+
+def _decoded(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Stored attributes with the JSON ones (dicts, lists) parsed."""
+    return {
+        k: json.loads(v) if isinstance(v, str) and v[:1] in "{[" else v for k, v in attrs.items()
+    }
+
+
+def verify_h5(path: str | os.PathLike[str]) -> None:
+    """Read and verify an HDF5 result (``DamagedFile`` if it fails)."""
+    _read_h5(path)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success, after
+    its bytes are on the disk (so a power cut leaves the old file or the new, never half).
+
+    Temporary files of ``path`` that a killed writer left behind are removed first: one job at
+    a time writes a given result (Snakemake's DAG, and one live run per folder). A full disk is
+    ``DiskFull``, naming the file, with nothing of it left behind.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+        stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
+    except OSError as err:
+        if is_disk_full(err):
+            raise DiskFull(path) from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -84,63 +158,67 @@ class Checkpoint:
         return np.ones(self.params[name].shape, dtype=bool)
 
 
-def _write_attrs(f: h5py.File, attrs: dict[str, Any]) -> None:
-    """Attributes of the file's root, with format and library versions; dicts/lists as JSON."""
+def _write_h5(
+    path: str | os.PathLike[str], datasets: dict[str, NDArray[Any]], attrs: dict[str, Any]
+) -> None:
+    """One HDF5 result, atomically: the datasets by their full names, and the root's
+    attributes with the format and library versions (dicts and lists as JSON)."""
+    # Built in memory, then written as plain bytes: HDF5 on a full disk does not raise, it
+    # prints errors at exit and can crash; a plain write raises ENOSPC, which atomic_path reports.
     full = {"format_version": FORMAT_VERSION, "versions": library_versions(), **attrs}
-    for key, value in full.items():
-        f.attrs[key] = json.dumps(value) if isinstance(value, (dict, list)) else value
+    stored = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in full.items()}
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        for name, arr in datasets.items():
+            f.create_dataset(name, data=arr, **_DATASET)
+        f.attrs.update(stored)
+        f.attrs["checksum"] = content_checksum(datasets, stored)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
     for name, m in ckpt.masks.items():
         if m.shape != ckpt.params[name].shape:
             raise ValueError(f"mask {name} has shape {m.shape}, weight {ckpt.params[name].shape}")
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        for group, arrays, dtype in (
-            ("params", ckpt.params, np.float32),
-            ("masks", ckpt.masks, np.uint8),
-        ):
-            g = f.create_group(group)
-            for name, arr in arrays.items():
-                g.create_dataset(
-                    name, data=np.asarray(arr, dtype=dtype), compression="gzip", shuffle=True
-                )
-        if ckpt.labels is not None:
-            f.create_group("regions").create_dataset(
-                "labels", data=np.asarray(ckpt.labels, np.int32), compression="gzip"
-            )
-        _write_attrs(f, ckpt.attrs)
+    datasets = {f"params/{k}": np.asarray(v, np.float32) for k, v in ckpt.params.items()}
+    datasets |= {f"masks/{k}": np.asarray(v, np.uint8) for k, v in ckpt.masks.items()}
+    if ckpt.labels is not None:
+        datasets["regions/labels"] = np.asarray(ckpt.labels, np.int32)
+    _write_h5(path, datasets, ckpt.attrs)
+
+
+def _group(datasets: dict[str, NDArray[Any]], group: str) -> dict[str, NDArray[Any]]:
+    return {k.split("/", 1)[1]: v for k, v in datasets.items() if k.startswith(f"{group}/")}
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    with _h5(path) as f:
-        params = {k: v[()] for k, v in f["params"].items()}
-        masks = {k: v[()].astype(bool) for k, v in f["masks"].items()}
-        labels = f["regions/labels"][()] if "regions/labels" in f else None
-        attrs = {}
-        for key, value in f.attrs.items():
-            if isinstance(value, bytes):
-                value = value.decode()
-            if isinstance(value, str) and value[:1] in "{[":
-                value = json.loads(value)
-            elif isinstance(value, np.generic):
-                value = value.item()
-            attrs[key] = value
-    return Checkpoint(params=params, masks=masks, labels=labels, attrs=attrs)
+    datasets, attrs = _read_h5(path)
+    params = _group(datasets, "params")
+    if not params:
+        raise DamagedFile(path, "no /params: not a checkpoint")
+    return Checkpoint(
+        params=params,
+        masks={k: v.astype(bool) for k, v in _group(datasets, "masks").items()},
+        labels=datasets.get("regions/labels"),
+        attrs=_decoded(attrs),
+    )
 
 
 def save_labels(path: str | os.PathLike[str], labels: NDArray[np.int32], **attrs: Any) -> None:
     """A region label file: ``/regions/labels`` plus attributes."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.create_group("regions").create_dataset(
-            "labels", data=np.asarray(labels, np.int32), compression="gzip"
-        )
-        _write_attrs(f, attrs)
+    _write_h5(path, {"regions/labels": np.asarray(labels, np.int32)}, attrs)
+
+
+def _dataset(path: str | os.PathLike[str], name: str) -> NDArray[Any]:
+    datasets, _ = _read_h5(path)
+    if name not in datasets:
+        raise DamagedFile(path, f"no /{name}")
+    return datasets[name]
 
 
 def load_labels(path: str | os.PathLike[str]) -> NDArray[np.int32]:
-    with _h5(path) as f:
-        return f["regions/labels"][()]
+    return _dataset(path, "regions/labels")
 
 
 def save_mask(
@@ -150,33 +228,29 @@ def save_mask(
     **attrs: Any,
 ) -> None:
     """A pruning decision: ``/masks/<W1>`` (uint8 0/1), the kept regions' labels if any."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.create_group("masks").create_dataset(
-            W1, data=np.asarray(mask, np.uint8), compression="gzip"
-        )
-        if labels is not None:
-            f.create_group("regions").create_dataset(
-                "labels", data=np.asarray(labels, np.int32), compression="gzip"
-            )
-        _write_attrs(f, attrs)
+    datasets = {f"masks/{W1}": np.asarray(mask, np.uint8)}
+    if labels is not None:
+        datasets["regions/labels"] = np.asarray(labels, np.int32)
+    _write_h5(path, datasets, attrs)
 
 
 def load_mask(path: str | os.PathLike[str]) -> tuple[NDArray[np.bool_], NDArray[np.int32] | None]:
-    with _h5(path) as f:
-        mask = f[f"masks/{W1}"][()].astype(bool)
-        labels = f["regions/labels"][()] if "regions/labels" in f else None
-    return mask, labels
+    datasets, _ = _read_h5(path)
+    if f"masks/{W1}" not in datasets:
+        raise DamagedFile(path, f"no /masks/{W1}: not a mask file")
+    return datasets[f"masks/{W1}"].astype(bool), datasets.get("regions/labels")
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write a Parquet table atomically."""
+    """Write a Parquet table atomically, each page with its CRC."""
     with atomic_path(path) as tmp:
-        df.to_parquet(tmp, engine="pyarrow", index=False)
+        df.to_parquet(tmp, engine="pyarrow", index=False, write_page_checksum=True)
 
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A Parquet result, every page checked against its CRC."""
     with reading(path):
-        return pd.read_parquet(path, engine="pyarrow")
+        return pd.read_parquet(path, engine="pyarrow", page_checksum_verification=True)
 
 
 def write_text(text: str, path: str | os.PathLike[str]) -> None:
