@@ -1,0 +1,101 @@
+"""Find what a finished workflow folder lacks or holds damaged, before a run trusts it.
+
+Snakemake reruns a job whose output is missing only when something downstream needs rerunning, so
+a deleted intermediate file, or one damaged after it was written, can sit unnoticed. ``check``
+asks Snakemake for every output of the workflow (``--summary``, with the user's own options),
+reads each existing one the way its loader does (HDF5 checksums, Parquet page CRCs, the data
+files' content MD5) and lists the missing and the damaged with the one flag that rebuilds them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from regionprune.damage import DamagedFile
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # as Snakemake names it (relative to the workflow's folder)
+    kind: str  # "missing" or "damaged"
+    reason: str = ""
+
+
+def summary_outputs(summary: str) -> list[tuple[str, str]]:
+    """``(output file, status)`` of each row of ``snakemake --summary``'s table."""
+    rows = []
+    header = None
+    for line in summary.splitlines():
+        cells = line.split("\t")
+        if cells[0] == "output_file":
+            header = cells
+        elif header is not None and len(cells) == len(header):
+            rows.append((cells[0], cells[header.index("status")]))
+    if header is None:
+        raise ValueError("snakemake --summary printed no table:\n" + summary[-2000:])
+    return rows
+
+
+def verify_file(path: Path) -> None:
+    """Read ``path`` as its loader would; ``DamagedFile`` if that fails or it is empty."""
+    from regionprune import data, storage
+
+    if path.stat().st_size == 0:
+        raise DamagedFile(path, "empty")
+    if path.suffix == ".h5":
+        storage.verify_h5(path)
+    elif path.suffix == ".parquet":
+        storage.read_table(path)
+    elif path.name in data.IDX_FILES:
+        expected = data.get_spec(path.parent.name).md5[path.name]
+        if (got := data.content_md5(path)) != expected:
+            raise DamagedFile(path, f"content MD5 {got}, expected {expected}")
+
+
+def find_problems(outputs: list[tuple[str, str]], root: Path) -> list[Problem]:
+    problems = []
+    for rel, status in outputs:
+        path = root / rel
+        if status == "missing" or not path.exists():
+            problems.append(Problem(rel, "missing"))
+            continue
+        try:
+            verify_file(path)
+        except DamagedFile as err:
+            reason = str(err).split(" is damaged (", 1)[-1].split("). Fix:", 1)[0]
+            problems.append(Problem(rel, "damaged", reason))
+    return problems
+
+
+def report(problems: list[Problem], n_checked: int) -> str:
+    if not problems:
+        return f"all {n_checked} results of this workflow are present and read back intact."
+    lines = [f"{len(problems)} of {n_checked} results need rebuilding:"]
+    lines += [f"  {p.kind:8} {p.path}" + (f"  ({p.reason})" if p.reason else "") for p in problems]
+    files = " ".join(p.path for p in problems)
+    lines.append(
+        f"Fix: add --forcerun {files} to your snakemake command; it rebuilds these files and "
+        "everything computed from them."
+    )
+    return "\n".join(lines)
+
+
+def run_check(snakemake_args: list[str]) -> int:
+    """Check the workflow that ``snakemake <snakemake_args>`` would run; print; 1 if problems."""
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--directory", "-d", type=Path, default=Path("."))
+    root = where.parse_known_args(snakemake_args)[0].directory
+    cmd = [sys.executable, "-m", "snakemake", "--summary", *snakemake_args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    if proc.returncode != 0:
+        print(proc.stdout + proc.stderr, file=sys.stderr)
+        return proc.returncode
+    outputs = summary_outputs(proc.stdout)
+    problems = find_problems(outputs, root)
+    print(report(problems, len(outputs)))
+    return 1 if problems else 0
