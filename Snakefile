@@ -23,6 +23,7 @@ if SRC not in sys.path:  # after sys.path[0] and PYTHONPATH, before site-package
 
 from regionprune import runlock
 from regionprune.config import coerce_cli_strings
+from regionprune.derived import config_error, config_problems
 
 min_version("9.0")
 
@@ -38,9 +39,9 @@ configfile: "config.yaml"
 
 
 config.update(coerce_cli_strings(config))
-
-
-validate(config, "workflow/schemas/config.schema.yaml")
+if problems := config_problems(config):  # one line each, instead of the schema's dump
+    raise WorkflowError(config_error(problems))
+validate(config, "workflow/schemas/config.schema.yaml")  # fills in the defaults
 
 
 report: "workflow/report/workflow.rst"

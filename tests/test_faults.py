@@ -143,3 +143,97 @@ def test_switching_auto_and_cpu_reruns_nothing_and_cuda_is_refused_here(referenc
     assert "device: cuda asked for, but this machine has no CUDA GPU" in said
     assert "Fix: --config device=auto" in said
 
+
+
+def _local_dir_with(tmp_path: Path, mnist_dir: Path, name: str, content: bytes | None) -> Path:
+    """A copy of the data folder with ``name`` replaced by ``content`` (None: removed)."""
+    folder = tmp_path / "data"
+    shutil.copytree(mnist_dir, folder)
+    (folder / name).unlink()
+    if content is not None:
+        (folder / name).write_bytes(content)
+    return folder
+
+
+def _truncated(mnist_dir: Path, name: str) -> bytes:
+    data = (mnist_dir / name).read_bytes()
+    return data[: len(data) // 2]
+
+
+#: (case, config overrides, words the message must hold: the key, the value, what is allowed).
+#: A data folder is built by the test where the override's local_dir names a (name, content).
+BAD_SETTINGS = [
+    ("unknown top key", {"iteration": 4}, ["iteration: unknown key", "Did you mean iterations?"]),
+    ("unknown data key", {"data": {"local": "x"}}, ["data.local: unknown key", "local_dir"]),
+    ("unknown train key", {"train": {"epoch": 3}}, ["train.epoch: unknown", "train.epochs?"]),
+    ("unknown magnitude key", {"magnitude": {"rat": 0.3}}, ["magnitude.rat:", "magnitude.rate?"]),
+    ("unknown region key", {"region": {"conectivity": 4}}, ["region.conectivity:", "connectivity?"]),
+    ("unknown evidence key", {"evidence": {"budgest": [0.1]}}, ["evidence.budgest:", "evidence.budget?"]),
+    ("unknown figures key", {"figures": {"dpi": 300}}, ["figures.dpi: unknown", "per_run"]),
+    ("unknown grid key", {"grid": {"seeds": [0, 1]}}, ["grid.seeds: unknown key", "The keys of grid"]),
+    ("grid names an unknown key", {"grid": {"train": {"sed": [1, 2]}}},
+     ["a combination of the grid", "train.sed: unknown key", "train.seed?"]),
+    ("grid value out of range", {"grid": {"region": {"scope": ["global", "per_cell"]}}},
+     ["region.scope", '"per_cell"', "`global` or `per_neuron`"]),
+    ("epochs not a number", {"train": {"epochs": "two"}}, ["train.epochs", '"two"', "integer, >= 1"]),
+    ("epochs zero", {"train": {"epochs": 0}}, ["train.epochs: 0 is not allowed", ">= 1"]),
+    ("iterations fractional", {"iterations": 2.5}, ["iterations: 2.5", "integer, >= 0"]),
+    ("iterations negative", {"iterations": -1}, ["iterations: -1", ">= 0"]),
+    ("lr a word", {"train": {"lr": "fast"}}, ["train.lr", '"fast"', "> 0"]),
+    ("batch size zero", {"train": {"batch_size": 0}}, ["train.batch_size: 0", ">= 1"]),
+    ("region rate above 1", {"region": {"rate": 1.5}}, ["region.rate: 1.5", ">= 0, <= 1"]),
+    ("magnitude rate negative", {"magnitude": {"rate": -0.1}}, ["magnitude.rate: -0.1", ">= 0"]),
+    ("cut of 1", {"region": {"cut": 1.0}}, ["region.cut: 1.0", "< 1"]),
+    ("unknown activation", {"train": {"activation": "softmax"}},
+     ["train.activation", '"softmax"', "`sigmoid` or `relu` or `tanh`"]),
+    ("unknown score", {"region": {"score": "median"}}, ["region.score", '"median"', "`mean_abs`"]),
+    ("unknown data set", {"data": {"dataset": "cifar"}}, ["data.dataset", '"cifar"', "`mnist`"]),
+    ("no train images", {"data": {"train_limit": 0}}, ["data.train_limit: 0", ">= 1"]),
+    ("zero threads", {"train_threads": 0}, ["train_threads: 0", ">= 1"]),
+    ("budget not among budgets", {"evidence": {"budget": 0.33}},
+     ["evidence.budget 0.33 is not one of evidence.budgets [0.01, 0.02, 0.05, 0.1, 0.2]"]),
+    ("budgets not a list", {"evidence": {"budgets": 0.1}}, ["evidence.budgets: 0.1", "array"]),
+    ("device that does not exist", {"device": "tpu"}, ["device", '"tpu"', "auto|cpu|cuda"]),
+    ("local_dir missing", {"data": {"local_dir": "/nonexistent/mnist"}},
+     ["data.local_dir: the folder /nonexistent/mnist does not exist", "Fix:"]),
+    ("local_dir lacks a file", {"data": {"local_dir": ("t10k-labels-idx1-ubyte.gz", None)}},
+     ["t10k-labels-idx1-ubyte.gz is missing from data.local_dir", "27ae3e4e09519cfbb04c329615203637"]),
+    ("local_dir holds an empty file", {"data": {"local_dir": ("train-labels-idx1-ubyte.gz", b"")}},
+     ["train-labels-idx1-ubyte.gz (data.local_dir) is empty", "Fix:"]),
+    ("local_dir holds another file",
+     {"data": {"local_dir": ("t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")}},
+     ["t10k-labels-idx1-ubyte.gz (data.local_dir) is not the mnist file",
+      "expected 27ae3e4e09519cfbb04c329615203637"]),
+    ("local_dir holds a damaged file",
+     {"data": {"local_dir": ("train-images-idx3-ubyte.gz", "truncated")}},
+     ["train-images-idx3-ubyte.gz (data.local_dir) is not the mnist file", "unreadable",
+      "expected 6bbc9ace898e44ae57da46a324031adb"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("overrides", "words"), [c[1:] for c in BAD_SETTINGS],
+                         ids=[c[0] for c in BAD_SETTINGS])  # fmt: skip
+def test_a_bad_setting_is_refused_before_any_job_with_key_value_and_what_is_allowed(
+    tmp_path, mnist_dir, overrides, words
+):
+    """The README command with one bad setting: refused at start in a few lines that name the
+    key, the value and what is allowed (or the fix), with no traceback, and results/ untouched."""
+    local = overrides.get("data", {}).get("local_dir")
+    if isinstance(local, tuple):
+        name, content = local
+        if content == "truncated":
+            content = _truncated(mnist_dir, name)
+        elif isinstance(content, str):  # another file's content
+            content = (mnist_dir / content).read_bytes()
+        folder = _local_dir_with(tmp_path, mnist_dir, name, content)
+        overrides = {"data": {"local_dir": str(folder)}}
+    work = tmp_path / "work"
+    write_config(work, mnist_dir, **overrides)
+    out = subprocess.run(_command(work), capture_output=True, text=True, timeout=300)
+    said = out.stdout + out.stderr
+    assert out.returncode != 0
+    for word in words:
+        assert word in said, said
+    assert "Traceback" not in said and "Failed validating" not in said, said
+    assert len(said.splitlines()) <= 12, said
+    assert not (work / "results").exists()

@@ -132,6 +132,42 @@ def _download(urls: list[str], dest: Path, timeout: float) -> None:
     )
 
 
+def _local_file(spec: DatasetSpec, folder: Path, name: str) -> Path:
+    """``folder/name``, if the folder and a non-empty file are there (else DataError)."""
+    fix = "or unset data.local_dir to download the files"
+    if not folder.is_dir():
+        raise DataError(
+            f"data.local_dir: the folder {folder.resolve()} does not exist. Fix: set "
+            f"data.local_dir to the folder that holds the four {spec.name} IDX .gz files, {fix}."
+        )
+    src = folder / name
+    if not src.is_file():
+        raise DataError(
+            f"{name} is missing from data.local_dir ({folder.resolve()}). Fix: put the "
+            f"{spec.name} file {name} there (content MD5 {spec.md5[name]}), {fix}."
+        )
+    if src.stat().st_size == 0:
+        raise DataError(
+            f"{src.resolve()} (data.local_dir) is empty. Fix: replace it with the official "
+            f"{spec.name} file {name}, {fix}."
+        )
+    return src
+
+
+def check_local_dir(dataset: str, folder: str | os.PathLike[str]) -> None:
+    """Refuse a local folder that cannot give the data set, before anything runs: missing, a
+    file missing or empty, or a file whose content is not the data set's (its MD5)."""
+    spec = get_spec(dataset)
+    for name, expected in spec.md5.items():
+        src = _local_file(spec, Path(folder), name)
+        if (got := content_md5(src)) != expected:
+            raise DataError(
+                f"{src.resolve()} (data.local_dir) is not the {spec.name} file {name}: the MD5 "
+                f"of its content is {got}, expected {expected}. Fix: replace it with the "
+                "official file, or unset data.local_dir to download the files."
+            )
+
+
 def fetch(
     dataset: str,
     out_dir: Path,
@@ -149,13 +185,7 @@ def fetch(
         for name, expected in spec.md5.items():
             dest = Path(tmp) / name
             if local_dir is not None:
-                src = Path(local_dir) / name
-                if not src.is_file():
-                    raise DataError(
-                        f"{name} is missing from data.local_dir ({Path(local_dir).resolve()}). "
-                        f"Fix: put the {spec.name} file {name} there (content MD5 {expected}), "
-                        "or unset data.local_dir to download it."
-                    )
+                src = _local_file(spec, Path(local_dir), name)
                 log.info("copying %s", src)
                 shutil.copyfile(src, dest)
                 origin = str(src)

@@ -3,6 +3,7 @@ docs/configuration.md (``python -m regionprune settings --write``; a test checks
 
 from __future__ import annotations
 
+import difflib
 import json
 import textwrap
 from pathlib import Path
@@ -137,6 +138,61 @@ def _rules_text(rules: dict[str, Any]) -> str:
     if "enum" in rules:
         parts.append(" or ".join(f"`{v}`" for v in rules["enum"]))
     return ", ".join(parts)
+
+
+def _allowed(node: dict[str, Any]) -> str:
+    """What a schema node allows, in words (its type, bounds, choices, pattern, default)."""
+    if "$ref" in node:
+        return _allowed(schema()["$defs"][node["$ref"].rsplit("/", 1)[-1]])
+    if "oneOf" in node:
+        return " or ".join(_allowed(alt) for alt in node["oneOf"])
+    kind = node.get("type", "value")
+    parts = [" or ".join(kind) if isinstance(kind, list) else kind]
+    if rules := _rules_text(node):
+        parts.append(rules)
+    if "pattern" in node:
+        parts.append(f"matching {node['pattern']}")
+    if node.get("minItems"):
+        parts.append(f"at least {node['minItems']} item(s)")
+    text = ", ".join(parts)
+    if "default" in node and node["default"] not in ({}, []):
+        text += f" (default {json.dumps(node['default'])})"
+    return text
+
+
+def config_problems(config: dict[str, Any]) -> list[str]:
+    """Every way ``config`` breaks the schema, one line each: the key, the value, what is
+    allowed, and for an unknown key the nearest known one (a mistyped key is the common case)."""
+    import jsonschema
+
+    problems = []
+    errors = jsonschema.Draft202012Validator(schema()).iter_errors(config)
+    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
+        path = [str(p) for p in error.absolute_path]
+        where = ".".join(path)
+        if error.validator == "additionalProperties":
+            known = sorted(error.schema.get("properties", {}))
+            for key in (k for k in error.instance if k not in known):
+                near = difflib.get_close_matches(key, known, n=1)
+                hint = f" Did you mean {'.'.join([*path, near[0]])}?" if near else ""
+                problems.append(
+                    f"{'.'.join([*path, key])}: unknown key.{hint} The keys of "
+                    f"{where or 'the config'} are: {', '.join(known)}."
+                )
+        else:
+            problems.append(
+                f"{where or 'the config'}: {json.dumps(error.instance)} is not allowed "
+                f"({error.message}). Allowed: {_allowed(error.schema)}."
+            )
+    return problems
+
+
+def config_error(problems: list[str], where: str = "the config") -> str:
+    """The message that refuses a config: its problems, and where the settings are described."""
+    return (
+        f"{where} is not valid:\n  " + "\n  ".join(problems)
+        + "\nEvery setting, its default and allowed values: docs/configuration.md"
+    )  # fmt: skip
 
 
 def docs_table() -> str:

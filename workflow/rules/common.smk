@@ -13,7 +13,8 @@ from regionprune.config import (
     expand_grid,
     runs_from_config,
 )
-from regionprune.data import IDX_FILES, get_spec
+from regionprune.derived import config_error, config_problems
+from regionprune.data import IDX_FILES, DataError, check_local_dir, get_spec
 from regionprune.settings import stage_path
 
 ENV = "../envs/regionprune.yaml"
@@ -33,8 +34,15 @@ def matched_iter(method="{matched}"):
     return stage_path(f"{PRUNING}/{method}", "{k}")
 
 
+def data_files(dataset):
+    get_spec(dataset)  # an unknown data set fails here, with the known ones named
+    return [f"{RESULTS}/data/{dataset}/{f}" for f in IDX_FILES]
+
+
 # Every combination of the grid is checked like the base config, then becomes a run.
 for combination in expand_grid(config):
+    if problems := config_problems(combination):
+        raise WorkflowError(config_error(problems, "a combination of the grid"))
     validate(combination, "../schemas/config.schema.yaml")
 RUNS = runs_from_config(config)
 TRAIN = {r.train.name: r.train for r in RUNS.values()}
@@ -51,7 +59,15 @@ try:  # the sections that are no run's settings, checked as the jobs will read t
     RESOURCES = JobResources.pick(config)
     # the device the jobs get as a param: it decides their floats, so a change reruns them
     DEVICE = RESOURCES.job_device()
-except ValueError as err:
+    # a local folder that cannot give the data is refused now, not in the fetch job; checked
+    # only while a fetch is still to run (the copies in results/data are then what counts)
+    LOCAL_DIRS = {ds: DATA_SOURCE.folder(ds, USED_DATASETS) for ds in USED_DATASETS}
+    # a download may fail for a while; a local copy that fails would fail again
+    FETCH_RETRIES = 0 if all(LOCAL_DIRS.values()) else 2
+    for ds, folder in LOCAL_DIRS.items():
+        if folder and not all(Path(f).is_file() for f in data_files(ds)):
+            check_local_dir(ds, folder)
+except (ValueError, DataError) as err:
     raise WorkflowError(str(err)) from None
 
 
@@ -68,18 +84,8 @@ wildcard_constraints:
 
 
 def source_json(wildcards):
-    """DataSource as JSON for fetching one data set; one local folder for several data sets is
-    refused here, before any job runs."""
-    try:
-        DATA_SOURCE.folder(wildcards.dataset, USED_DATASETS)
-    except ValueError as err:
-        raise WorkflowError(str(err)) from None
+    """DataSource as JSON for fetching one data set (checked above, before any job runs)."""
     return DATA_SOURCE.to_json()
-
-
-def data_files(dataset):
-    get_spec(dataset)  # an unknown data set fails here, with the known ones named
-    return [f"{RESULTS}/data/{dataset}/{f}" for f in IDX_FILES]
 
 
 def train_data(wildcards):

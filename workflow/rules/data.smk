@@ -4,7 +4,7 @@ rule fetch:
         [f"{RESULTS}/data/{{dataset}}/{f}" for f in IDX_FILES],
     log:
         f"{LOGS}/fetch/{{dataset}}.log",
-    retries: 2
+    retries: FETCH_RETRIES
     localrule: True
     conda:
         ENV
