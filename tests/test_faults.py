@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, same_results
 
+from regionprune import failpoint
 from regionprune.config import cuda_here
+from regionprune.data import IDX_FILES
+from regionprune.storage import load_checkpoint
 from test_workflow import snakemake, write_config
 
 pytestmark = pytest.mark.workflow
@@ -45,12 +48,15 @@ def _command(workdir: Path, cores: int = 2) -> list[str]:
     ]  # fmt: skip
 
 
-def _start(workdir: Path) -> subprocess.Popen:
-    """The README command, started in a session of its own so that a kill reaches its jobs."""
+def _start(workdir: Path, pause_at: str | None = None, cores: int = 2) -> subprocess.Popen:
+    """The README command, started in a session of its own so that a kill reaches its jobs;
+    with ``pause_at``, the first job to reach that point waits there (failpoint.py)."""
+    env = {**os.environ, failpoint.VARIABLE: pause_at} if pause_at else None
     with open(workdir / "console.txt", "w") as console:  # a file: a pipe could fill and block
         return subprocess.Popen(
-            _command(workdir), stdout=console, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            _command(workdir, cores), stdout=console, stderr=subprocess.STDOUT,
+            start_new_session=True, env=env,
+        )  # fmt: skip
 
 
 def _wait_for(path_glob: str, workdir: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
@@ -61,10 +67,62 @@ def _wait_for(path_glob: str, workdir: Path, proc: subprocess.Popen, timeout: fl
         time.sleep(0.2)
 
 
-def test_cores_do_not_change_the_numbers(reference, tmp_path, mnist_dir):
+def _wait_for_pause(workdir: Path, proc: subprocess.Popen, point: str, timeout: float = 300):
+    end = time.monotonic() + timeout
+    logs = workdir / "results" / "logs"
+    def paused() -> bool:
+        lines = (ln for p in logs.rglob("*.log") for ln in p.read_text().splitlines())
+        return any("paused at" in ln and point in ln for ln in lines)
+
+    while not paused():
+        assert proc.poll() is None, f"the run ended before it reached {point}"
+        assert time.monotonic() < end, f"no job reached {point} in {timeout}s"
+        time.sleep(0.2)
+
+
+#: Where the power is cut, in the order a run reaches them (failpoint names).
+KILL_POINTS = [
+    "training epoch 1",  # inside the baseline's training, after its first epoch
+    "baseline/epochs.parquet",  # between the baseline job's two outputs
+    "region/iter1/epochs.parquet",  # between a retraining's two outputs
+    "evidence/deletion.parquet",  # inside the evidence job, two of its four outputs written
+    "results/summary/iterations.parquet",  # between the summary's outputs
+]
+
+
+def test_power_cuts_at_five_points_need_nothing_but_the_same_command(
+    reference, tmp_path, mnist_dir
+):
+    """SIGKILL of snakemake and all its jobs, at each point in turn, in one folder: each time
+    the same command goes on (no --unlock, nothing deleted), and the end is the reference."""
     write_config(tmp_path, mnist_dir, **FAULTS)
-    subprocess.run(_command(tmp_path, cores=1), check=True, capture_output=True, timeout=900)
+    for point in KILL_POINTS:
+        run = _start(tmp_path, pause_at=point)
+        try:
+            _wait_for_pause(tmp_path, run, point)
+        finally:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+    snakemake(tmp_path)
     same_results(reference, tmp_path)
+    assert not list((tmp_path / "results").rglob(".*.tmp-*"))
+
+
+def test_cores_do_not_change_the_numbers_and_a_second_start_is_refused(
+    reference, tmp_path, mnist_dir
+):
+    """A run with --cores 1 gives the reference's numbers (made with --cores 2); a second start
+    on its folder while it lives is refused, and the first finishes undisturbed."""
+    write_config(tmp_path, mnist_dir, **FAULTS)
+    first = _start(tmp_path, cores=1)
+    _wait_for("results/logs/baseline/*.log", tmp_path, first)
+    second = snakemake(tmp_path, check=False)
+    assert second.returncode != 0
+    assert "another run of this workflow is live in this folder" in second.stdout + second.stderr
+    assert first.wait(timeout=900) == 0, (tmp_path / "console.txt").read_text()[-3000:]
+    same_results(reference, tmp_path)
+    for model in (tmp_path / "results" / "runs").rglob("model.h5"):  # train_threads, not cores
+        assert load_checkpoint(model).attrs["threads"] == FAULTS["train_threads"]
 
 
 def test_a_power_cut_needs_nothing_but_the_same_command(reference, tmp_path, mnist_dir):
@@ -104,12 +162,27 @@ def _iteration_file(workdir: Path, name: str, k: int = 1) -> Path:
     return path
 
 
+def _result(workdir: Path, name: str) -> Path:
+    """A data file's copy (``data/<name>``) or a file of the region run's first iteration."""
+    if name.startswith("data/"):
+        return workdir / "results" / "data" / "mnist" / name.removeprefix("data/")
+    return _iteration_file(workdir, name)
+
+
+def _flip_a_bit(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
 @pytest.mark.parametrize(
     ("target", "damage"),
     [
         ("model.h5", lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])),
         ("mask.h5", lambda p: p.write_bytes(b"garbage" * 300)),
+        ("regions.h5", _flip_a_bit),  # still opens: only its checksum tells
         ("epochs.parquet", lambda p: p.write_bytes(p.read_bytes()[:100])),
+        ("data/train-images-idx3-ubyte.gz", lambda p: p.write_bytes(p.read_bytes()[:5000])),
     ],
 )
 def test_a_damaged_result_is_named_with_the_command_that_rebuilds_it(
@@ -117,7 +190,7 @@ def test_a_damaged_result_is_named_with_the_command_that_rebuilds_it(
 ):
     work = tmp_path / "work"
     shutil.copytree(reference, work, ignore=shutil.ignore_patterns(".snakemake"))
-    broken = _iteration_file(work, target)
+    broken = _result(work, target)
     damage(broken)
     failed = snakemake(work, check=False)
     assert failed.returncode != 0
@@ -125,10 +198,72 @@ def test_a_damaged_result_is_named_with_the_command_that_rebuilds_it(
     text = failed.stdout + failed.stderr
     assert f"{rel} is damaged" in text, text[-3000:]
     assert f"Fix: add --forcerun {rel} to your snakemake command" in text
-    for raw in ("Traceback", "OSError", "ArrowInvalid"):
+    for raw in ("Traceback", "OSError", "ArrowInvalid", "EOFError"):
         assert raw not in text, text[-3000:]
     snakemake(work, "--forcerun", str(rel))  # what the message says
     same_results(reference, work)
+
+
+def _check(workdir: Path) -> subprocess.CompletedProcess:
+    """``regionprune check`` with the options of the README command on ``workdir``."""
+    cmd = [sys.executable, "-m", "regionprune", "check", *_command(workdir)[3:]]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def test_deleted_results_are_listed_by_check_and_rebuilt_by_its_command(reference, tmp_path):
+    """Deleted intermediate results leave a later run with nothing to do (Snakemake needs
+    them only to rebuild what follows); ``check`` lists them and the flag that rebuilds them."""
+    work = tmp_path / "work"
+    shutil.copytree(reference, work, ignore=shutil.ignore_patterns(".snakemake"))
+    assert _check(work).returncode == 0
+    gone = _iteration_file(work, "regions.parquet")
+    gone.unlink()
+    shutil.rmtree(work / "results" / "data")  # the copied data too
+    assert "Nothing to be done" in snakemake(work).stdout + snakemake(work).stderr
+    found = _check(work)
+    assert found.returncode == 1
+    lines = found.stdout.splitlines()
+    missing = sorted(ln.split()[1] for ln in lines if ln.strip().startswith("missing"))
+    data = work / "results" / "data" / "mnist"
+    expected = [gone, data / "blank_pixels_2000.parquet", *(data / f for f in IDX_FILES)]
+    assert missing == sorted(str(p.relative_to(work)) for p in expected), found.stdout
+    fix = lines[-1]
+    assert fix.startswith("Fix: add --forcerun ") and fix.endswith(
+        "to your snakemake command; it rebuilds these files and everything computed from them.")
+    files = fix.removeprefix("Fix: add --forcerun ").split(" to your snakemake")[0].split()
+    snakemake(work, "--forcerun", *files)
+    same_results(reference, work)
+    assert _check(work).returncode == 0
+
+
+def test_a_full_disk_stops_with_one_clear_error_and_the_rerun_finishes(reference, tmp_path):
+    """results/runs on a small disk of its own (a 1.5 MB tmpfs, as a scratch disk with a quota
+    would be): the runs' results do not fit. The jobs that cannot write say so in one line and
+    keep nothing; after freeing space the same command ends with the reference's results.
+
+    (On a disk that also holds .snakemake, Snakemake itself can be the first to fail, with its
+    own message; what our jobs wrote is whole either way.)"""
+    work = tmp_path / "work"
+    runs = work / "results" / "runs"
+    runs.mkdir(parents=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1500k", "tmpfs", str(runs)]).returncode:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        shutil.copy(reference / "config.yaml", work / "config.yaml")
+        out = subprocess.run(_command(work), capture_output=True, text=True, timeout=600)
+        said = out.stdout + out.stderr
+        assert out.returncode != 0
+        assert "no space left on the device to write results/runs/" in said, said[-3000:]
+        assert "Fix: free space" in said
+        for raw in ("Traceback", "Exception ignored", "h5py", "Segmentation fault"):
+            assert raw not in said, said[-3000:]
+        assert not list(runs.rglob(".*.tmp-*"))
+        assert "damaged" not in _check(work).stdout  # what was written is whole
+        subprocess.run(["mount", "-o", "remount,size=200m", str(runs)], check=True)
+        snakemake(work)  # space freed: the same command
+        same_results(reference, work)
+    finally:
+        subprocess.run(["umount", "--lazy", str(runs)], check=False)
 
 
 def test_switching_auto_and_cpu_reruns_nothing_and_cuda_is_refused_here(reference):

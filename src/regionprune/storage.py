@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from regionprune import failpoint
 from regionprune.damage import DamagedFile, DiskFull, is_disk_full, reading
 from regionprune.settings import W1
 
@@ -129,6 +130,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
     finally:
         tmp.unlink(missing_ok=True)
+    failpoint.reached(f"wrote {path}")
 
 
 def library_versions() -> dict[str, str]:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from regionprune import failpoint
 from regionprune.network import forward
 from regionprune.settings import W1
 
@@ -149,6 +150,7 @@ def train(
             epoch, epochs, rec["train_loss"], acc, rec["seconds"],
         )
         records.append(rec)
+        failpoint.reached(f"training epoch {epoch}")
     return records
 
 
