@@ -10,7 +10,6 @@ files' content MD5) and lists the missing and the damaged with the one flag that
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -91,7 +90,7 @@ def run_check(snakemake_args: list[str]) -> int:
     where.add_argument("--directory", "-d", type=Path, default=Path("."))
     root = where.parse_known_args(snakemake_args)[0].directory
     cmd = [sys.executable, "-m", "snakemake", "--summary", *snakemake_args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         print(proc.stdout + proc.stderr, file=sys.stderr)
         return proc.returncode

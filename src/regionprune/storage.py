@@ -2,9 +2,10 @@
 
 Every writer here writes to a hidden temporary file beside the target and renames it into place
 only when the file is complete, so a crash or kill never leaves a half-written result that a
-later run would trust. Every file can be verified when read: each HDF5 dataset carries HDF5's
-Fletcher-32 checksum and each Parquet page its CRC, both checked by the loaders here, so a
-truncated, overwritten or foreign file is a ``DamagedFile`` naming itself, never silent input.
+later run would trust. Every file is verified when read: each HDF5 result carries a SHA-256 of
+its datasets and attributes (and HDF5's Fletcher-32 on each data chunk), each Parquet page its
+CRC, and the loaders here check them, so a truncated, overwritten or foreign file is a
+``DamagedFile`` naming itself, never silent input.
 
 Checkpoint layout (one HDF5 file per stage; see README.md, "Outputs"):
 
@@ -12,7 +13,7 @@ Checkpoint layout (one HDF5 file per stage; see README.md, "Outputs"):
     /masks/<layer>.weight                           uint8 0/1, same shape as the weight
     /regions/labels                                 int32 (neurons, H, W), region stages only
     attributes of /: stage, iteration, test_acc, train_loss, settings (JSON), versions (JSON),
-                     code_version, format_version
+                     code_version, format_version, checksum (``content_checksum``)
 """
 
 from __future__ import annotations
