@@ -218,3 +218,11 @@ def test_a_full_disk_is_one_error_and_leaves_nothing(tmp_path):
             with open(tmp, "wb") as f:
                 f.write(b"x" * 100000)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_without_masks_keeps_the_layout(tmp_path):
+    """A baseline has no masks: /masks is there, empty, as readers of the layout expect."""
+    save_checkpoint(tmp_path / "b.h5", Checkpoint(params={"fc1.bias": np.zeros(3, np.float32)}))
+    with h5py.File(tmp_path / "b.h5") as f:
+        assert list(f["masks"]) == [] and list(f["params"]) == ["fc1.bias"]
+    assert load_checkpoint(tmp_path / "b.h5").mask("fc1.bias").all()

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, same_results
 
 pytestmark = pytest.mark.workflow
 
@@ -306,14 +306,7 @@ def test_same_seed_same_masks_and_metrics(run_dir, tmp_path, mnist_dir):
     again = tmp_path / "again"
     write_config(again, mnist_dir)
     snakemake(again)
-    for rel in ("results/summary/iterations.parquet", "results/summary/runs.parquet"):
-        pd.testing.assert_frame_equal(pd.read_parquet(run_dir / rel), pd.read_parquet(again / rel))
-    for a in sorted((run_dir / "results" / "runs").rglob("model.h5")):
-        b = again / a.relative_to(run_dir)
-        with h5py.File(a) as fa, h5py.File(b) as fb:
-            for group in ("params", "masks"):
-                for k in fa[group]:
-                    np.testing.assert_array_equal(fa[f"{group}/{k}"][()], fb[f"{group}/{k}"][()])
+    same_results(run_dir, again)
 
 
 @pytest.mark.parametrize(

@@ -162,16 +162,22 @@ class Checkpoint:
 
 
 def _write_h5(
-    path: str | os.PathLike[str], datasets: dict[str, NDArray[Any]], attrs: dict[str, Any]
+    path: str | os.PathLike[str],
+    datasets: dict[str, NDArray[Any]],
+    attrs: dict[str, Any],
+    groups: tuple[str, ...] = (),
 ) -> None:
-    """One HDF5 result, atomically: the datasets by their full names, and the root's
-    attributes with the format and library versions (dicts and lists as JSON)."""
+    """One HDF5 result, atomically: the datasets by their full names, the root's attributes
+    with the format and library versions (dicts and lists as JSON), and ``groups`` even where
+    empty (a baseline's /masks)."""
     # Built in memory, then written as plain bytes: HDF5 on a full disk does not raise, it
     # prints errors at exit and can crash; a plain write raises ENOSPC, which atomic_path reports.
     full = {"format_version": FORMAT_VERSION, "versions": library_versions(), **attrs}
     stored = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in full.items()}
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
+        for group in groups:
+            f.require_group(group)
         for name, arr in datasets.items():
             f.create_dataset(name, data=arr, **_DATASET)
         f.attrs.update(stored)
@@ -188,7 +194,7 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
     datasets |= {f"masks/{k}": np.asarray(v, np.uint8) for k, v in ckpt.masks.items()}
     if ckpt.labels is not None:
         datasets["regions/labels"] = np.asarray(ckpt.labels, np.int32)
-    _write_h5(path, datasets, ckpt.attrs)
+    _write_h5(path, datasets, ckpt.attrs, groups=("params", "masks"))
 
 
 def _group(datasets: dict[str, NDArray[Any]], group: str) -> dict[str, NDArray[Any]]:
