@@ -59,3 +59,11 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+onsuccess:
+    print(
+        f"\nResults: {SUMMARY}/summary.md (tables: {SUMMARY}/*.parquet, figures: {SUMMARY}/figures/)."
+        "\nReport with every figure: snakemake --report report.html"
+        "\nCheck for missing or damaged results: python -m regionprune check"
+    )

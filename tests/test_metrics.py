@@ -110,6 +110,8 @@ def test_grid_table_mean_and_sd_over_seeds():
     assert t["final_acc_std"][0] == pytest.approx(np.std([0.90, 0.92], ddof=1))
     md = grid_markdown(t)
     assert "| region | 2 | 91.00 +- 1.41 |" in md
+    one = grid_markdown(grid_table(pd.DataFrame(rows[:1])))  # one seed: no "+- 0.00"
+    assert "| region | 1 | 90.00 |" in one and "+-" not in one
 
 
 def test_faithfulness_summary_means_over_classes():

@@ -16,12 +16,23 @@ JOBS = (
 log = logging.getLogger("regionprune")
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows an option's default where it has one (not for required options)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or action.default in (None, argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="regionprune", description=__doc__)
     sub = parser.add_subparsers(dest="job", required=True, metavar="JOB")
     for name in JOBS:
         module = importlib.import_module(f"regionprune.jobs.{name}")
-        p = sub.add_parser(name, help=(module.__doc__ or name).strip().splitlines()[0])
+        doc = (module.__doc__ or name).strip()
+        p = sub.add_parser(name, help=doc.splitlines()[0], description=doc,
+                           formatter_class=_Help)  # fmt: skip
         module.add_arguments(p)
         p.set_defaults(run=module.run)
     return parser

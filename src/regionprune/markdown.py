@@ -52,7 +52,8 @@ def readability_markdown(runs: pd.DataFrame) -> str:
 
 
 def grid_markdown(table: pd.DataFrame) -> str:
-    """The grid table as Markdown, each measure as mean +- sd."""
+    """The grid table as Markdown, each measure as mean +- sd over seeds (the mean alone for a
+    setting with one seed)."""
     shown = [c for c in table.columns if not c.endswith(("_mean", "_std"))]
     fmt = {
         "final_acc": lambda x: f"{100 * x:.2f}",
@@ -68,7 +69,8 @@ def grid_markdown(table: pd.DataFrame) -> str:
         cells = [str(d[c]) for c in shown]
         for m in GRID_MEASURES:
             f = fmt.get(m, lambda x: f"{x:.1f}")
-            cells.append(f"{f(d[f'{m}_mean'])} +- {f(d[f'{m}_std'])}")
+            mean = f(d[f"{m}_mean"])  # one seed has no spread to show
+            cells.append(mean if d.get("seeds", 2) < 2 else f"{mean} +- {f(d[f'{m}_std'])}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
