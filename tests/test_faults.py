@@ -1,8 +1,10 @@
-"""Faults, injected into the real workflow on a slice of real MNIST: a kill, a concurrent start,
-damaged results, fewer cores, a device that is not here.
+"""Faults, injected into the real workflow on a slice of real MNIST: power cuts at named points,
+Ctrl-C, a concurrent start, damaged and deleted results, a full disk, fewer cores, a device that
+is not here, and 32 bad settings.
 
 Every test ends by comparing with one uninterrupted reference run: a fault may cost time, never
 a wrong or missing result, and recovering takes the command the messages name and nothing else.
+Bad settings must be refused before any job runs, leaving no results folder.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def _wait_for(path_glob: str, workdir: Path, proc: subprocess.Popen, timeout: fl
 def _wait_for_pause(workdir: Path, proc: subprocess.Popen, point: str, timeout: float = 300):
     end = time.monotonic() + timeout
     logs = workdir / "results" / "logs"
+
     def paused() -> bool:
         lines = (ln for p in logs.rglob("*.log") for ln in p.read_text().splitlines())
         return any("paused at" in ln and point in ln for ln in lines)
