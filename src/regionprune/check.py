@@ -51,9 +51,7 @@ def verify_file(path: Path) -> None:
     elif path.suffix == ".parquet":
         storage.read_table(path)
     elif path.name in data.IDX_FILES:
-        expected = data.get_spec(path.parent.name).md5[path.name]
-        if (got := data.content_md5(path)) != expected:
-            raise DamagedFile(path, f"content MD5 {got}, expected {expected}")
+        data.verify_copy(path)
 
 
 def find_problems(outputs: list[tuple[str, str]], root: Path) -> list[Problem]:
@@ -66,8 +64,7 @@ def find_problems(outputs: list[tuple[str, str]], root: Path) -> list[Problem]:
         try:
             verify_file(path)
         except DamagedFile as err:
-            reason = str(err).split(" is damaged (", 1)[-1].split("). Fix:", 1)[0]
-            problems.append(Problem(rel, "damaged", reason))
+            problems.append(Problem(rel, "damaged", err.reason))
     return problems
 
 

@@ -55,11 +55,10 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         args.run(args)
-    except OSError as err:
+    except OSError as err:  # a full disk outside the result writers (fetch's copies)
         if not is_disk_full(err):
             raise
-        log.error("no space left on the device (%s). Fix: free space, then run the same "
-                  "command again; nothing of this job was kept.", err)  # fmt: skip
+        log.error("%s", DiskFull(err.filename or "this job's output"))
         sys.exit(1)
     except (DataError, DamagedFile, DiskFull, ValueError) as err:
         # Expected failures (bad data, damaged results, bad settings): the message says what and

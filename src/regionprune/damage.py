@@ -14,6 +14,7 @@ class DamagedFile(RuntimeError):
 
     def __init__(self, path: str | os.PathLike[str], reason: object):
         self.path = Path(path)
+        self.reason = str(reason)
         super().__init__(
             f"{path} is damaged ({reason}). Fix: add --forcerun {path} to your snakemake "
             "command; it rebuilds this file and everything computed from it."

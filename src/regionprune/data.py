@@ -211,12 +211,22 @@ def fetch(
     return placed
 
 
+def _require_md5(path: Path, got: str, expected: str) -> None:
+    if got != expected:
+        raise DamagedFile(path, f"content MD5 {got}, expected {expected}")
+
+
+def verify_copy(path: Path) -> None:
+    """A data file that ``fetch`` placed (``<dataset>/<name>``), against its data set's MD5."""
+    _require_md5(path, content_md5(path), get_spec(path.parent.name).md5[path.name])
+
+
 def _read_idx(path: Path, expected_magic: int, md5: str | None = None) -> NDArray[np.uint8]:
     """An IDX file's array; with ``md5``, checked against the MD5 of its content first."""
     with reading(path), gzip.open(path, "rb") as f:
         raw = f.read()
-    if md5 is not None and (got := hashlib.md5(raw).hexdigest()) != md5:
-        raise DamagedFile(path, f"content MD5 {got}, expected {md5}")
+    if md5 is not None:
+        _require_md5(path, hashlib.md5(raw).hexdigest(), md5)
     if len(raw) < 8:
         raise DataError(f"{path} is too short to be an IDX file")
     magic = struct.unpack(">I", raw[:4])[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 import textwrap
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ def _rules_text(rules: dict[str, Any]) -> str:
 def _allowed(node: dict[str, Any]) -> str:
     """What a schema node allows, in words (its type, bounds, choices, pattern, default)."""
     if "$ref" in node:
-        return _allowed(schema()["$defs"][node["$ref"].rsplit("/", 1)[-1]])
+        return _allowed(_config_validator().schema["$defs"][node["$ref"].rsplit("/", 1)[-1]])
     if "oneOf" in node:
         return " or ".join(_allowed(alt) for alt in node["oneOf"])
     kind = node.get("type", "value")
@@ -160,13 +161,18 @@ def _allowed(node: dict[str, Any]) -> str:
     return text
 
 
+@cache
+def _config_validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema())
+
+
 def config_problems(config: dict[str, Any]) -> list[str]:
     """Every way ``config`` breaks the schema, one line each: the key, the value, what is
     allowed, and for an unknown key the nearest known one (a mistyped key is the common case)."""
-    import jsonschema
-
     problems = []
-    errors = jsonschema.Draft202012Validator(schema()).iter_errors(config)
+    errors = _config_validator().iter_errors(config)
     for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
         path = [str(p) for p in error.absolute_path]
         where = ".".join(path)

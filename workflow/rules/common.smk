@@ -43,7 +43,6 @@ def data_files(dataset):
 for combination in expand_grid(config):
     if problems := config_problems(combination):
         raise WorkflowError(config_error(problems, "a combination of the grid"))
-    validate(combination, "../schemas/config.schema.yaml")
 RUNS = runs_from_config(config)
 TRAIN = {r.train.name: r.train for r in RUNS.values()}
 MAGNITUDE = {r.magnitude.name: r.magnitude for r in RUNS.values()}
@@ -81,11 +80,6 @@ wildcard_constraints:
     k="[0-9]+",
     n="[0-9]+",
     limit="all|[0-9]+",
-
-
-def source_json(wildcards):
-    """DataSource as JSON for fetching one data set (checked above, before any job runs)."""
-    return DATA_SOURCE.to_json()
 
 
 def train_data(wildcards):

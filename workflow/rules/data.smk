@@ -9,7 +9,7 @@ rule fetch:
     conda:
         ENV
     params:
-        source=source_json,
+        source=DATA_SOURCE.to_json(),
         out_dir=lambda w: f"{RESULTS}/data/{w.dataset}",
         code=code_version("fetch"),
     shell:
