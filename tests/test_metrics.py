@@ -127,7 +127,7 @@ def test_faithfulness_summary_means_over_classes():
     assert s.loc[0, "ratio_vs_random"] == pytest.approx(0.1 / 0.03)
     assert s.loc[0, "classes_2x_random"] == 1  # class 1 lost nothing to its regions
     assert s.loc[0, "ratio_vs_ig"] == pytest.approx(0.1 / 0.4)
-    assert "| r | 10.0 | 3.0 | 3.3 | 1/2 | 50.0 | 40.0 | 0.25 | yes |" in faithfulness_markdown(
+    assert "| r · iteration 3 | 10.0 | 3.0 | 3.3 | 1/2 | 50.0 | 40.0 | 0.25 | yes |" in faithfulness_markdown(
         faithful, 0.05
     )
     assert faithfulness_markdown(faithful.iloc[:0], 0.05) == ""

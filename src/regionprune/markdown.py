@@ -101,9 +101,31 @@ def faithfulness_markdown(faithful: pd.DataFrame, budget: float) -> str:
         "|" + " --- |" * len(head),
     ]
     for r in table.to_dict("records"):
-        cells = [r["run"], pct(r["drop_region"]), pct(r["drop_random"]),
+        cells = [f"{r['run']} · iteration {r['iteration']}", pct(r["drop_region"]), pct(r["drop_random"]),
                  f"{r['ratio_vs_random']:.1f}", f"{r['classes_2x_random']}/{r['classes']}",
                  *(pct(r[f"drop_{m}"]) for m in others), f"{r['ratio_vs_ig']:.2f}",
                  "yes" if r["ratio_vs_random"] >= 2 else "no"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+#: The HTML page's style: readable tables in Snakemake's report (which shows HTML inline).
+HTML_STYLE = """
+body { font-family: system-ui, sans-serif; font-size: 14px; margin: 1em 2em; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.6em 0; }
+th, td { border: 1px solid #bbb; padding: 3px 8px; text-align: right; white-space: nowrap; }
+th { background: #eee; } td:first-child, th:first-child { text-align: left; }
+tr:nth-child(even) td { background: #f7f7f7; }
+"""
+
+
+def to_html(text: str, title: str = "Results") -> str:
+    """A Markdown page (``summary.md``) as a standalone HTML page with its tables as tables."""
+    import markdown
+
+    body = markdown.markdown(text, extensions=["tables"], output_format="html")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{HTML_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )

@@ -267,6 +267,14 @@ def stage_path(run_path: str, k: int | str) -> str:
     return f"{run_path}/iter{k}"
 
 
+def split_stage(stage: str) -> tuple[str, int]:
+    """The run path and iteration of a ``stage_path`` (its inverse)."""
+    path, _, k = stage.rpartition("/iter")
+    if not path or not k.isdigit():
+        raise ValueError(f"{stage!r} is no iteration folder (<run path>/iter<k>)")
+    return path, int(k)
+
+
 def setting_columns() -> list[str]:
     """The columns of a run's settings in every table (``RunSettings.row`` less ``run``):
     derived from the settings classes, so that a measure whose name starts like a setting's

@@ -18,15 +18,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--evidence-settings", default="{}",
                    help="EvidenceSettings as JSON: the budget the Markdown reports")  # fmt: skip
     p.add_argument("--out-markdown", type=Path, required=True)
+    p.add_argument("--out-html", type=Path, required=True,
+                   help="the same page as HTML, which Snakemake's report shows inline")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from regionprune.markdown import (
-        faithfulness_markdown, grid_markdown, paper_table, readability_markdown,
+        faithfulness_markdown, grid_markdown, paper_table, readability_markdown, to_html,
     )  # fmt: skip
     from regionprune.config import EvidenceSettings
+    from regionprune.labels import tidy
     from regionprune.metrics import grid_table
     from regionprune.storage import read_table, write_table, write_text
 
@@ -34,6 +37,9 @@ def run(args: argparse.Namespace) -> None:
         t: pd.concat([read_table(p) for p in getattr(args, t)], ignore_index=True)
         for t in TABLES
     }
+    by_id = tables["runs"]
+    # each table keyed by the run's short label, with its folder as run_path and its settings
+    tables = {t: tidy(df, by_id) for t, df in tables.items()}
     for t, df in tables.items():
         write_table(df, getattr(args, f"out_{t}"))
     runs = tables["runs"]
@@ -42,8 +48,9 @@ def run(args: argparse.Namespace) -> None:
         if args.faithfulness
         else pd.DataFrame(columns=["run", "iteration", "class", "budget"])
     )
+    faithful = tidy(faithful, by_id, per_stage=True)
     write_table(faithful, args.out_faithfulness)
-    write_text(
+    page = (
         "# Results\n\n"
         "## The grid: mean +- standard deviation over seeds, after the last iteration\n\n"
         "(The mean alone for a setting run with one seed.)\n"
@@ -64,6 +71,7 @@ def run(args: argparse.Namespace) -> None:
         "(and how many weights) lie on pixels that are blank in every training image, whose\n"
         "weights never had a gradient (MNIST: 67 such pixels).\n\n"
         + readability_markdown(runs)
-        + faithfulness_markdown(faithful, EvidenceSettings.from_json(args.evidence_settings).budget),
-        args.out_markdown,
+        + faithfulness_markdown(faithful, EvidenceSettings.from_json(args.evidence_settings).budget)
     )
+    write_text(page, args.out_markdown)
+    write_text(to_html(page), args.out_html)
