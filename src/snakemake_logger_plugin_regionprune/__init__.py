@@ -1,0 +1,110 @@
+"""regionprune's console for Snakemake: one line per job in words (its rule's ``message:``),
+instead of Snakemake's listing of every input, output and wildcard of every job.
+
+The workflow's profiles select it with ``logger: [regionprune]``; Snakemake finds it by this
+package's name. It shows Snakemake's own text for everything else (errors, warnings, the job
+table of a dry run), and everything exactly as Snakemake would with ``--verbose``; shell commands
+still come with ``--printshellcmds``.
+
+Snakemake imports this package when it starts, before the Snakefile chooses which checkout's
+``regionprune`` the workflow uses, so it imports nothing of ``regionprune``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+from snakemake.logging import (
+    ColorizingTextHandler,
+    DefaultFilter,
+    DefaultFormatter,
+    get_event,
+)
+from snakemake_interface_logger_plugins.base import LogHandlerBase
+from snakemake_interface_logger_plugins.common import LogEvent
+
+#: Snakemake's chatter that the compact console leaves out (all of it says nothing to act on).
+QUIET_LINES = (
+    "Assuming unrestricted shared filesystem usage.",
+    "Building DAG of jobs...",
+    "Select jobs to execute...",
+    "Using shell:",
+    "Config file config.yaml is extended",
+    "host: ",
+    "Conda environments: ignored",
+)
+
+
+def job_line(clock: str, done: int | None, total: int | None, rule: str, message: str | None,
+             wildcards: dict[str, Any]) -> str:  # fmt: skip
+    """One job as the console shows it: ``[10:37:32 3/35 done] retrain s0 · iteration 3/8``."""
+    progress = f" {done}/{total} done" if total else ""
+    what = message or " ".join([rule, *(f"{k}={v}" for k, v in wildcards.items())])
+    return f"[{clock}{progress}] {what}"
+
+
+class LogHandler(LogHandlerBase, ColorizingTextHandler):
+    """Snakemake's own stream handler, with a line per job and no per-job progress lines."""
+
+    def __post_init__(self) -> None:
+        s = self.common_settings
+        ColorizingTextHandler.__init__(
+            self,
+            nocolor=s.nocolor,
+            stream=sys.stdout if s.stdout else sys.stderr,
+            formatter=DefaultFormatter(s.quiet, s.show_failed_logs),
+            filter=DefaultFilter(s.quiet, s.debug_dag, s.verbose, s.dryrun, s.printshellcmds),
+        )
+        self.compact = not s.verbose
+        self.done: int | None = None
+        self.total: int | None = None
+
+    @property
+    def writes_to_stream(self) -> bool:
+        return True
+
+    @property
+    def writes_to_file(self) -> bool:
+        return False
+
+    @property
+    def has_filter(self) -> bool:
+        return True
+
+    @property
+    def has_formatter(self) -> bool:
+        return True
+
+    @property
+    def needs_rulegraph(self) -> bool:
+        return False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.compact and not self._compact(record):
+            return
+        ColorizingTextHandler.emit(self, record)
+
+    def _compact(self, record: logging.LogRecord) -> bool:
+        """Write a job's line here, or drop the record: False; True: Snakemake's text."""
+        event = get_event(record)
+        if event == LogEvent.JOB_INFO:
+            if record.rule_name != "all" and self.filter(record):
+                clock = time.strftime("%H:%M:%S")
+                line = job_line(clock, self.done, self.total, record.rule_name,
+                                record.rule_msg, record.wildcards)  # fmt: skip
+                with self._output_lock:
+                    self.stream.write(line + "\n")
+                    self.flush()
+            return False
+        if event == LogEvent.PROGRESS:
+            self.done, self.total = record.done, record.total
+            return record.done == record.total  # the last one: "35 of 35 steps (100%) done"
+        if event in (LogEvent.JOB_FINISHED, LogEvent.WORKFLOW_STARTED, LogEvent.JOB_STARTED,
+                     LogEvent.RESOURCES_INFO):  # fmt: skip
+            return False
+        if event is None and record.levelno == logging.INFO:
+            return not str(record.msg).lstrip().startswith(QUIET_LINES)
+        return True
