@@ -110,7 +110,10 @@ def test_outputs_exist_and_agree(run_dir):
     assert len(epochs) == 2 + 2
     assert epochs["test_acc"].iloc[1] == pytest.approx(run.baseline_acc)
 
-    run_path = run_dir / "results" / "runs" / run.run
+    assert run.run == "s3 · region"  # the short label; the folder is run_path
+    for table in (stages, epochs):
+        assert (table["run"] == run.run).all() and (table["region_rate"] == run.region_rate).all()
+    run_path = run_dir / "results" / "runs" / run.run_path
     final = h5py.File(run_path.parent / "iter2" / "model.h5", "r")
     w1 = final["params/fc1.weight"][()]
     mask = final["masks/fc1.weight"][()].astype(bool)
@@ -164,12 +167,12 @@ def test_evidence_tables_agree_with_the_network(run_dir, mnist_dir):
     from regionprune.regions import label_neurons
 
     run = pd.read_parquet(run_dir / "results" / "summary" / "runs.parquet").iloc[0]
-    stage = run_dir / "results" / "runs" / run.run
+    stage = run_dir / "results" / "runs" / run.run_path
     ev = stage / "evidence"
     imp = pd.read_parquet(ev / "region_importance.parquet")
     assert list(imp.columns) == ["run", "iteration", "neuron", "region", "class", "size",
                                  "delta_acc", "delta_logit", "delta_logprob"]  # fmt: skip
-    assert (imp["run"] == run.run).all() and (imp["iteration"] == 2).all()
+    assert (imp["run"] == run.run_path).all() and (imp["iteration"] == 2).all()
     with h5py.File(stage / "model.h5") as f:
         params = {k: f[f"params/{k}"][()] for k in f["params"]}
         mask = f["masks/fc1.weight"][()].astype(bool)
@@ -208,7 +211,8 @@ def test_evidence_tables_agree_with_the_network(run_dir, mnist_dir):
     faithful = pd.read_parquet(ev / "faithfulness.parquet")
     assert len(faithful) == 10 * 5 and faithful["drop_random_sd"].notna().all()
     summary = pd.read_parquet(run_dir / "results" / "summary" / "faithfulness.parquet")
-    pd.testing.assert_frame_equal(summary, faithful)
+    assert (summary["run"] == run.run).all() and (summary["train_seed"] == 3).all()
+    pd.testing.assert_frame_equal(summary[faithful.columns[1:]], faithful.iloc[:, 1:])
     assert "## Deletion test" in (run_dir / "results" / "summary" / "summary.md").read_text()
     for name in ("evidence_maps", "neuron_gallery", "deletion_curves"):
         assert (ev / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
@@ -227,7 +231,7 @@ def test_drop_inactive_removes_blank_pixels_first_at_the_same_density(run_dir, m
     from regionprune.data import inactive_pixels, load_split
 
     run = pd.read_parquet(run_dir / "results" / "summary" / "runs.parquet").iloc[0]
-    train_dir = run_dir / "results" / "runs" / run.run.split("/")[0]
+    train_dir = run_dir / "results" / "runs" / run.run_path.split("/")[0]
     target = train_dir / "mag0.5_dropinactive" / "model.h5"
     try:
         snakemake(run_dir, str(target.relative_to(run_dir)),
@@ -354,17 +358,66 @@ def test_snakefmt_clean():
     assert out.returncode == 0, out.stderr
 
 
-def test_report_bundles_figures_and_summary(run_dir, tmp_path):
-    report = tmp_path / "report.html"
-    snakemake(run_dir, "--report", str(report))
+@pytest.fixture(scope="module")
+def report(run_dir, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    snakemake(run_dir, "--report", str(path))
+    return path
+
+
+def test_report_bundles_figures_and_summary(report):
     html = report.read_text()
-    for name in ("w1_baseline.png", "w1_final.png", "regions.png", "neuron.png", "summary.md"):
+    for name in ("w1_baseline.png", "w1_final.png", "regions.png", "neuron.png", "summary.html"):
         assert name in html
     assert "paper's Fig. 1" in html  # captions are in
     # it opens with the summary table and the grid figures, then the runs
-    assert "Start with" in html and "1. Summary" in html and "2. Grid" in html
-    assert "accuracy_density.png" in html
-    assert "4. Evidence" in html and "deletion_curves.png" in html and "evidence_maps.png" in html
+    assert "Start with" in html and "1. Summary" in html and "3. Across the grid" in html
+    assert "accuracy_density.png" in html and "1 · W1 after training (paper Fig. 1)" in html
+    assert "4. Decision basis" in html and "deletion_curves.png" in html
+
+
+def _chromium() -> str:
+    """A Chromium for Playwright: $CHROMIUM, or Debian's (apt-get install chromium)."""
+    pytest.importorskip("playwright.sync_api", reason="pip install playwright (test extras)")
+    found = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which(
+        "chromium-browser"
+    )
+    if not found:
+        pytest.skip("no Chromium: apt-get install chromium, or set CHROMIUM to one")
+    return found
+
+
+def test_report_in_a_real_browser(report, tmp_path):
+    """Headless Chromium opens the report as a reader would: the summary's tables show inline,
+    the figures are listed by short titles in the paper's order and shown at a readable size."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(report.as_uri())
+        page.get_by_role("link", name="1. Summary").click()
+        page.locator("tr", has_text="summary tables").locator("a[iconname=eye]").click()
+        summary = page.frame_locator("iframe")
+        expect(summary.locator("h1")).to_have_text("Results")
+        expect(summary.locator("table").first).to_be_visible()
+        # the run by its label, beside the paper's numbers
+        expect(summary.locator("td", has_text="s3 · region").first).to_be_visible()
+        assert page.locator("iframe").bounding_box()["width"] >= 800
+        page.screenshot(path=tmp_path / "summary.png")
+
+        page.get_by_role("link", name="Results").click()
+        page.get_by_role("link", name="2. Paper figures per run").click()
+        titles = page.locator("tbody tr td:first-child").all_inner_texts()
+        assert titles[0] == "1 · W1 after training (paper Fig. 1)" and len(titles) == 7, titles
+        assert titles == sorted(titles)  # listed in reading order
+        page.locator("tr", has_text="W1 after training").locator("a[iconname=eye]").click()
+        figure = page.locator("img[src^='data:image/png']").last
+        expect(figure).to_be_visible()
+        # the figure takes most of the window, not a thumbnail beside a wide menu
+        assert figure.bounding_box()["width"] >= 800, figure.bounding_box()
+        page.screenshot(path=tmp_path / "figure.png")
+        browser.close()
 
 
 GRID_27 = {
@@ -428,9 +481,7 @@ def _region_setting(runs: pd.DataFrame) -> pd.Series:
 def test_baselines_match_the_region_runs_density_at_every_iteration(grid_dir):
     summary = grid_dir / "results" / "summary"
     runs = pd.read_parquet(summary / "runs.parquet").assign(setting=_region_setting)
-    its = pd.read_parquet(summary / "iterations.parquet").merge(
-        runs[["run", "method", "setting"]], on="run"
-    )
+    its = pd.read_parquet(summary / "iterations.parquet").assign(setting=_region_setting)
     assert len(runs) == 9 and set(runs["method"]) == {"region", "magnitude", "random"}
     assert set(runs["setting"]) == {"paper/global", "paper/per_neuron", f"{CARVED_VARIANT}/global"}
     assert runs["baseline_acc"].nunique() == 1  # one shared baseline
@@ -459,7 +510,7 @@ def test_carving_keeps_few_regions_of_a_minimum_size_and_drops_pixels(grid_dir, 
     assert len(carved) == 1 and carved.iloc[0]["region_max_regions"] == 2
     # the matched baselines carry the variant of the run they follow
     assert (runs.loc[runs["region_cut"] == 0.3, "region_variant"] == CARVED_VARIANT).sum() == 3
-    run_dir = grid_dir / "results" / "runs" / carved.iloc[0]["run"]
+    run_dir = grid_dir / "results" / "runs" / carved.iloc[0]["run_path"]
     its = pd.read_parquet(run_dir / "summary" / "iterations.parquet").set_index("iteration")
     for k in (1, 2):
         with h5py.File(run_dir.parent / f"iter{k}" / "model.h5") as f:
@@ -487,9 +538,15 @@ def test_carving_keeps_few_regions_of_a_minimum_size_and_drops_pixels(grid_dir, 
 
 def test_grid_aggregation_and_figures(grid_dir):
     summary = grid_dir / "results" / "summary"
-    for t in ("runs", "iterations", "epochs", "neurons", "pixels"):
+    runs = pd.read_parquet(summary / "runs.parquet")
+    # labels: the seed, the region setting that varies, the method
+    assert "s3 · paper · per_neuron · random" in set(runs["run"]), list(runs["run"])
+    for t in ("runs", "iterations", "epochs", "neurons", "pixels", "faithfulness"):
         df = pd.read_parquet(summary / f"{t}.parquet")
-        assert df["run"].nunique() == 9, t
+        assert set(df["run"]) <= set(runs["run"]) and df["run_path"].str.contains("/iter").all()
+        # every table groups by a setting with plain pandas
+        assert df.groupby("region_variant")["run"].nunique().sum() == df["run"].nunique(), t
+        assert df["run"].nunique() == (9 if t != "faithfulness" else 3), t
     neurons = pd.read_parquet(summary / "neurons.parquet")
     assert len(neurons) == 9 * 100 and "ipr" in neurons
     pixels = pd.read_parquet(summary / "pixels.parquet")
@@ -500,7 +557,20 @@ def test_grid_aggregation_and_figures(grid_dir):
     assert "regions / IG" in md  # the deletion test beside integrated gradients
     # the evidence rule explains the carved run too
     faith = pd.read_parquet(summary / "faithfulness.parquet")
-    assert faith["run"].str.contains("_cut0.3_").any() and faith["run"].nunique() == 3
+    assert faith["run_path"].str.contains("_cut0.3_").any() and faith["run"].nunique() == 3
     for f in ("accuracy_density", "frontier", "ratio_histograms", "pixel_usage"):
         assert (summary / "figures" / f"{f}.png").read_bytes()[:4] == b"\x89PNG"
         assert (summary / "figures" / f"{f}.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_docs_pandas_examples_run_as_written(grid_dir):
+    """docs/outputs.md's pandas blocks, as a reader would paste them, on the grid's results."""
+    text = (REPO / "docs" / "outputs.md").read_text()
+    section = text.split("## Analysing with pandas")[1].split("\n## ")[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 3
+    for code in blocks:
+        out = subprocess.run([sys.executable, "-c", code], cwd=grid_dir, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+        assert out.returncode == 0, f"{code}\n{out.stderr}"
+        assert "Traceback" not in out.stderr and out.stdout.strip()

@@ -1,7 +1,8 @@
 """Figures across a grid of runs, as functions from the summary tables to matplotlib Figures.
 
 Every figure takes ``keys``, the settings that vary in the grid besides the seed and the method,
-and draws one panel (or column of panels) per combination of them; seeds are averaged.
+and draws one panel (or column of panels) per combination of them; seeds are averaged. The tables
+are the tidy summary tables (``labels.tidy``): every row carries its run's settings.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter  # noqa: E402
 
-from regionprune.figures import outline  # noqa: E402
+from regionprune.figures import acc_axis, outline  # noqa: E402
 
 
 def _setting_text(key: str, value: object) -> str:
@@ -29,7 +30,7 @@ def _setting_text(key: str, value: object) -> str:
 def _facets(runs: pd.DataFrame, keys: list[str]) -> dict[str, list[str]]:
     """Panel title -> run ids, one panel per combination of the varying ``keys``."""
     if not keys:
-        return {"all runs": list(runs["run"])}
+        return {"": list(runs["run"])}
     out: dict[str, list[str]] = {}
     for values, g in runs.groupby([runs[k].astype(str) for k in keys], sort=False, dropna=False):
         values = values if isinstance(values, tuple) else (values,)
@@ -39,28 +40,36 @@ def _facets(runs: pd.DataFrame, keys: list[str]) -> dict[str, list[str]]:
 
 
 METHOD_COLOURS = {"region": "tab:red", "magnitude": "tab:blue", "random": "tab:gray"}
+#: Line style and marker per method, so that the lines differ without colour too.
+METHOD_STYLES = {"region": ("-", "o"), "magnitude": ("--", "s"), "random": (":", "^")}
 
 
 def accuracy_density_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str]) -> Figure:
     """Test accuracy against W1 density per method: mean over seeds, bars one s.d."""
     facets = _facets(runs, keys)
-    fig, axes = plt.subplots(1, len(facets), figsize=(4.2 * len(facets), 3.6), squeeze=False)
-    its = iterations.merge(runs[["run", "method"]], on="run")
-    its = its[its["iteration"] >= 0]
+    fig, axes = plt.subplots(1, len(facets), figsize=(4.2 * len(facets) + 1.6, 3.8),
+                             squeeze=False, sharey=True)  # fmt: skip
+    its = iterations[iterations["iteration"] >= 0]
     for ax, (title, ids) in zip(axes[0], facets.items()):
         sub = its[its["run"].isin(ids)]
         for method, g in sub.groupby("method"):
             agg = g.groupby("iteration").agg(
                 d=("w1_density", "mean"), a=("test_acc", "mean"), s=("test_acc", "std")
             )
-            ax.errorbar(agg["d"], 100 * agg["a"], yerr=100 * agg["s"].fillna(0), marker="o",
-                        ms=3, capsize=2, color=METHOD_COLOURS.get(method), label=method)  # fmt: skip
+            ls, marker = METHOD_STYLES.get(method, ("-", "o"))
+            ax.errorbar(agg["d"], 100 * agg["a"], yerr=100 * agg["s"].fillna(0), marker=marker,
+                        linestyle=ls, ms=3.5, capsize=2, color=METHOD_COLOURS.get(method),
+                        label=method)  # fmt: skip
         _log_density_axis(ax)
-        ax.set_xlabel("W1 density (log scale)")
+        ax.set_xlabel("W1 density (surviving fraction, log scale)", fontsize=8)
         ax.set_title(title, fontsize=8)
         ax.grid(alpha=0.3)
+    acc_axis(axes[0][0])
     axes[0][0].set_ylabel("test accuracy (%)")
-    axes[0][-1].legend(fontsize=8)
+    axes[0][-1].legend(fontsize=8, title="method", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                       frameon=False)  # fmt: skip
+    fig.suptitle("Test accuracy against W1 density, stage by stage (mean over seeds, bars: 1 s.d.)",
+                 fontsize=10)  # fmt: skip
     fig.tight_layout()
     return fig
 
@@ -71,16 +80,22 @@ def ratio_histograms_figure(runs: pd.DataFrame, neurons: pd.DataFrame, keys: lis
     methods = list(dict.fromkeys(runs["method"]))
     fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
                              figsize=(3.2 * len(facets), 2.4 * len(methods)))  # fmt: skip
-    nm = neurons.merge(runs[["run", "method"]], on="run")
+    nm = neurons
     for i, method in enumerate(methods):
         for j, (title, ids) in enumerate(facets.items()):
             ax = axes[i][j]
             r = nm[(nm["method"] == method) & nm["run"].isin(ids)]["pruning_ratio"]
             ax.hist(r, bins=np.linspace(0, 1, 21), color=METHOD_COLOURS.get(method, "0.3"))
+            for x in (0.4, 0.9):  # the paper's two groups: <= 40% and >= 90% removed
+                ax.axvline(x, color="black", linestyle="--", linewidth=0.8)
             ax.set_title(f"{method}; {title}" if len(facets) > 1 else method, fontsize=7)
             ax.tick_params(labelsize=7)
     for ax in axes[-1]:
-        ax.set_xlabel("pruning ratio", fontsize=8)
+        ax.set_xlabel("fraction of the neuron's input weights removed", fontsize=7)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("hidden neurons\n(all seeds)", fontsize=7)
+    fig.suptitle("Per-neuron pruning ratios after the last iteration (dashed: 40% and 90%)",
+                 fontsize=9)  # fmt: skip
     fig.tight_layout()
     return fig
 
@@ -93,7 +108,7 @@ def pixel_usage_figure(
     methods = list(dict.fromkeys(runs["method"]))
     fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
                              figsize=(2.8 * len(facets), 2.8 * len(methods)))  # fmt: skip
-    pm = pixels.merge(runs[["run", "method"]], on="run")
+    pm = pixels
     vmax = max(1, pm.groupby(["run"])["neurons"].max().max())
     for i, method in enumerate(methods):
         for j, (title, ids) in enumerate(facets.items()):
@@ -111,13 +126,17 @@ def pixel_usage_figure(
             ax.set_title(f"{method}; {title}\n{text}" if len(facets) > 1
                          else f"{method}: {text}", fontsize=7)  # fmt: skip
             ax.set_axis_off()
-    fig.colorbar(im, ax=axes, shrink=0.6, label="hidden neurons using the pixel")
+    fig.colorbar(im, ax=axes, shrink=0.6, label="hidden neurons using the pixel (mean over seeds)")
+    fig.suptitle("Input pixels in use after the last iteration", fontsize=9)
     return fig
 
 
 def _log_density_axis(ax: plt.Axes) -> None:
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    # 1-2-5 ticks; a span of less than a decade gets every digit, so that it has enough ticks
+    low, high = ax.get_xlim()
+    subs = (1.0, 2.0, 5.0) if high / max(low, 1e-12) > 10 else tuple(range(1, 10))
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
 
@@ -131,8 +150,6 @@ FRONTIER_PANELS = (
     ("w1_density", "pixels_used", "input pixels in use"),
     ("pixels_used", "test_acc", "test accuracy (%)"),
 )
-#: An accuracy axis spans at least this many points, so that small changes look small.
-MIN_ACC_SPAN = 2.0
 
 
 def frontier_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str]) -> Figure:
@@ -143,7 +160,7 @@ def frontier_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str
     the other varying settings."""
     line_keys = [k for k in keys if k.startswith("region_")]
     facets = _facets(runs, [k for k in keys if not k.startswith("region_")])
-    lines = runs[["run", "method"]].copy()
+    lines = runs[["run"]].copy()
     lines["line"] = [
         ", ".join(_setting_text(k, v) for k, v in zip(line_keys, row))
         for row in runs[line_keys].itertuples(index=False)
@@ -179,14 +196,11 @@ def frontier_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str
             if y == "region_px_median":
                 ax.set_yscale("log")
             if y == "test_acc":
-                low, high = ax.get_ylim()
-                if high - low < MIN_ACC_SPAN:
-                    mid = (low + high) / 2
-                    ax.set_ylim(mid - MIN_ACC_SPAN / 2, mid + MIN_ACC_SPAN / 2)
+                acc_axis(ax)
             ax.set_ylabel(ylabel, fontsize=8)
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)
-        if title != "all runs":
+        if title:
             axes[0].set_title(title, fontsize=9, loc="left")
     fig.suptitle("What readability costs: accuracy, region size and pixels in use, stage by stage",
                  fontsize=10)  # fmt: skip

@@ -15,6 +15,7 @@ from regionprune.config import (
 )
 from regionprune.derived import config_error, config_problems
 from regionprune.data import IDX_FILES, DataError, check_local_dir, get_spec
+from regionprune.labels import Labels
 from regionprune.settings import stage_path
 
 ENV = "../envs/regionprune.yaml"
@@ -27,6 +28,25 @@ LOGS = f"{RESULTS}/logs"
 PRUNING = "{train}/{mag}/{region}"
 STAGE = stage_path(f"{PRUNING}/{{method}}", "{n}")  # one stage of a run: iteration n
 REGION_ITER = stage_path(f"{PRUNING}/region", "{k}")  # iteration k of the region method
+
+
+#: The folder a job works in, as a key of LABEL (wildcards as the rule's message sees them).
+LEVEL_KEYS = {
+    "train": "{wildcards.train}",
+    "mag": "{wildcards.train}/{wildcards.mag}",
+    "pruning": "{wildcards.train}/{wildcards.mag}/{wildcards.region}",
+    "method": "{wildcards.train}/{wildcards.mag}/{wildcards.region}/{wildcards.method}",
+}
+LEVEL_KEYS["run"] = stage_path(LEVEL_KEYS["method"], "{wildcards.n}")
+
+
+def about(level, iteration=None):
+    """A rule's message text naming its run by label: ``s0 · rate 0.4 · iteration 3/8``.
+    ``level``: a LEVEL_KEYS name, or a pattern of the run id; ``iteration``: a wildcard.
+    """
+    key = LEVEL_KEYS.get(level, level)
+    at = f"@{{wildcards.{iteration}}}" if iteration else ""
+    return f"{{LABEL:{key}{at}u}}"  # u: Snakemake would read a trailing q as 'quote'
 
 
 def matched_iter(method="{matched}"):
@@ -48,6 +68,8 @@ TRAIN = {r.train.name: r.train for r in RUNS.values()}
 MAGNITUDE = {r.magnitude.name: r.magnitude for r in RUNS.values()}
 REGION = {r.region.name: r.region for r in RUNS.values()}
 RUN_BY_PATH = {(r.path, r.iterations): r for r in RUNS.values()}
+# every folder's short label (s0 · rate 0.4 · region), for the rules' messages
+LABEL = Labels([r.row() for r in RUNS.values()])
 USED_DATASETS = sorted({t.dataset for t in TRAIN.values()})
 MATCHED = ("magnitude", "random")  # baselines that follow the region run's density
 try:  # the sections that are no run's settings, checked as the jobs will read them
@@ -185,8 +207,62 @@ def run_figure_inputs(wildcards):
     }
 
 
-FIGURES = ("w1_baseline", "w1_magnitude", "w1_final", "regions", "neuron")
-FIGURES_PDF = ("pruning_ratios", "stages")
+#: Every figure is written as PNG (the report shows it) and PDF (for print).
+FIGURES = (
+    "w1_baseline",
+    "w1_magnitude",
+    "w1_final",
+    "regions",
+    "neuron",
+    "pruning_ratios",
+    "stages",
+)
+#: The report's name of each figure, numbered in the order to read them (the paper's number
+#: where it has one); the report lists a category's entries in this order.
+FIGURE_TITLES = {
+    "summary": "summary tables",
+    "w1_baseline": "1 · W1 after training (paper Fig. 1)",
+    "w1_magnitude": "2 · W1 after magnitude pruning (paper Fig. 3)",
+    "regions": "3 · regions after magnitude pruning (paper Fig. 4)",
+    "neuron": "4 · one neuron, stage by stage (paper Fig. 5)",
+    "w1_final": "5 · W1 after the last iteration",
+    "pruning_ratios": "6 · pruning ratio per neuron",
+    "stages": "7 · accuracy and density, stage by stage",
+    "accuracy_density": "1 · accuracy against W1 density",
+    "frontier": "2 · what readability costs",
+    "ratio_histograms": "3 · pruning ratios per neuron",
+    "pixel_usage": "4 · input pixels in use",
+    "evidence_maps": "1 · class evidence maps",
+    "neuron_gallery": "2 · neuron gallery",
+    "deletion_curves": "3 · deletion test",
+}
+#: The report's categories, in the order a reader takes them.
+CATEGORIES = {
+    "summary": "1. Summary",
+    "paper": "2. Paper figures per run",
+    "grid": "3. Across the grid",
+    "evidence": "4. Decision basis",
+}
+
+
+def label_of(wildcards, level, iteration=None):
+    """The label of a job's run, as ``about`` words it in the job's message."""
+    key = LEVEL_KEYS[level].format(wildcards=wildcards)
+    return format(LABEL, f"{key}@{getattr(wildcards, iteration)}" if iteration else key)
+
+
+def in_report(path, figure, category, level=None, iteration=None):
+    """An output for Snakemake's report: its caption, category, title, and the label of its run
+    (``level``, ``iteration`` as in ``about``) as the subcategory."""
+    return report(
+        path,
+        caption=f"../report/{figure}.rst",
+        category=CATEGORIES[category],
+        subcategory=(lambda w: label_of(w, level, iteration)) if level else None,
+        labels={"page" if category == "summary" else "figure": FIGURE_TITLES[figure]},
+    )
+
+
 GRID_FIGURES = ("accuracy_density", "frontier", "ratio_histograms", "pixel_usage")
 RUN_TABLES = ("iterations", "epochs", "regions", "neurons", "pixels", "run")
 SUMMARY_TABLES = ("runs", "iterations", "epochs", "neurons", "pixels")
@@ -233,9 +309,14 @@ def all_targets():
     for run_id, run in RUNS.items():
         if run.method in FIGURE_SETTINGS.per_run:
             targets += [
-                f"{RUNS_DIR}/{run_id}/figures/{f}.png" for f in FIGURES + FIGURES_PDF
+                f"{RUNS_DIR}/{run_id}/figures/{f}.{x}"
+                for f in FIGURES
+                for x in ("png", "pdf")
             ]
-            targets += [f"{RUNS_DIR}/{run_id}/figures/{f}.pdf" for f in FIGURES_PDF]
     for stage in evidence_stages():
-        targets += [f"{RUNS_DIR}/{stage}/evidence/{f}.png" for f in EVIDENCE_FIGURES]
+        targets += [
+            f"{RUNS_DIR}/{stage}/evidence/{f}.{x}"
+            for f in EVIDENCE_FIGURES
+            for x in ("png", "pdf")
+        ]
     return targets

@@ -12,6 +12,8 @@ rule fetch:
         source=DATA_SOURCE.to_json(),
         out_dir=lambda w: f"{RESULTS}/data/{w.dataset}",
         code=code_version("fetch"),
+    message:
+        "get {wildcards.dataset} (checked by MD5)"
     shell:
         "python -m regionprune fetch --dataset {wildcards.dataset}"
         " --source {params.source:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
@@ -32,6 +34,8 @@ rule blank_pixels:
     params:
         data_dir=lambda w: f"{RESULTS}/data/{w.dataset}",
         code=code_version("blank_pixels"),
+    message:
+        "find the blank pixels of {wildcards.dataset} ({wildcards.limit} training images)"
     shell:
         "python -m regionprune blank_pixels --data-dir {params.data_dir:q} --dataset {wildcards.dataset}"
         " --limit {wildcards.limit} --out {output:q} > {log:q} 2>&1"

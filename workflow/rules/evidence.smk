@@ -26,6 +26,8 @@ rule evidence:
         run_id=stage_id,
         threads=RESOURCES.train_threads,
         code=code_version("evidence"),
+    message:
+        f"decision basis of {about('method', 'n')}"
     shell:
         "python -m regionprune evidence --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --region-settings {params.region:q}"
@@ -47,14 +49,10 @@ rule evidence_figures:
         deletion=f"{EVIDENCE_DIR}/deletion.parquet",
     output:
         **{
-            f: report(
-                f"{EVIDENCE_DIR}/{f}.png",
-                caption=f"../report/{f}.rst",
-                category="4. Evidence",
-                subcategory=STAGE,
-            )
+            f: in_report(f"{EVIDENCE_DIR}/{f}.png", f, "evidence", "method", "n")
             for f in EVIDENCE_FIGURES
         },
+        **{f"{f}_pdf": f"{EVIDENCE_DIR}/{f}.pdf" for f in EVIDENCE_FIGURES},
     log:
         f"{LOGS}/evidence_figures/{STAGE}.log",
     localrule: True
@@ -66,6 +64,8 @@ rule evidence_figures:
         settings=EVIDENCE_SETTINGS.to_json("top_regions", "gallery"),
         out_dir=lambda w, output: os.path.dirname(output.evidence_maps),
         code=code_version("evidence_figures"),
+    message:
+        f"evidence figures of {about('method', 'n')}"
     shell:
         "python -m regionprune evidence_figures --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --settings {params.settings:q}"

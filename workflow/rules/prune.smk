@@ -1,5 +1,6 @@
 rule magnitude_prune:
-    """Step 1: remove the given fraction of all W1 weights with the smallest |w|."""
+    """Step 1: remove the given fraction of all W1 weights, those with the smallest |w|
+    (magnitude_prune), or at random (random_prune: where the random method starts)."""
     input:
         data=train_data,
         blank=blank_pixels,
@@ -23,6 +24,8 @@ rule magnitude_prune:
         threads=RESOURCES.train_threads,
         criterion="magnitude",
         code=code_version("magnitude"),
+    message:
+        f"prune W1 by magnitude {about('mag')}"
     shell:
         "python -m regionprune magnitude --criterion {params.criterion}"
         " --data-dir {params.data_dir:q}"
@@ -44,6 +47,8 @@ use rule magnitude_prune as random_prune with:
         threads=RESOURCES.train_threads,
         criterion="random",
         code=code_version("magnitude"),
+    message:
+        f"prune W1 at random {about('mag')}"
 
 
 rule label:
@@ -63,6 +68,8 @@ rule label:
         dataset=lambda w: TRAIN[w.train].dataset,
         settings=lambda w: REGION[w.region].to_json(),
         code=code_version("label"),
+    message:
+        f"label regions {about('pruning', 'k')}"
     shell:
         "python -m regionprune label --model {input.model:q} --dataset {params.dataset}"
         " --settings {params.settings:q} --iteration {wildcards.k}"
@@ -86,6 +93,8 @@ rule prune:
     params:
         settings=lambda w: REGION[w.region].to_json(),
         code=code_version("prune"),
+    message:
+        f"prune regions {about('pruning', 'k')}"
     shell:
         "python -m regionprune prune --labels {input.labels:q} --table {input.table:q}"
         " --settings {params.settings:q}"
@@ -108,6 +117,8 @@ rule match:
     params:
         train=train_json,
         code=code_version("match"),
+    message:
+        f"prune W1 by {{wildcards.matched}} to the regions' count {about('pruning', 'k')}"
     shell:
         "python -m regionprune match --model {input.model:q} --target {input.target:q}"
         " --criterion {wildcards.matched} --train-settings {params.train:q}"
@@ -140,6 +151,8 @@ rule retrain:
         device=DEVICE,
         threads=RESOURCES.train_threads,
         code=code_version("retrain"),
+    message:
+        f"retrain {about('pruning', 'k')}"
     shell:
         "python -m regionprune retrain --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --settings {params.settings:q}"
@@ -175,6 +188,8 @@ rule retrain_matched:
         threads=RESOURCES.train_threads,
         stages=" ".join(MATCHED),
         code=code_version("retrain"),
+    message:
+        f"retrain the magnitude and random baselines {about('pruning', 'k')}"
     shell:
         "python -m regionprune retrain --data-dir {params.data_dir:q}"
         " --train-settings {params.train:q} --settings {params.settings:q}"

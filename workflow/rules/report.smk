@@ -16,6 +16,8 @@ rule collect:
         region=region_json,
         regions=lambda w, input: " ".join(input.regions),
         code=code_version("collect"),
+    message:
+        f"tables of {about('run')}"
     shell:
         "python -m regionprune collect --settings-row {params.row:q}"
         " --blank-pixels {input.blank:q} --train-settings {params.train:q}"
@@ -32,15 +34,10 @@ rule figures:
         unpack(run_figure_inputs),
     output:
         **{
-            f: report(
-                f"{RUNS_DIR}/{STAGE}/figures/{f}.png",
-                caption=f"../report/{f}.rst",
-                category="3. Runs",
-                subcategory=STAGE,
-            )
-            for f in FIGURES + FIGURES_PDF
+            f: in_report(f"{RUNS_DIR}/{STAGE}/figures/{f}.png", f, "paper", "run")
+            for f in FIGURES
         },
-        **{f"{f}_pdf": f"{RUNS_DIR}/{STAGE}/figures/{f}.pdf" for f in FIGURES_PDF},
+        **{f"{f}_pdf": f"{RUNS_DIR}/{STAGE}/figures/{f}.pdf" for f in FIGURES},
     log:
         f"{LOGS}/figures/{STAGE}.log",
     localrule: True
@@ -52,6 +49,8 @@ rule figures:
         settings=FIGURE_SETTINGS.to_json("neuron"),
         out_dir=lambda w, output: os.path.dirname(output.w1_baseline),
         code=code_version("figures"),
+    message:
+        f"figures of {about('run')}"
     shell:
         "python -m regionprune figures --dataset {params.dataset}"
         " --region-settings {params.region:q} --settings {params.settings:q}"
@@ -68,11 +67,8 @@ rule summary:
     output:
         **{t: f"{SUMMARY}/{t}.parquet" for t in SUMMARY_TABLES},
         faithfulness=f"{SUMMARY}/faithfulness.parquet",
-        markdown=report(
-            f"{SUMMARY}/summary.md",
-            caption="../report/summary.rst",
-            category="1. Summary",
-        ),
+        markdown=f"{SUMMARY}/summary.md",
+        html=in_report(f"{SUMMARY}/summary.html", "summary", "summary"),
     log:
         f"{LOGS}/summary.log",
     localrule: True
@@ -85,10 +81,13 @@ rule summary:
         faithfulness=lambda w, input: " ".join(input.faithfulness),
         settings=EVIDENCE_SETTINGS.to_json("budget"),
         code=code_version("summary"),
+    message:
+        f"summary tables of {len(RUNS)} run{'s' if len(RUNS) > 1 else ''} and {SUMMARY}/summary.md"
     shell:
         "python -m regionprune summary {params.args}"
         " --faithfulness {params.faithfulness} --out-faithfulness {output.faithfulness:q}"
         " --evidence-settings {params.settings:q} --out-markdown {output.markdown:q}"
+        " --out-html {output.html:q}"
         " > {log:q} 2>&1"
 
 
@@ -100,14 +99,7 @@ rule grid_figures:
             for t in ("runs", "iterations", "neurons", "pixels")
         },
     output:
-        **{
-            f: report(
-                f"{SUMMARY}/figures/{f}.png",
-                caption=f"../report/{f}.rst",
-                category="2. Grid",
-            )
-            for f in GRID_FIGURES
-        },
+        **{f: in_report(f"{SUMMARY}/figures/{f}.png", f, "grid") for f in GRID_FIGURES},
         **{f"{f}_pdf": f"{SUMMARY}/figures/{f}.pdf" for f in GRID_FIGURES},
     log:
         f"{LOGS}/grid_figures.log",
@@ -117,6 +109,8 @@ rule grid_figures:
     params:
         out_dir=lambda w, output: os.path.dirname(output.accuracy_density),
         code=code_version("grid_figures"),
+    message:
+        f"figures across the grid in {SUMMARY}/figures"
     shell:
         "python -m regionprune grid_figures --runs {input.runs:q}"
         " --iterations {input.iterations:q} --neurons {input.neurons:q}"

@@ -20,6 +20,8 @@ rule baseline:
         device=DEVICE,
         threads=RESOURCES.train_threads,
         code=code_version("baseline"),
+    message:
+        f"train the baseline {about('train')}"
     shell:
         "python -m regionprune baseline --data-dir {params.data_dir:q}"
         " --train-settings {params.settings:q} --device {params.device} --threads {params.threads}"
