@@ -13,10 +13,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import patheffects  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
 GAP = 0.35  # grey of the lines between tiles
+#: The colours of ``weight_rgb`` as a colour map, for its colour bar: -1 blue, 0 black, +1 red.
+WEIGHT_CMAP = LinearSegmentedColormap.from_list("weights", ["#0000ff", "#000000", "#ff0000"])
+WEIGHT_LABEL = "weight / largest |w| of its neuron"
+#: Region colours (``regions_rgb``): 20 distinct hues, repeated for regions beyond 20.
+REGION_COLOURS = plt.get_cmap("tab20").colors
+#: An accuracy axis spans at least this many points, so that small changes look small.
+MIN_ACC_SPAN = 5.0
+#: Text on images: white with a black edge, legible on any colour.
+ON_IMAGE = [patheffects.withStroke(linewidth=2, foreground="black")]
 
 
 def weight_rgb(weight: NDArray, mask: NDArray, shape: tuple[int, int]) -> NDArray[np.float64]:
@@ -32,8 +43,11 @@ def weight_rgb(weight: NDArray, mask: NDArray, shape: tuple[int, int]) -> NDArra
 
 
 def regions_rgb(labels: NDArray) -> NDArray[np.float64]:
-    """``(neurons, H, W, 3)``: regions white on black (the paper's Fig. 4)."""
-    return np.repeat((labels > 0)[..., None], 3, axis=-1).astype(np.float64)
+    """``(neurons, H, W, 3)``: each region of a neuron in its own colour on black (the paper's
+    Fig. 4 draws them all white, so that touching regions cannot be told apart)."""
+    palette = np.vstack([np.zeros(3), np.asarray(REGION_COLOURS)])
+    index = np.where(labels > 0, (labels - 1) % len(REGION_COLOURS) + 1, 0)
+    return palette[index]
 
 
 def mosaic(tiles: NDArray, ncols: int = 10) -> NDArray[np.float64]:
@@ -47,31 +61,53 @@ def mosaic(tiles: NDArray, ncols: int = 10) -> NDArray[np.float64]:
     return out
 
 
-def tile_figure(tiles: NDArray, title: str, ncols: int = 10) -> Figure:
-    """All neurons' maps in one grid, each tile numbered by its neuron."""
+def tile_figure(tiles: NDArray, title: str, ncols: int = 10, weights: bool = True) -> Figure:
+    """All neurons' maps in one grid, each tile numbered by its neuron; ``weights``: the tiles
+    are ``weight_rgb`` colours, explained by a colour bar."""
     img = mosaic(tiles, ncols)
     h, w = tiles.shape[1:3]
-    fig, ax = plt.subplots(figsize=(img.shape[1] / 28, img.shape[0] / 28 + 0.5), dpi=100)
+    fig, ax = plt.subplots(figsize=(img.shape[1] / 28 + 1.2, img.shape[0] / 28 + 0.5), dpi=100)
     ax.imshow(img, interpolation="nearest")
     for i in range(len(tiles)):
         r, c = divmod(i, ncols)
-        ax.text(2 + c * (w + 1), 4 + r * (h + 1), str(i), color="yellow", fontsize=6)
-    ax.set_title(title, fontsize=10)
+        ax.text(1.5 + c * (w + 1), 5 + r * (h + 1), str(i), color="white", fontsize=8,
+                path_effects=ON_IMAGE)  # fmt: skip
+    ax.set_title(title, fontsize=11)
     ax.set_axis_off()
+    if weights:
+        weight_colorbar(fig, ax)
     fig.tight_layout()
     return fig
 
 
+def weight_colorbar(fig: Figure, ax: plt.Axes | list[plt.Axes] | None = None,
+                    cax: plt.Axes | None = None) -> None:  # fmt: skip
+    """The colour bar of ``weight_rgb`` tiles: beside ``ax``, or in ``cax``."""
+    bar = fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(-1, 1), WEIGHT_CMAP), ax=ax, cax=cax,
+                       shrink=0.5, pad=0.02)  # fmt: skip
+    bar.set_label(f"{WEIGHT_LABEL} (removed: black)", fontsize=9 if cax is None else 7)
+    bar.set_ticks([-1, 0, 1])
+
+
+def side_axis(fig: Figure, top: plt.Axes, bottom: plt.Axes, left: float = 0.945) -> plt.Axes:
+    """A thin axis right of a laid-out figure, spanning rows ``top`` to ``bottom``: where a
+    colour bar goes without shrinking the panels beside it."""
+    y0, y1 = bottom.get_position().y0, top.get_position().y1
+    return fig.add_axes((left, y0 + 0.1 * (y1 - y0), 0.012, 0.8 * (y1 - y0)))
+
+
 def neuron_figure(panels: list[tuple[str, NDArray]], neuron: int) -> Figure:
-    """One neuron large, one panel per stage (the paper's Fig. 5)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6))
+    """One neuron large, one panel per stage (the paper's Fig. 5); weights as in
+    ``weight_rgb``, regions as in ``regions_rgb``."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 1.0, 3.6),
+                             layout="constrained")  # fmt: skip
     for ax, (title, img) in zip(np.atleast_1d(axes), panels):
         ax.imshow(img, interpolation="nearest")
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"hidden neuron {neuron}")
-    fig.tight_layout()
+    weight_colorbar(fig, list(np.atleast_1d(axes)))
     return fig
 
 
@@ -102,9 +138,18 @@ def stages_figure(stages: pd.DataFrame) -> Figure:
     ax2.set_ylabel("W1 density (surviving fraction)", color="tab:orange")
     ax2.set_ylim(0, 1.05)
     ax.set_xticks(x, names, rotation=30)
+    acc_axis(ax)
     ax.set_title("accuracy and W1 density over the stages", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def acc_axis(ax: plt.Axes) -> None:
+    """Widen an accuracy axis (in %) to at least ``MIN_ACC_SPAN`` points around its data."""
+    low, high = ax.get_ylim()
+    if high - low < MIN_ACC_SPAN:
+        mid = (low + high) / 2
+        ax.set_ylim(mid - MIN_ACC_SPAN / 2, mid + MIN_ACC_SPAN / 2)
 
 
 def pick_neuron(ratios: NDArray, target: float = 0.35) -> int:
@@ -116,7 +161,8 @@ def pick_neuron(ratios: NDArray, target: float = 0.35) -> int:
     return int(np.argmin(dist))
 
 
-def outline(ax: plt.Axes, member: NDArray, color: str) -> None:
+def outline(ax: plt.Axes, member: NDArray, color: str, width: float = 0.9, alpha: float = 1.0) -> None:
     """Draw the border of a boolean map's pixels (a region) on an image axis."""
     if member.any():
-        ax.contour(member.astype(float), levels=[0.5], colors=[color], linewidths=0.9)
+        ax.contour(member.astype(float), levels=[0.5], colors=[color], linewidths=width,
+                   alpha=alpha)  # fmt: skip

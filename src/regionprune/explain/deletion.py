@@ -126,12 +126,14 @@ METHODS: dict[str, DeletionMethod] = {
                              {"color": "0.4", "linestyle": "-"}),
     "input_x_gradient": DeletionMethod(
         "pixel", lambda r: r.attribution("InputXGradient"), "input x gradient",
-        {"color": "tab:blue", "linestyle": "--", "marker": "o", "markersize": 3}),
+        {"color": "tab:blue", "linestyle": "--", "marker": "o", "markersize": 3.5}),
     "integrated_gradients": DeletionMethod(  # from an all-black image
         "pixel", lambda r: r.attribution("IntegratedGradients", baselines=0.0,
                                          n_steps=r.ig_steps),
+        # hollow and larger, so that it stays visible where it lies on input x gradient
         "integrated gradients", {"color": "tab:green", "linestyle": ":", "marker": "s",
-                                 "markersize": 3}),
+                                 "markersize": 6.5, "markerfacecolor": "none",
+                                 "linewidth": 1.5}),
 }  # fmt: skip
 #: Columns of deletion.parquet.
 DELETION_COLUMNS = ("class", "method", "draw", "budget", "removed", "class_acc", "class_logit")

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
 from regionprune.explain.deletion import METHODS  # noqa: E402
-from regionprune.figures import outline  # noqa: E402
+from regionprune.figures import outline, side_axis, weight_colorbar  # noqa: E402
 
 
 #: Colours of a class's top regions #1, #2, ... in the evidence maps (outlines and titles).
@@ -73,7 +73,15 @@ def evidence_maps_figure(
         axes[4 + r, 0].set_ylabel(f"region #{r + 1}", fontsize=8,
                                   color=RANK_COLOURS[r % len(RANK_COLOURS)])  # fmt: skip
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    # the colour bars beside the rows they explain, right of the last column
+    evidence = fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(-1, 1), "RdBu_r"),
+                            cax=side_axis(fig, axes[1, -1], axes[2, -1]))  # fmt: skip
+    evidence.set_label("for the class (red) or against it (blue),\n/ largest |value| of the map",
+                       fontsize=7)  # fmt: skip
+    evidence.set_ticks([-1, 0, 1])
+    if k:
+        weight_colorbar(fig, cax=side_axis(fig, axes[4, -1], axes[-1, -1]))
     return fig
 
 
@@ -81,20 +89,22 @@ def gallery_figure(
     tiles: NDArray, outlines: list[NDArray], titles: list[str], title: str, ncols: int = 6
 ) -> Figure:
     """Hidden neurons, most important first: surviving weights (red +, blue -), region
-    borders in yellow, and the classes each neuron serves most (``+c`` supports, ``-c`` opposes)."""
+    borders in thin grey, and the classes each neuron serves most (``+c`` supports, ``-c``
+    opposes)."""
     n = len(tiles)
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols + 1.0, 1.8 * nrows + 0.4),
+                             squeeze=False, layout="constrained")  # fmt: skip
     for ax in axes.ravel():
         ax.set_axis_off()
     for i in range(n):
         ax = axes.ravel()[i]
         ax.imshow(tiles[i], interpolation="nearest")
         for k in range(1, int(outlines[i].max()) + 1):
-            outline(ax, outlines[i] == k, "yellow")
+            outline(ax, outlines[i] == k, "0.75", width=0.5, alpha=0.7)
         ax.set_title(titles[i], fontsize=6.5)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    weight_colorbar(fig, list(axes.ravel()))
     return fig
 
 
@@ -129,7 +139,9 @@ def deletion_figure(deletion: pd.DataFrame, class_names: list[str], title: str) 
         ax.set_xlabel("surviving W1 weights deleted (%)", fontsize=7)
     for ax in axes[:, 0]:
         ax.set_ylabel("class accuracy (%)", fontsize=7)
-    axes.ravel()[len(panels) - 1].legend(fontsize=6, loc="lower left")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    # one legend for every panel, below them, off the curves
+    handles, names = axes.ravel()[len(panels) - 1].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=7, frameon=False)
     return fig

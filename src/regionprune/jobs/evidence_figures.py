@@ -49,8 +49,9 @@ def run(args: argparse.Namespace) -> None:
     stage = f"{ckpt.attrs['stage']}, iteration {ckpt.attrs['iteration']}"
 
     def save(fig, name: str) -> None:
-        with atomic_path(args.out_dir / f"{name}.png") as tmp:
-            fig.savefig(tmp, format="png", dpi=150)
+        for fmt in ("png", "pdf"):
+            with atomic_path(args.out_dir / f"{name}.{fmt}") as tmp:
+                fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
         plt.close(fig)
 
     weights = weight_rgb(ckpt.params[W1], mask, shape)

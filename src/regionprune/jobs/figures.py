@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> None:
         raise ValueError(f"figures.neuron {neuron} is out of range 0..{len(ratios) - 1}")
     it = final.attrs["iteration"]
 
-    def save(fig, name: str, formats: tuple[str, ...] = ("png",)) -> None:
-        for fmt in formats:
+    def save(fig, name: str) -> None:
+        for fmt in ("png", "pdf"):
             with atomic_path(args.out_dir / f"{name}.{fmt}") as tmp:
                 fig.savefig(tmp, format=fmt, dpi=150)
         plt.close(fig)
@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> None:
          "w1_magnitude")  # fmt: skip
     method = final.attrs["stage"]
     save(F.tile_figure(maps["final"], f"W1 after {method} pruning, iteration {it}"), "w1_final")
-    save(F.tile_figure(F.regions_rgb(labels), f"connected regions after {first} pruning"),
-         "regions")  # fmt: skip
+    save(F.tile_figure(F.regions_rgb(labels), f"connected regions after {first} pruning, each"
+                       " region of a neuron in its own colour", weights=False), "regions")  # fmt: skip
     save(
         F.neuron_figure(
             [
@@ -75,6 +75,5 @@ def run(args: argparse.Namespace) -> None:
         ),
         "neuron",
     )
-    save(F.ratio_histogram(ratios, f"per-neuron pruning ratios, iteration {it}"),
-         "pruning_ratios", ("png", "pdf"))  # fmt: skip
-    save(F.stages_figure(read_table(args.stages)), "stages", ("png", "pdf"))
+    save(F.ratio_histogram(ratios, f"per-neuron pruning ratios, iteration {it}"), "pruning_ratios")
+    save(F.stages_figure(read_table(args.stages)), "stages")

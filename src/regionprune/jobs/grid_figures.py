@@ -36,5 +36,5 @@ def run(args: argparse.Namespace) -> None:
     for name, fig in figs.items():
         for fmt in ("png", "pdf"):
             with atomic_path(args.out_dir / f"{name}.{fmt}") as tmp:
-                fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+                fig.savefig(tmp, format=fmt, dpi=300, bbox_inches="tight")
         plt.close(fig)
