@@ -109,6 +109,7 @@ def test_grid_table_mean_and_sd_over_seeds():
     assert t["final_acc_mean"].tolist() == pytest.approx([0.91, 0.80])
     assert t["final_acc_std"][0] == pytest.approx(np.std([0.90, 0.92], ddof=1))
     md = grid_markdown(t)
+    assert md.startswith("| method | seeds | final acc (%) | W1 density |")
     assert "| region | 2 | 91.00 +- 1.41 |" in md
     one = grid_markdown(grid_table(pd.DataFrame(rows[:1])))  # one seed: no "+- 0.00"
     assert "| region | 1 | 90.00 |" in one and "+-" not in one

@@ -252,6 +252,21 @@ def test_second_run_has_nothing_to_do(run_dir):
     assert "Nothing to be done" in out.stdout + out.stderr
 
 
+def test_adding_a_seed_runs_only_that_seeds_jobs(run_dir):
+    """A finished run plus a second seed: only the new seed's jobs, then the summaries (whose
+    labels change); nothing of the finished run reruns or is rewritten."""
+    out = snakemake(run_dir, "--dry-run", "--config", "grid={train: {seed: [3, 4]}}")
+    assert job_counts(out.stdout) == {
+        "baseline": 1, "magnitude_prune": 1, "label": 2, "prune": 2, "retrain": 2,
+        "collect": 1, "evidence": 1, "evidence_figures": 1, "figures": 1, "summary": 1,
+        "grid_figures": 1, "all": 1,
+    }  # fmt: skip
+    jobs = [line for line in out.stdout.splitlines() if line.startswith("[")]
+    per_run = [line for line in jobs if "summary" not in line and "across the grid" not in line]
+    assert len(per_run) == 12 and all(" s4" in line for line in per_run), jobs
+    assert not any(" s3" in line for line in jobs), jobs
+
+
 def test_pruning_change_never_retrains_baseline(run_dir, mnist_dir):
     out = snakemake(run_dir, "--dry-run", "--config", "region={rate: 0.3}", "magnitude={rate: 0.6}")
     counts = job_counts(out.stdout)
@@ -372,7 +387,7 @@ def test_report_bundles_figures_and_summary(report):
     assert "paper's Fig. 1" in html  # captions are in
     # it opens with the summary table and the grid figures, then the runs
     assert "Start with" in html and "1. Summary" in html and "3. Across the grid" in html
-    assert "accuracy_density.png" in html and "1 · W1 after training (paper Fig. 1)" in html
+    assert "accuracy_density.png" in html and "W1 after training (paper Fig. 1)" in html
     assert "4. Decision basis" in html and "deletion_curves.png" in html
 
 
@@ -564,13 +579,17 @@ def test_grid_aggregation_and_figures(grid_dir):
 
 
 def test_docs_pandas_examples_run_as_written(grid_dir):
-    """docs/outputs.md's pandas blocks, as a reader would paste them, on the grid's results."""
-    text = (REPO / "docs" / "outputs.md").read_text()
-    section = text.split("## Analysing with pandas")[1].split("\n## ")[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert len(blocks) == 3
-    for code in blocks:
-        out = subprocess.run([sys.executable, "-c", code], cwd=grid_dir, capture_output=True,
-                             text=True, timeout=120)  # fmt: skip
-        assert out.returncode == 0, f"{code}\n{out.stderr}"
-        assert "Traceback" not in out.stderr and out.stdout.strip()
+    """The pandas blocks of the README, docs/outputs.md and docs/findings.md, as a reader would
+    paste them, on the grid's results."""
+    sections = (("README.md", "## Outputs", 1),
+                ("docs/outputs.md", "## Analysing with pandas", 3),
+                ("docs/findings.md", "### Reproduce the tables with pandas", 1))  # fmt: skip
+    for page, heading, count in sections:
+        section = (REPO / page).read_text().split(heading)[1].split("\n## ")[0]
+        blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+        assert len(blocks) == count, page
+        for code in blocks:
+            out = subprocess.run([sys.executable, "-c", code], cwd=grid_dir, capture_output=True,
+                                 text=True, timeout=120)  # fmt: skip
+            assert out.returncode == 0, f"{page}:\n{code}\n{out.stderr}"
+            assert "Traceback" not in out.stderr and out.stdout.strip()

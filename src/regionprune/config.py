@@ -124,8 +124,8 @@ class FiguresSettings(Settings):
 @dataclass(frozen=True)
 class EvidenceSettings(Settings):
     """The decision basis: for each region, its effect on every class when removed; class
-    evidence maps, a neuron gallery, and the deletion test (README, "Reading the decision
-    basis")."""
+    evidence maps, a neuron gallery, and the deletion test (docs/findings.md,
+    "Reading the decision basis")."""
 
     prefix: ClassVar[str] = "evidence"
 

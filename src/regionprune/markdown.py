@@ -51,6 +51,18 @@ def readability_markdown(runs: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Column headers of the grid table, in words (others: the column's name with spaces).
+GRID_HEADERS = {
+    "final_acc": "final acc (%)",
+    "w1_density": "W1 density",
+    "neurons_ge90_pruned": "neurons >=90% pruned (%)",
+    "inactive_pixels_used": "never-inked pixels used",
+    "region_px_median": "median region (px)",
+    "ipr_median": "IPR (median)",
+    "largest_region_share": "largest-region share",
+}
+
+
 def grid_markdown(table: pd.DataFrame) -> str:
     """The grid table as Markdown, each measure as mean +- sd over seeds (the mean alone for a
     setting with one seed)."""
@@ -62,7 +74,7 @@ def grid_markdown(table: pd.DataFrame) -> str:
         "largest_region_share": lambda x: f"{x:.2f}",
         "ipr_median": lambda x: f"{x:.4f}",
     }
-    head = shown + [m for m in GRID_MEASURES]
+    head = [GRID_HEADERS.get(c, c.replace("_", " ")) for c in (*shown, *GRID_MEASURES)]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in table.itertuples(index=False):
         d = r._asdict()

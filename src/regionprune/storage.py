@@ -7,7 +7,7 @@ its datasets and attributes (and HDF5's Fletcher-32 on each data chunk), each Pa
 CRC, and the loaders here check them, so a truncated, overwritten or foreign file is a
 ``DamagedFile`` naming itself, never silent input.
 
-Checkpoint layout (one HDF5 file per stage; see README.md, "Outputs"):
+Checkpoint layout (one HDF5 file per stage; see docs/outputs.md):
 
     /params/<layer>.weight, /params/<layer>.bias    float32, gzip-compressed, Fletcher-32
     /masks/<layer>.weight                           uint8 0/1, same shape as the weight

@@ -118,7 +118,7 @@ rule match:
         train=train_json,
         code=code_version("match"),
     message:
-        f"prune W1 by {{wildcards.matched}} to the regions' count {about('pruning', 'k')}"
+        f"match the {{wildcards.matched}} baseline to the count of {about('pruning', 'k')}"
     shell:
         "python -m regionprune match --model {input.model:q} --target {input.target:q}"
         " --criterion {wildcards.matched} --train-settings {params.train:q}"
