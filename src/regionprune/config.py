@@ -105,6 +105,10 @@ def cuda_here() -> bool:
     return bool(torch.cuda.is_available())
 
 
+#: Every figure is written in these formats: PNG (the report shows it) and PDF (for print).
+FIGURE_FORMATS = ("png", "pdf")
+
+
 @dataclass(frozen=True)
 class FiguresSettings(Settings):
     """The paper's figures of each run."""

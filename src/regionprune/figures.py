@@ -6,6 +6,8 @@ Colours follow the paper's Fig. 1: red for positive weights, blue for negative, 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -150,6 +152,18 @@ def acc_axis(ax: plt.Axes) -> None:
     if high - low < MIN_ACC_SPAN:
         mid = (low + high) / 2
         ax.set_ylim(mid - MIN_ACC_SPAN / 2, mid + MIN_ACC_SPAN / 2)
+
+
+def save_figure(fig: Figure, out_dir: Path, name: str, dpi: int = 150) -> None:
+    """Write a figure as ``out_dir/name.<format>`` in every format of ``FIGURE_FORMATS``,
+    each atomically, and close it."""
+    from regionprune.config import FIGURE_FORMATS
+    from regionprune.storage import atomic_path
+
+    for fmt in FIGURE_FORMATS:
+        with atomic_path(out_dir / f"{name}.{fmt}") as tmp:
+            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
 
 
 def pick_neuron(ratios: NDArray, target: float = 0.35) -> int:

@@ -1,7 +1,7 @@
 """Short run labels: the settings that tell a grid's runs apart, in words (``s0 · rate 0.4 ·
-region``), for tables, figures, the report and the console. A label always names the seed and the
-method, then every other setting that takes more than one value in the grid; the long folder path
-stays the run's key on disk (``run_path`` in the summary tables). Pure: rows in, text out.
+region``), for the summary tables, the report and the console. A label always names the seed and
+the method, then every other setting that takes more than one value in the grid; the long folder
+path stays the run's key on disk (``run_path`` in the summary tables). Pure: rows in, text out.
 """
 
 from __future__ import annotations
@@ -17,15 +17,10 @@ from regionprune.metrics import varying
 SEP = " · "
 #: Settings always named in a label, first and last; the grid's other varying settings go between.
 ALWAYS = ("train_seed", "method")
-#: The folder levels of a run id (``settings.RunSettings.path`` then ``iter<k>``), each with the
-#: setting columns it adds: a job at a level is labelled by its own and the levels above.
-LEVELS = (
-    ("train_",),
-    ("magnitude_",),
-    ("region_",),
-    ("method",),
-    ("iterations",),
-)
+#: The folder levels of a run id (``settings.RunSettings.path`` then ``iter<k>``), each by the
+#: start of the setting columns it adds: a job at a level is labelled by those of its own level
+#: and the levels above.
+LEVELS = ("train_", "magnitude_", "region_", "method", "iterations")
 
 
 def part(column: str, value: Any) -> str:

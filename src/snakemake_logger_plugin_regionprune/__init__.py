@@ -32,7 +32,7 @@ QUIET_LINES = (
     "Building DAG of jobs...",
     "Select jobs to execute...",
     "Using shell:",
-    "Config file config.yaml is extended",
+    "Config file ",  # ... is extended by additional config specified via the command line
     "host: ",
     "Conda environments: ignored",
 )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from regionprune.codehash import code_version
 from regionprune.config import (
+    FIGURE_FORMATS,
     DataSource,
     EvidenceSettings,
     FiguresSettings,
@@ -207,7 +208,8 @@ def run_figure_inputs(wildcards):
     }
 
 
-#: Every figure is written as PNG (the report shows it) and PDF (for print).
+#: A run's figures, each written in every one of FIGURE_FORMATS (PNG, which the report shows,
+#: and PDF).
 FIGURES = (
     "w1_baseline",
     "w1_magnitude",
@@ -263,6 +265,17 @@ def in_report(path, figure, category, level=None, iteration=None):
     )
 
 
+def figure_outputs(folder, names, category, level=None, iteration=None):
+    """A figure rule's outputs: each figure in every format, its PNG in the report."""
+    first, *others = FIGURE_FORMATS
+    out = {
+        f: in_report(f"{folder}/{f}.{first}", f, category, level, iteration)
+        for f in names
+    }
+    out.update({f"{f}_{x}": f"{folder}/{f}.{x}" for f in names for x in others})
+    return out
+
+
 GRID_FIGURES = ("accuracy_density", "frontier", "ratio_histograms", "pixel_usage")
 RUN_TABLES = ("iterations", "epochs", "regions", "neurons", "pixels", "run")
 SUMMARY_TABLES = ("runs", "iterations", "epochs", "neurons", "pixels")
@@ -304,19 +317,19 @@ def all_targets():
     targets = [f"{SUMMARY}/{t}.parquet" for t in (*SUMMARY_TABLES, "faithfulness")]
     targets.append(f"{SUMMARY}/summary.md")
     targets += [
-        f"{SUMMARY}/figures/{f}.{x}" for f in GRID_FIGURES for x in ("png", "pdf")
+        f"{SUMMARY}/figures/{f}.{x}" for f in GRID_FIGURES for x in FIGURE_FORMATS
     ]
     for run_id, run in RUNS.items():
         if run.method in FIGURE_SETTINGS.per_run:
             targets += [
                 f"{RUNS_DIR}/{run_id}/figures/{f}.{x}"
                 for f in FIGURES
-                for x in ("png", "pdf")
+                for x in FIGURE_FORMATS
             ]
     for stage in evidence_stages():
         targets += [
             f"{RUNS_DIR}/{stage}/evidence/{f}.{x}"
             for f in EVIDENCE_FIGURES
-            for x in ("png", "pdf")
+            for x in FIGURE_FORMATS
         ]
     return targets

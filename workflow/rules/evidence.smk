@@ -48,11 +48,7 @@ rule evidence_figures:
         importance=f"{EVIDENCE_DIR}/region_importance.parquet",
         deletion=f"{EVIDENCE_DIR}/deletion.parquet",
     output:
-        **{
-            f: in_report(f"{EVIDENCE_DIR}/{f}.png", f, "evidence", "method", "n")
-            for f in EVIDENCE_FIGURES
-        },
-        **{f"{f}_pdf": f"{EVIDENCE_DIR}/{f}.pdf" for f in EVIDENCE_FIGURES},
+        **figure_outputs(EVIDENCE_DIR, EVIDENCE_FIGURES, "evidence", "method", "n"),
     log:
         f"{LOGS}/evidence_figures/{STAGE}.log",
     localrule: True

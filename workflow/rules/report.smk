@@ -33,11 +33,7 @@ rule figures:
     input:
         unpack(run_figure_inputs),
     output:
-        **{
-            f: in_report(f"{RUNS_DIR}/{STAGE}/figures/{f}.png", f, "paper", "run")
-            for f in FIGURES
-        },
-        **{f"{f}_pdf": f"{RUNS_DIR}/{STAGE}/figures/{f}.pdf" for f in FIGURES},
+        **figure_outputs(f"{RUNS_DIR}/{STAGE}/figures", FIGURES, "paper", "run"),
     log:
         f"{LOGS}/figures/{STAGE}.log",
     localrule: True
@@ -99,8 +95,7 @@ rule grid_figures:
             for t in ("runs", "iterations", "neurons", "pixels")
         },
     output:
-        **{f: in_report(f"{SUMMARY}/figures/{f}.png", f, "grid") for f in GRID_FIGURES},
-        **{f"{f}_pdf": f"{SUMMARY}/figures/{f}.pdf" for f in GRID_FIGURES},
+        **figure_outputs(f"{SUMMARY}/figures", GRID_FIGURES, "grid"),
     log:
         f"{LOGS}/grid_figures.log",
     localrule: True

@@ -20,17 +20,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from regionprune.config import EvidenceSettings
     from regionprune.data import get_spec, load_split
     from regionprune.explain import figures as EF
     from regionprune.explain import importance as EI
-    from regionprune.figures import weight_rgb
+    from regionprune.figures import save_figure, weight_rgb
     from regionprune.regions import global_ids, region_index
     from regionprune.settings import W1, TrainSettings
-    from regionprune.storage import atomic_path, load_checkpoint, load_labels, read_table
+    from regionprune.storage import load_checkpoint, load_labels, read_table
 
     es = EvidenceSettings.from_json(args.settings)
     ts = TrainSettings.from_json(args.train_settings)
@@ -49,10 +48,7 @@ def run(args: argparse.Namespace) -> None:
     stage = f"{ckpt.attrs['stage']}, iteration {ckpt.attrs['iteration']}"
 
     def save(fig, name: str) -> None:
-        for fmt in ("png", "pdf"):
-            with atomic_path(args.out_dir / f"{name}.{fmt}") as tmp:
-                fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
-        plt.close(fig)
+        save_figure(fig, args.out_dir, name)
 
     weights = weight_rgb(ckpt.params[W1], mask, shape)
     top = []

@@ -22,15 +22,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    import matplotlib.pyplot as plt
-
     from regionprune import figures as F
     from regionprune.data import get_spec
     from regionprune.pruning import neuron_pruning_ratios
     from regionprune.regions import label_neurons
     from regionprune.config import FiguresSettings
     from regionprune.settings import W1, RegionSettings
-    from regionprune.storage import atomic_path, load_checkpoint, read_table
+    from regionprune.storage import load_checkpoint, read_table
 
     connectivity = RegionSettings.from_json(args.region_settings).connectivity
     wanted = FiguresSettings.from_json(args.settings).neuron
@@ -50,10 +48,7 @@ def run(args: argparse.Namespace) -> None:
     it = final.attrs["iteration"]
 
     def save(fig, name: str) -> None:
-        for fmt in ("png", "pdf"):
-            with atomic_path(args.out_dir / f"{name}.{fmt}") as tmp:
-                fig.savefig(tmp, format=fmt, dpi=150)
-        plt.close(fig)
+        F.save_figure(fig, args.out_dir, name)
 
     save(F.tile_figure(maps["baseline"], "W1 after baseline training (red +, blue -)"), "w1_baseline")
     first = mag.attrs["stage"]  # magnitude, or random for the random method

@@ -16,12 +16,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    import matplotlib.pyplot as plt
-
     from regionprune import gridplots as G
     from regionprune.data import get_spec
     from regionprune.metrics import grid_keys
-    from regionprune.storage import atomic_path, read_table
+    from regionprune.figures import save_figure
+    from regionprune.storage import read_table
 
     runs = read_table(args.runs)
     iterations = read_table(args.iterations)
@@ -34,7 +33,4 @@ def run(args: argparse.Namespace) -> None:
         "pixel_usage": G.pixel_usage_figure(runs, read_table(args.pixels), keys, shape),
     }
     for name, fig in figs.items():
-        for fmt in ("png", "pdf"):
-            with atomic_path(args.out_dir / f"{name}.{fmt}") as tmp:
-                fig.savefig(tmp, format=fmt, dpi=300, bbox_inches="tight")
-        plt.close(fig)
+        save_figure(fig, args.out_dir, name, dpi=300)  # print resolution
