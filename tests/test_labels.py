@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from regionprune.config import runs_from_config
-from regionprune.labels import Labels, folder_labels, part, run_labels, tidy
+from regionprune.labels import Labels, folder_labels, part, run_labels, settings_by_run, tidy
 from regionprune.settings import split_stage, stage_path
 
 
@@ -74,14 +74,15 @@ def test_split_stage_inverts_stage_path():
 def test_tidy_tables_carry_label_path_and_settings():
     rows = _rows({"train": {"seed": [0, 1]}, "iterations": [1, 2]})
     runs = pd.DataFrame(rows).assign(final_acc=[0.9, 0.91, 0.92, 0.93])
-    tidy_runs = tidy(runs, runs)
+    keyed = settings_by_run(runs)
+    tidy_runs = tidy(runs, keyed)
     assert list(tidy_runs.columns[:2]) == ["run", "run_path"]
     assert tidy_runs["run"].iloc[0] == "s0 · region · 1 iteration"
     assert list(tidy_runs["run_path"]) == list(runs["run"])
     # a per-run table: its rows keep their order and gain every setting
     per_run = pd.DataFrame({"run": [rows[1]["run"]] * 2 + [rows[0]["run"]],
                             "epoch": [1, 2, 1], "train_loss": [0.5, 0.4, 0.6]})  # fmt: skip
-    t = tidy(per_run, runs)
+    t = tidy(per_run, keyed)
     assert list(t.columns[:4]) == ["run", "run_path", "epoch", "train_loss"]
     assert list(t["epoch"]) == [1, 2, 1] and (t["train_seed"] == 0).all()
     assert t.groupby("iterations")["train_loss"].mean().to_dict() == {1: 0.6, 2: 0.45}
@@ -89,7 +90,7 @@ def test_tidy_tables_carry_label_path_and_settings():
     path = split_stage(rows[0]["run"])[0]
     faith = pd.DataFrame({"run": [stage_path(path, 1), stage_path(path, 2)],
                           "iteration": [1, 2], "drop_region": [0.1, 0.2]})  # fmt: skip
-    f = tidy(faith, runs, per_stage=True)
+    f = tidy(faith, keyed, per_stage=True)
     assert sorted(zip(f["run"], f["iteration"])) == [
         ("s0 · region · 1 iteration", 1),
         ("s0 · region · 2 iterations", 1),

@@ -117,14 +117,20 @@ def ratio_histogram(ratios: NDArray, title: str) -> Figure:
     """Per-neuron pruning ratios, with the paper's 40% and 90% marks."""
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.hist(ratios, bins=np.linspace(0, 1, 21), color="0.3", edgecolor="white")
-    for x in (0.4, 0.9):
-        ax.axvline(x, color="tab:red", linestyle="--", linewidth=1)
+    mark_paper_groups(ax, "tab:red", 1.0)
     ge90, le40 = np.mean(ratios >= 0.9), np.mean(ratios <= 0.4)
     ax.set_xlabel("fraction of the neuron's input weights removed")
     ax.set_ylabel("hidden neurons")
     ax.set_title(f"{title}\n>=90%: {ge90:.0%} of neurons, <=40%: {le40:.0%}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def mark_paper_groups(ax: plt.Axes, color: str, width: float) -> None:
+    """Dashed lines at the pruning ratios of the paper's two groups of neurons: <= 40% and
+    >= 90% of their input weights removed."""
+    for x in (0.4, 0.9):
+        ax.axvline(x, color=color, linestyle="--", linewidth=width)
 
 
 def stages_figure(stages: pd.DataFrame) -> Figure:

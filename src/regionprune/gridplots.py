@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter  # noqa: E402
 
-from regionprune.figures import acc_axis, outline  # noqa: E402
+from regionprune.figures import acc_axis, mark_paper_groups, outline  # noqa: E402
 
 
 def _setting_text(key: str, value: object) -> str:
@@ -80,14 +80,12 @@ def ratio_histograms_figure(runs: pd.DataFrame, neurons: pd.DataFrame, keys: lis
     methods = list(dict.fromkeys(runs["method"]))
     fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
                              figsize=(3.2 * len(facets), 2.4 * len(methods)))  # fmt: skip
-    nm = neurons
     for i, method in enumerate(methods):
         for j, (title, ids) in enumerate(facets.items()):
             ax = axes[i][j]
-            r = nm[(nm["method"] == method) & nm["run"].isin(ids)]["pruning_ratio"]
+            r = neurons[(neurons["method"] == method) & neurons["run"].isin(ids)]["pruning_ratio"]
             ax.hist(r, bins=np.linspace(0, 1, 21), color=METHOD_COLOURS.get(method, "0.3"))
-            for x in (0.4, 0.9):  # the paper's two groups: <= 40% and >= 90% removed
-                ax.axvline(x, color="black", linestyle="--", linewidth=0.8)
+            mark_paper_groups(ax, "black", 0.8)
             ax.set_title(f"{method}; {title}" if len(facets) > 1 else method, fontsize=7)
             ax.tick_params(labelsize=7)
     for ax in axes[-1]:
@@ -108,12 +106,11 @@ def pixel_usage_figure(
     methods = list(dict.fromkeys(runs["method"]))
     fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
                              figsize=(2.8 * len(facets), 2.8 * len(methods)))  # fmt: skip
-    pm = pixels
-    vmax = max(1, pm.groupby(["run"])["neurons"].max().max())
+    vmax = max(1, pixels.groupby(["run"])["neurons"].max().max())
     for i, method in enumerate(methods):
         for j, (title, ids) in enumerate(facets.items()):
             ax = axes[i][j]
-            sub = pm[(pm["method"] == method) & pm["run"].isin(ids)]
+            sub = pixels[(pixels["method"] == method) & pixels["run"].isin(ids)]
             img = sub.groupby("pixel")["neurons"].mean().reindex(range(shape[0] * shape[1]))
             im = ax.imshow(img.to_numpy().reshape(shape), cmap="magma", vmin=0, vmax=vmax)
             used = int((img > 0).sum())

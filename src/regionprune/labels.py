@@ -70,17 +70,21 @@ def _level(column: str) -> int:
     return next(i for i, keys in enumerate(LEVELS) if column.startswith(keys))
 
 
+def _folders(run_id: str) -> list[tuple[int, str]]:
+    """``(depth, key)`` of each folder level of a run id: ``<train>`` (1) ... the id itself."""
+    levels = run_id.split("/")
+    return [(depth, "/".join(levels[:depth])) for depth in range(1, len(LEVELS) + 1)]
+
+
 def folder_labels(rows: list[dict[str, Any]]) -> dict[str, str]:
     """The label of every folder level of every run: ``<train>``, ``<train>/<mag>``, ...,
     ``<run path>``, the run id; each names the label's settings of its level and those above."""
-    runs = pd.DataFrame(rows)
-    columns = label_columns(runs)
+    columns = label_columns(pd.DataFrame(rows))
     out: dict[str, str] = {}
     for row in rows:
-        levels = row["run"].split("/")
-        for depth in range(1, len(LEVELS) + 1):
+        for depth, key in _folders(row["run"]):
             shown = [c for c in columns if _level(c) < depth]
-            out["/".join(levels[:depth])] = SEP.join(part(c, row[c]) for c in shown)
+            out[key] = SEP.join(part(c, row[c]) for c in shown)
     return out
 
 
@@ -94,9 +98,7 @@ class Labels(dict):
         super().__init__(folder_labels(rows))
         self.iterations: dict[str, int] = {}
         for row in rows:
-            levels = row["run"].split("/")
-            for depth in range(1, len(LEVELS)):
-                key = "/".join(levels[:depth])
+            for _, key in _folders(row["run"])[:-1]:  # the run id itself has no later iterations
                 self.iterations[key] = max(self.iterations.get(key, 0), row["iterations"])
 
     def __format__(self, spec: str) -> str:
@@ -108,18 +110,26 @@ class Labels(dict):
         return f"{label}{SEP}iteration {k}" + (f"/{n}" if n else "")
 
 
-def tidy(table: pd.DataFrame, runs: pd.DataFrame, *, per_stage: bool = False) -> pd.DataFrame:
-    """A summary table as a person reads it: ``run`` the run's label, ``run_path`` its folder id,
-    the table's own columns, then every setting of the run, so that plain pandas can group any
-    table by any setting. ``table["run"]`` holds run ids (``runs["run"]``), or with
-    ``per_stage`` the iteration folders of the evidence tables, which belong to every run of that
-    path that reaches the iteration (a row per such run)."""
+def settings_by_run(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each run of a runs table (``RunSettings.row`` rows) as ``tidy`` joins it to a table: its
+    ``label``, its folder id as ``run_path``, and its settings (labels made once for all tables)."""
     columns = [c for c in settings.setting_columns() if c in runs.columns]
     keyed = runs[["run", *columns]].rename(columns={"run": "run_path"})
     keyed.insert(0, "label", run_labels(runs).to_numpy())
-    if table is runs or table.columns.equals(runs.columns):
+    return keyed
+
+
+def tidy(table: pd.DataFrame, keyed: pd.DataFrame, *, per_stage: bool = False) -> pd.DataFrame:
+    """A summary table as a person reads it: ``run`` the run's label, ``run_path`` its folder id,
+    the table's own columns, then every setting of the run (``keyed``: ``settings_by_run``), so
+    that plain pandas can group any table by any setting. ``table["run"]`` holds run ids, or
+    with ``per_stage`` the iteration folders of the evidence tables, which belong to every run of
+    that path that reaches the iteration (a row per such run). The runs table itself, which
+    carries the settings already, keeps its columns and order."""
+    columns = list(keyed.columns[2:])
+    if set(columns) <= set(table.columns):
         out = table.rename(columns={"run": "run_path"})
-        out.insert(0, "run", keyed["label"].to_numpy())
+        out.insert(0, "run", out["run_path"].map(keyed.set_index("run_path")["label"]))
         return out
     own = [c for c in table.columns if c != "run" and c not in columns]
     if per_stage:

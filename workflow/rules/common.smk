@@ -43,9 +43,9 @@ LEVEL_KEYS["run"] = stage_path(LEVEL_KEYS["method"], "{wildcards.n}")
 
 def about(level, iteration=None):
     """A rule's message text naming its run by label: ``s0 · rate 0.4 · iteration 3/8``.
-    ``level``: a LEVEL_KEYS name, or a pattern of the run id; ``iteration``: a wildcard.
+    ``level``: a LEVEL_KEYS name; ``iteration``: a wildcard.
     """
-    key = LEVEL_KEYS.get(level, level)
+    key = LEVEL_KEYS[level]
     at = f"@{{wildcards.{iteration}}}" if iteration else ""
     return f"{{LABEL:{key}{at}u}}"  # u: Snakemake would read a trailing q as 'quote'
 

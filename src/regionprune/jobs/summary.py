@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> None:
         faithfulness_markdown, grid_markdown, paper_table, readability_markdown, to_html,
     )  # fmt: skip
     from regionprune.config import EvidenceSettings
-    from regionprune.labels import tidy
+    from regionprune.labels import settings_by_run, tidy
     from regionprune.metrics import grid_table
     from regionprune.storage import read_table, write_table, write_text
 
@@ -37,9 +37,9 @@ def run(args: argparse.Namespace) -> None:
         t: pd.concat([read_table(p) for p in getattr(args, t)], ignore_index=True)
         for t in TABLES
     }
-    by_id = tables["runs"]
     # each table keyed by the run's short label, with its folder as run_path and its settings
-    tables = {t: tidy(df, by_id) for t, df in tables.items()}
+    keyed = settings_by_run(tables["runs"])
+    tables = {t: tidy(df, keyed) for t, df in tables.items()}
     for t, df in tables.items():
         write_table(df, getattr(args, f"out_{t}"))
     runs = tables["runs"]
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> None:
         if args.faithfulness
         else pd.DataFrame(columns=["run", "iteration", "class", "budget"])
     )
-    faithful = tidy(faithful, by_id, per_stage=True)
+    faithful = tidy(faithful, keyed, per_stage=True)
     write_table(faithful, args.out_faithfulness)
     page = (
         "# Results\n\n"
