@@ -21,7 +21,7 @@ os.environ.update(
 if SRC not in sys.path:  # after sys.path[0] and PYTHONPATH, before site-packages
     sys.path.insert(1 + len(_user_path), SRC)
 
-from regionprune import runlock
+from regionprune import jobserver, runlock
 from regionprune.config import coerce_cli_strings
 from regionprune.derived import config_error, config_problems
 
@@ -55,15 +55,28 @@ include: "workflow/rules/evidence.smk"
 include: "workflow/rules/report.smk"
 
 
+JOB_SERVER = []  # the job server of this call, while it runs
+
+
 rule all:
     default_target: True
     input:
         all_targets(),
 
 
+onstart:
+    if config["job_server"]:  # one warm process runs the local jobs (regionprune/jobserver.py)
+        JOB_SERVER.append(jobserver.start(Path(LOGS) / "job_server.log"))
+
+
 onsuccess:
+    jobserver.stop(JOB_SERVER.pop() if JOB_SERVER else None)
     print(
         f"\nResults: {SUMMARY}/summary.md (tables: {SUMMARY}/*.parquet, figures: {SUMMARY}/figures/)."
         "\nReport with every figure: snakemake --report report.html"
         "\nCheck for missing or damaged results: python -m regionprune check"
     )
+
+
+onerror:
+    jobserver.stop(JOB_SERVER.pop() if JOB_SERVER else None)

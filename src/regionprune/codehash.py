@@ -56,10 +56,23 @@ def module_closure(module: str, root: Path | None = None) -> dict[str, str]:
         rel = path.relative_to(root).as_posix()
         if rel in seen:
             continue
-        tree = ast.parse(path.read_text(), filename=str(path))
-        seen[rel] = ast.dump(tree)
-        todo.extend(_imports(tree))
+        seen[rel], imports = _parsed(path)
+        todo.extend(imports)
     return seen
+
+
+#: (path, size, mtime) -> (syntax-tree dump, imports): a process that hashes many jobs (the
+#: job server, the Snakefile) parses each file once; a changed file is parsed again.
+_PARSED: dict[tuple[str, int, int], tuple[str, set[str]]] = {}
+
+
+def _parsed(path: Path) -> tuple[str, set[str]]:
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _PARSED:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        _PARSED[key] = (ast.dump(tree), _imports(tree))
+    return _PARSED[key]
 
 
 def code_version(job: str, root: Path | None = None) -> str:

@@ -74,6 +74,9 @@ class Resources(Settings):
     train_threads: int = setting(2, "CPU threads per training job", minimum=1)
     gpus: int = setting(0, "GPUs each training job asks for on a cluster (SLURM --gpus); 0: none",
                         minimum=0)  # fmt: skip
+    job_server: bool = setting(True, "run local jobs in forks of one warm process that has"
+                               " imported torch and read the data once (docs/benchmark.md);"
+                               " false: a new interpreter per job. Results are the same")  # fmt: skip
 
     def job_device(self, gpu_here: Callable[[], bool] | None = None) -> str:
         """The device the jobs are told, as a rule parameter (a change reruns them).
@@ -175,7 +178,7 @@ SECTIONS: dict[str, tuple[type[Settings], ...]] = {
 TOP_LEVEL: tuple[type, ...] = (RunSettings, Resources)
 #: The order of the config's keys ("grid" is the grid of runs).
 ORDER = ("data", "train", "magnitude", "region", "iterations", "method", "grid", "device",
-         "train_threads", "gpus", "figures", "evidence")  # fmt: skip
+         "train_threads", "gpus", "job_server", "figures", "evidence")  # fmt: skip
 #: Sections a grid can vary (the settings that make a run).
 GRID_SECTIONS = ("data", "train", "magnitude", "region")
 GRID_DOC = (

@@ -221,8 +221,44 @@ def verify_copy(path: Path) -> None:
     _require_md5(path, content_md5(path), get_spec(path.parent.name).md5[path.name])
 
 
+#: Arrays read and checked in this process, by file identity (``_identity``), kept only after
+#: ``remember``: the job server (``jobserver``) reads a data set once and its forked jobs find it
+#: here. A file changed since (other size, time or inode) is read and checked again.
+_KEPT: dict[tuple, NDArray[np.uint8]] = {}
+_keeping = False
+
+
+def _identity(path: Path, expected_magic: int, md5: str | None) -> tuple:
+    st = os.stat(path)
+    return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev,
+            expected_magic, md5)  # fmt: skip
+
+
+def remember(data_dir: Path, dataset: str) -> None:
+    """Keep both splits of ``dataset`` in ``data_dir`` in memory for this process and its
+    children; a damaged or missing file raises, as in ``load_split``, and is not kept."""
+    global _keeping
+    _keeping = True
+    for split in SPLITS:
+        load_split(data_dir, dataset, split)
+
+
 def _read_idx(path: Path, expected_magic: int, md5: str | None = None) -> NDArray[np.uint8]:
     """An IDX file's array; with ``md5``, checked against the MD5 of its content first."""
+    try:
+        key = _identity(path, expected_magic, md5)
+    except OSError:
+        key = None
+    if key in _KEPT:
+        return _KEPT[key]
+    array = _read_idx_file(path, expected_magic, md5)
+    if _keeping and key is not None:
+        array.setflags(write=False)
+        _KEPT[key] = array
+    return array
+
+
+def _read_idx_file(path: Path, expected_magic: int, md5: str | None) -> NDArray[np.uint8]:
     with reading(path), gzip.open(path, "rb") as f:
         raw = f.read()
     if md5 is not None:

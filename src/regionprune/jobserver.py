@@ -1,0 +1,284 @@
+"""One warm process that runs the workflow's local jobs, so that each job skips the start-up.
+
+A job of this workflow is ``python -m regionprune <job> ...``: a new interpreter that imports
+torch (about 2-3 s on a 2-core machine), pandas, h5py and OpenCV and reads the data set again,
+then often computes for less time than that. In a grid of hundreds of jobs the start-up is
+most of the wall time. The job server pays it once per ``snakemake`` call: it imports
+everything, keeps the data files it has read, and **forks** one child per job. The child is the
+job: it takes the job's command line, environment, working folder and standard streams (passed
+over a Unix socket, ``SCM_RIGHTS``), runs ``regionprune.cli.main`` and exits with its status.
+Snakemake sees the same job as before: same command, same log, same exit status, same files,
+bit for bit (the child runs the same code on the same inputs in a process of its own).
+
+- Started by the Snakefile's ``onstart`` for local execution (``job_server: true``, the
+  default); its socket's path is in ``REGIONPRUNE_JOB_SERVER`` for the jobs.
+- ``python -m regionprune`` hands the job to the server when that variable names a live
+  socket and the job is not inside a cluster allocation (``SLURM_JOB_ID``), and otherwise runs
+  it in its own process, as before. A dead or missing server costs one failed ``connect``.
+- Signals: the client forwards SIGTERM and SIGHUP to its job; SIGINT (Ctrl-C) reaches the job
+  from the terminal itself, since the server and its children stay in Snakemake's process
+  group. A client that dies (SIGKILL) closes its socket, and the server kills its job.
+- The server ends with Snakemake (``onsuccess``/``onerror``), or by itself within 0.2 s when
+  its parent is gone (a killed Snakemake), killing what still runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+VARIABLE = "REGIONPRUNE_JOB_SERVER"
+_HEADER = struct.Struct("!Q")  # a message's length in bytes
+_STATUS = struct.Struct("!qq")  # (child pid, exit code); a code < 0 is the signal that killed it
+
+
+# ----------------------------------------------------------------------------------------------
+# client: python -m regionprune
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = sock.recv(n)
+        if not chunk:
+            raise ConnectionError("the job server closed the connection")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def hand_over(argv: list[str]) -> int | None:
+    """Run the job ``argv`` in the job server and return its exit code (< 0: killed by that
+    signal); None where there is no server to take it (then the caller runs it itself)."""
+    address = os.environ.get(VARIABLE)
+    if not address or "SLURM_JOB_ID" in os.environ:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(address)
+    except OSError:
+        sock.close()
+        return None
+    payload = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
+    socket.send_fds(sock, [_HEADER.pack(len(payload))], [0, 1, 2])
+    sock.sendall(payload)
+    pid, _ = _STATUS.unpack(_recv_exactly(sock, _STATUS.size))
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGHUP, forward)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the job has it from the terminal's group
+    try:
+        _, code = _STATUS.unpack(_recv_exactly(sock, _STATUS.size))
+    except ConnectionError:
+        print("regionprune: the job server ended before this job did", file=sys.stderr)
+        return 1
+    return code
+
+
+def exit_like(code: int) -> None:
+    """Leave this process the way the job left its own: the same exit code or signal."""
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    sys.exit(code)
+
+
+# ----------------------------------------------------------------------------------------------
+# the Snakefile's side: onstart, onsuccess and onerror
+
+
+def start(log: Path) -> subprocess.Popen:
+    """Start a job server for this process's jobs (its log at ``log``) and point them at it.
+    Jobs that start before it listens run in their own process, as without it."""
+    folder = tempfile.mkdtemp(prefix="regionprune-jobs-")  # private (0700), and a short path
+    address = os.path.join(folder, "socket")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "regionprune.jobserver", address],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    os.environ[VARIABLE] = address
+    return server
+
+
+def stop(server: subprocess.Popen | None) -> None:
+    """End the job server (its jobs have ended: Snakemake waits for them) and forget it."""
+    os.environ.pop(VARIABLE, None)
+    if server is not None and server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+# ----------------------------------------------------------------------------------------------
+# server: python -m regionprune.jobserver SOCKET
+
+
+def _warm_up() -> None:
+    """Import what the jobs import, without starting any thread pool (a fork would copy it
+    half-made): torch's intra-op threads start at its first parallel operation, in the child."""
+    import cv2  # noqa: F401
+    import h5py  # noqa: F401
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+    import torch  # noqa: F401
+
+    from regionprune import cli, codehash, config, declare, training  # noqa: F401
+
+    cli.build_parser()  # imports every job's module
+    for job in cli.JOBS:  # parses the package's files, which the jobs hash again (codehash)
+        codehash.code_version(job)
+    for cls in declare.Settings.__subclasses__():
+        declare._validator(cls)  # jsonschema, and each settings class's schema
+
+
+def _remember_data(argv: list[str]) -> None:
+    """Read the data set a job names (``--data-dir``) into this process, once, so that every
+    later child finds it in memory. Only complete, checked files are kept (``data.remember``);
+    a failure here is left for the job itself to meet and report."""
+    from regionprune import data
+
+    if "--data-dir" not in argv[:-1] or "--train-settings" not in argv[:-1]:
+        return
+    try:
+        folder = Path(argv[argv.index("--data-dir") + 1])
+        dataset = json.loads(argv[argv.index("--train-settings") + 1])["dataset"]
+        data.remember(folder, dataset)
+    except Exception:  # noqa: BLE001 - the job reports it, with its own message
+        pass
+
+
+def _child(request: dict, fds: list[int], listener: socket.socket, others: list[socket.socket]) -> None:
+    """The job: its streams, folder, environment and command line; never returns."""
+    code = 1
+    try:
+        listener.close()
+        for other in others:
+            other.close()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = ["regionprune", *request["argv"]]
+        from regionprune.cli import main
+
+        main(request["argv"])
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except BaseException:  # noqa: BLE001 - as an uncaught exception would end the interpreter
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(code)
+
+
+def serve(address: str) -> None:
+    """Accept jobs on the Unix socket ``address`` until the parent process is gone."""
+    parent = os.getppid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the jobs; onerror ends us
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(address)
+    listener.listen(128)  # jobs that come during the warm-up wait for it, instead of importing
+    _warm_up()
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    jobs: dict[int, socket.socket] = {}  # child pid -> its client's connection
+    try:
+        while os.getppid() == parent:
+            for key, _ in selector.select(timeout=0.2):
+                if key.fileobj is listener:
+                    conn, _ = listener.accept()
+                    try:
+                        msg, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
+                        request = json.loads(_recv_exactly(conn, _HEADER.unpack(msg)[0]))
+                    except (OSError, ValueError, struct.error):
+                        conn.close()
+                        continue
+                    _remember_data(request["argv"])
+                    pid = os.fork()
+                    if pid == 0:
+                        _child(request, fds, listener, [conn, *jobs.values()])
+                    for fd in fds:
+                        os.close(fd)
+                    conn.sendall(_STATUS.pack(pid, 0))
+                    jobs[pid] = conn
+                    selector.register(conn, selectors.EVENT_READ, pid)
+                else:  # a client closed its end: it was killed, so its job goes too
+                    selector.unregister(key.fileobj)
+                    _kill(key.data)
+            _reap(jobs, selector)
+    finally:
+        for pid in list(jobs):
+            _kill(pid)
+        listener.close()
+        os.unlink(address)
+        os.rmdir(os.path.dirname(address))
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _reap(jobs: dict[int, socket.socket], selector: selectors.BaseSelector) -> None:
+    """Tell each client whose job has ended how it ended."""
+    while jobs:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = jobs.pop(pid, None)
+        if conn is None:
+            continue
+        try:
+            selector.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        try:
+            conn.sendall(_STATUS.pack(pid, os.waitstatus_to_exitcode(status)))
+        except OSError:
+            pass
+        conn.close()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
