@@ -64,8 +64,9 @@ rule all:
         all_targets(),
 
 
+# one warm process runs the local jobs (src/regionprune/jobserver.py)
 onstart:
-    if config["job_server"]:  # one warm process runs the local jobs (regionprune/jobserver.py)
+    if config["job_server"]:
         JOB_SERVER.append(jobserver.start(Path(LOGS) / "job_server.log"))
 
 

@@ -8,6 +8,9 @@ Prints, and writes to OUT/results.json and OUT/results.md, four ratios (medians 
   3. 8 models trained in lockstep against the same 8 trained one after another
   4. the paper's configuration through `snakemake` (fresh results folder, local data) against
      the same jobs called one after another in one Python process
+and with --grid (or --only-grid) a sixth: the README's 27-run grid through `snakemake`, against
+the paper's configuration measured right after it and against its own jobs in one process, with
+where its time goes.
 Timings on shared machines are noisy: only ratios measured side by side mean anything.
 """
 
@@ -82,15 +85,11 @@ def epoch_gflop(n_images: int = 60_000) -> float:
 
 
 def recorded_commands(work: Path) -> list[list[str]]:
-    """Every job's `regionprune` arguments, in execution order, from Snakemake's own log."""
-    import shlex
+    """Every job's `regionprune` arguments, in the order they started, from the job server's
+    log (the workflow's default: `job_server: true`)."""
+    from regionprune import jobserver
 
-    log = sorted((work / ".snakemake" / "log").glob("*.snakemake.log"))[-1].read_text()
-    return [
-        shlex.split(line.split("python -m regionprune ", 1)[1].split(" > ")[0])
-        for line in log.splitlines()
-        if line.startswith("Shell command: python -m regionprune ")  # Snakemake 9's wording
-    ]
+    return [j["argv"] for j in jobserver.read_log(work / "results" / "logs" / "job_server.log")]
 
 
 def workflow_vs_process(data_dir: Path, threads: int) -> tuple[float, float]:
@@ -99,28 +98,139 @@ def workflow_vs_process(data_dir: Path, threads: int) -> tuple[float, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         work, solo = Path(tmp) / "wf", Path(tmp) / "solo"
-        work.mkdir()
+        t_workflow = run_snakemake(work, data_dir, threads)
         solo.mkdir()
-        (work / "config.yaml").write_text((REPO / "config.yaml").read_text())
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-             "--directory", str(work), "--cores", str(threads), "--printshellcmds",
-             "--config", f"data={{local_dir: {data_dir.resolve()}}}", f"train_threads={threads}"],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        t_workflow = time.perf_counter() - start
-        commands = recorded_commands(work)
         cwd = os.getcwd()
         os.chdir(solo)
         try:
             start = time.perf_counter()
-            for argv in commands:
+            for argv in recorded_commands(work):
                 cli.main(argv)
             t_process = time.perf_counter() - start
         finally:
             os.chdir(cwd)
     return t_workflow, t_process
+
+
+#: The README's 27-run grid: three seeds x three region rates x the three methods.
+GRID = ("grid={train: {seed: [0, 1, 2]}, region: {rate: [0.2, 0.4, 0.6]},"
+        " method: [region, magnitude, random]}")  # fmt: skip
+#: Where a job's time goes, by the job's name (the breakdown of measure 6).
+PARTS = {
+    "fetch": "data: copy and check", "blank_pixels": "data: copy and check",
+    "baseline": "training", "magnitude": "training", "retrain": "training",
+    "label": "labelling, region pruning, matching", "prune": "labelling, region pruning, matching",
+    "match": "labelling, region pruning, matching",
+    "evidence": "evidence (decision basis)",
+    "collect": "tables and figures", "figures": "tables and figures",
+    "evidence_figures": "tables and figures", "summary": "tables and figures",
+    "grid_figures": "tables and figures",
+}  # fmt: skip
+#: What every job imports before it computes (measured once as one interpreter's start).
+STARTUP = "import torch, pandas, pyarrow.parquet, h5py, cv2, matplotlib.pyplot, regionprune.cli"
+
+
+def run_snakemake(work: Path, data_dir: Path, threads: int, *config: str) -> float:
+    """Seconds of one `snakemake` call in a fresh folder (the README's command)."""
+    work.mkdir()
+    (work / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+         "--directory", str(work), "--cores", str(threads),
+         "--config", f"data={{local_dir: {data_dir.resolve()}}}", f"train_threads={threads}",
+         *config], check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return time.perf_counter() - start
+
+
+def grid_measure(data_dir: Path, threads: int, replay: bool) -> dict[str, float]:
+    """Measure 6: the 27-run grid through `snakemake`, then the paper's configuration right
+    after it. Where the grid's time goes comes from its job server's log: each job's seconds
+    from fork to exit, the job's own work with nothing imported or loaded again. With
+    ``replay``, the grid's jobs are also called one after another in this process (tens of
+    minutes more). A new interpreter's start-up and one data load are measured apart: what
+    each job would pay without the job server."""
+    from regionprune import cli, jobserver
+    from regionprune.data import load_split
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        grid, paper, solo = Path(tmp) / "grid", Path(tmp) / "paper", Path(tmp) / "solo"
+        out["grid_s"] = run_snakemake(grid, data_dir, threads, GRID)
+        out["paper_s"] = run_snakemake(paper, data_dir, threads)
+        jobs = jobserver.read_log(grid / "results" / "logs" / "job_server.log")
+        assert all(j["code"] == 0 for j in jobs), "a job of the grid failed"
+        out["grid_jobs"] = len(jobs)
+        for job in jobs:
+            key = f"part: {PARTS.get(job['job'], 'other')}"
+            out[key] = out.get(key, 0.0) + job["seconds"]
+        out["jobs_s"] = sum(j["seconds"] for j in jobs)
+        data = grid / "results" / "data" / "mnist"
+        out["one_data_load_s"] = median_time(
+            lambda: (load_split(data, "mnist", "train"), load_split(data, "mnist", "test")), 3
+        )
+        out["data_loading_jobs"] = sum("--data-dir" in j["argv"] for j in jobs)
+        if replay:
+            solo.mkdir()
+            cwd = os.getcwd()
+            os.chdir(solo)
+            try:
+                start = time.perf_counter()
+                for job in jobs:
+                    cli.main(job["argv"])
+                out["process_grid_s"] = time.perf_counter() - start
+            finally:
+                os.chdir(cwd)
+    out["one_startup_s"] = statistics.median(
+        _seconds([sys.executable, "-c", STARTUP]) for _ in range(3)
+    )
+    return out
+
+
+def _seconds(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    return time.perf_counter() - start
+
+
+def grid_lines(g: dict[str, float], threads: int) -> list[str]:
+    """Measure 6 as Markdown: the walls, then where the grid's time goes."""
+    startup = g["grid_jobs"] * g["one_startup_s"]
+    loads = g["data_loading_jobs"] * g["one_data_load_s"]
+    busy = g["jobs_s"] / threads  # the jobs' seconds, spread over the cores
+    replayed = (
+        f", and {g['grid_s'] / g['process_grid_s']:.2f}x the same jobs called one after another"
+        f" in one process ({g['process_grid_s']:.0f} s)" if "process_grid_s" in g else ""
+    )  # fmt: skip
+    lines = [
+        "",
+        f"6. The 27-run grid: {g['grid_s']:.0f} s through `snakemake` in {g['grid_jobs']:.0f} jobs,"
+        f" {g['grid_s'] / g['paper_s']:.1f}x the paper's configuration measured right after it"
+        f" ({g['paper_s']:.0f} s){replayed}. Its jobs' own work adds up to {g['jobs_s']:.0f} s"
+        f" (fork to exit in the job server, nothing imported or read again): the wall time is"
+        f" {g['grid_s'] / g['jobs_s']:.2f}x the same jobs one after another in one warm process.",
+        "",
+        f"| where the grid's time goes (job seconds / {threads} cores) | seconds | share of the"
+        " wall time |",
+        "| --- | --- | --- |",
+    ]
+    for key in sorted((k for k in g if k.startswith("part: ")), key=lambda k: -g[k]):
+        seconds = g[key] / threads
+        lines.append(f"| {key.removeprefix('part: ')} | {seconds:.0f} | {seconds / g['grid_s']:.0%} |")
+    rest = g["grid_s"] - busy
+    lines += [
+        f"| the rest: Snakemake's start and scheduling, a core left idle | {rest:.0f} |"
+        f" {rest / g['grid_s']:.0%} |",
+        "",
+        f"Without the job server, each of the {g['grid_jobs']:.0f} jobs would start an interpreter"
+        f" and import (`{STARTUP}`: {g['one_startup_s']:.2f} s), {startup:.0f} s in all, and"
+        f" {g['data_loading_jobs']:.0f} of them would read the data again ({g['one_data_load_s']:.2f} s"
+        f" each, {loads:.0f} s): together {(startup + loads) / threads:.0f} s of wall time on"
+        f" {threads} cores. The job server pays them once.",
+    ]
+    return lines
 
 
 def peak_training_rss_mb(data_dir: Path, threads: int) -> float:
@@ -144,8 +254,20 @@ def main() -> None:
     ap.add_argument("--workflow-repeats", type=int, default=1, help="runs of measurement 4")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    ap.add_argument("--grid", action="store_true",
+                    help="add measure 6, the README's 27-run grid (tens of minutes on 2 cores)")
+    ap.add_argument("--only-grid", action="store_true", help="measure 6 only")
+    ap.add_argument("--replay", action="store_true",
+                    help="measure 6 also calls the grid's jobs in one process (tens of minutes)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)  # the in-process jobs' INFO lines stay quiet
+    if args.only_grid:
+        g = grid_measure(args.data, args.threads, args.replay)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "grid.json").write_text(json.dumps(g, indent=2))
+        (args.out / "grid.md").write_text("\n".join(grid_lines(g, args.threads)) + "\n")
+        print("\n".join(grid_lines(g, args.threads)))
+        return
     set_determinism(args.threads)
     torch.use_deterministic_algorithms(False)  # the tutorial loop is not ours to constrain
     dev = torch.device("cpu")
@@ -216,6 +338,10 @@ def main() -> None:
         f"{results['epoch_gflop']:.1f} GFLOP; 8 models one after another took "
         f"{results['sequential8_s']:.2f} s."
     )
+    if args.grid:
+        g = grid_measure(args.data, args.threads, args.replay)
+        results.update(g)
+        lines += grid_lines(g, args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     (args.out / "results.md").write_text("\n".join(lines) + "\n")

@@ -261,7 +261,7 @@ def test_adding_a_seed_runs_only_that_seeds_jobs(run_dir):
         "collect": 1, "evidence": 1, "evidence_figures": 1, "figures": 1, "summary": 1,
         "grid_figures": 1, "all": 1,
     }  # fmt: skip
-    jobs = [line for line in out.stdout.splitlines() if line.startswith("[")]
+    jobs = [ln for ln in out.stdout.splitlines() if ln.startswith("[") and "Group job" not in ln]
     per_run = [line for line in jobs if "summary" not in line and "across the grid" not in line]
     assert len(per_run) == 12 and all(" s4" in line for line in per_run), jobs
     assert not any(" s3" in line for line in jobs), jobs
@@ -321,11 +321,16 @@ def test_code_hash_is_of_the_checkout_that_runs_not_the_installed_copy(run_dir, 
     assert counts.get("label") == 2, counts
 
 
-def test_same_seed_same_masks_and_metrics(run_dir, tmp_path, mnist_dir):
+def test_same_seed_same_results_with_or_without_the_job_server(run_dir, tmp_path, mnist_dir):
+    """The same config again, each job in a new interpreter instead of a fork of the warm job
+    server: every HDF5 file and table is the same."""
     again = tmp_path / "again"
-    write_config(again, mnist_dir)
+    write_config(again, mnist_dir, job_server=False)
     snakemake(again)
     same_results(run_dir, again)
+    served = (run_dir / "results" / "logs" / "job_server.log").read_text()
+    assert ": retrain" in served and ": label" in served, served
+    assert not (again / "results" / "logs" / "job_server.log").exists()
 
 
 @pytest.mark.parametrize(
@@ -486,6 +491,23 @@ def grid_dir(tmp_path_factory, mnist_dir) -> Path:
                        "region": [{}, {"scope": "per_neuron"}, CARVED]})  # fmt: skip
     snakemake(workdir)
     return workdir
+
+
+def test_another_seed_on_a_finished_grid_runs_only_its_jobs(grid_dir):
+    """The 9-run grid plus a second seed: the new seed's jobs are exactly the jobs the finished
+    seed needed (fewer only by the shared data steps), then the summaries; nothing of the
+    finished seed runs again."""
+    everything = snakemake(grid_dir, "--dry-run", "--forceall")
+    grid = "grid={train: {seed: [3, 4]}, method: [region, magnitude, random], region: " + \
+        json.dumps([{}, {"scope": "per_neuron"}, CARVED]) + "}"  # fmt: skip
+    more = snakemake(grid_dir, "--dry-run", "--config", grid)
+    shared = {"fetch", "blank_pixels", "summary", "grid_figures", "all"}
+    per_seed = {k: v for k, v in job_counts(everything.stdout).items() if k not in shared}
+    assert job_counts(more.stdout) == {**per_seed, "summary": 1, "grid_figures": 1, "all": 1}
+    jobs = [ln for ln in more.stdout.splitlines() if ln.startswith("[") and "Group job" not in ln]
+    per_run = [line for line in jobs if "summary" not in line and "across the grid" not in line]
+    assert len(per_run) == sum(per_seed.values()) > 40
+    assert all(" s4" in line for line in per_run) and not any(" s3" in ln for ln in jobs), jobs
 
 
 def _region_setting(runs: pd.DataFrame) -> pd.Series:

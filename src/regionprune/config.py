@@ -74,6 +74,14 @@ class Resources(Settings):
     train_threads: int = setting(2, "CPU threads per training job", minimum=1)
     gpus: int = setting(0, "GPUs each training job asks for on a cluster (SLURM --gpus); 0: none",
                         minimum=0)  # fmt: skip
+    cluster_jobs: str = setting(
+        "per_training",
+        "how jobs go to a cluster (ignored locally): per_training: one cluster job per training"
+        " setting, running its baseline and every pruning, retraining and evidence job built on"
+        " it (Snakemake job groups); per_step: a cluster job per training step, labelling and"
+        " region pruning on the submitting node",
+        enum=["per_training", "per_step"],
+    )
     job_server: bool = setting(True, "run local jobs in forks of one warm process that has"
                                " imported torch and read the data once (docs/benchmark.md);"
                                " false: a new interpreter per job. Results are the same")  # fmt: skip
@@ -178,7 +186,8 @@ SECTIONS: dict[str, tuple[type[Settings], ...]] = {
 TOP_LEVEL: tuple[type, ...] = (RunSettings, Resources)
 #: The order of the config's keys ("grid" is the grid of runs).
 ORDER = ("data", "train", "magnitude", "region", "iterations", "method", "grid", "device",
-         "train_threads", "gpus", "job_server", "figures", "evidence")  # fmt: skip
+         "train_threads", "gpus", "cluster_jobs", "job_server", "figures",
+         "evidence")  # fmt: skip
 #: Sections a grid can vary (the settings that make a run).
 GRID_SECTIONS = ("data", "train", "magnitude", "region")
 GRID_DOC = (

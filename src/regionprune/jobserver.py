@@ -33,6 +33,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 VARIABLE = "REGIONPRUNE_JOB_SERVER"
@@ -67,26 +68,34 @@ def hand_over(argv: list[str]) -> int | None:
     except OSError:
         sock.close()
         return None
-    payload = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
-    socket.send_fds(sock, [_HEADER.pack(len(payload))], [0, 1, 2])
-    sock.sendall(payload)
-    pid, _ = _STATUS.unpack(_recv_exactly(sock, _STATUS.size))
+    job: list[int] = []  # the job's pid, once the server has forked it
+    pending: list[int] = []  # signals that came before
 
     def forward(signum: int, _frame: object) -> None:
+        if not job:
+            pending.append(signum)
+            return
         try:
-            os.kill(pid, signum)
+            os.kill(job[0], signum)
         except ProcessLookupError:
             pass
 
+    # Ctrl-C reaches the job from the terminal (same process group): here it must not end the
+    # wait with a traceback in the job's log. SIGTERM and SIGHUP are passed on.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGHUP, forward)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the job has it from the terminal's group
+    payload = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
     try:
-        _, code = _STATUS.unpack(_recv_exactly(sock, _STATUS.size))
-    except ConnectionError:
+        socket.send_fds(sock, [_HEADER.pack(len(payload))], [0, 1, 2])
+        sock.sendall(payload)
+        job.append(_STATUS.unpack(_recv_exactly(sock, _STATUS.size))[0])
+        for signum in pending:
+            forward(signum, None)
+        return _STATUS.unpack(_recv_exactly(sock, _STATUS.size))[1]
+    except OSError:  # ConnectionError included
         print("regionprune: the job server ended before this job did", file=sys.stderr)
         return 1
-    return code
 
 
 def exit_like(code: int) -> None:
@@ -107,7 +116,7 @@ def start(log: Path) -> subprocess.Popen:
     folder = tempfile.mkdtemp(prefix="regionprune-jobs-")  # private (0700), and a short path
     address = os.path.join(folder, "socket")
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
+    with open(log, "a") as out:  # one log across calls
         server = subprocess.Popen(
             [sys.executable, "-m", "regionprune.jobserver", address],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -125,6 +134,24 @@ def stop(server: subprocess.Popen | None) -> None:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def read_log(log: Path) -> list[dict]:
+    """The jobs a server's log records, in the order they started: ``job`` (its name), ``argv``,
+    ``code`` (exit code; None if the log ends first) and ``seconds`` (fork to exit)."""
+    jobs: list[dict] = []
+    running: dict[str, dict] = {}  # pid -> its job (a pid can come again in a later call)
+    for line in Path(log).read_text().splitlines():
+        words = line.split(" ", 4)
+        if len(words) == 5 and words[1] == "job" and words[2].endswith(":"):
+            running[words[2][:-1]] = entry = {"job": words[3], "argv": json.loads(words[4]),
+                                              "code": None, "seconds": None}  # fmt: skip
+            jobs.append(entry)
+        elif len(words) >= 4 and words[1] == "job" and words[3] == "ended":
+            done = line.split()
+            if words[2] in running:
+                running.pop(words[2]).update(code=int(done[4].strip("()")), seconds=float(done[6]))
+    return jobs
 
 
 # ----------------------------------------------------------------------------------------------
@@ -218,6 +245,7 @@ def serve(address: str) -> None:
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     jobs: dict[int, socket.socket] = {}  # child pid -> its client's connection
+    started: dict[int, float] = {}  # child pid -> when it was forked
     try:
         while os.getppid() == parent:
             for key, _ in selector.select(timeout=0.2):
@@ -235,13 +263,17 @@ def serve(address: str) -> None:
                         _child(request, fds, listener, [conn, *jobs.values()])
                     for fd in fds:
                         os.close(fd)
+                    argv = request["argv"]
+                    print(f"{time.strftime('%H:%M:%S')} job {pid}: {argv[0] if argv else ''}"
+                          f" {json.dumps(argv)}", flush=True)  # fmt: skip
                     conn.sendall(_STATUS.pack(pid, 0))
                     jobs[pid] = conn
+                    started[pid] = time.monotonic()
                     selector.register(conn, selectors.EVENT_READ, pid)
                 else:  # a client closed its end: it was killed, so its job goes too
                     selector.unregister(key.fileobj)
                     _kill(key.data)
-            _reap(jobs, selector)
+            _reap(jobs, started, selector)
     finally:
         for pid in list(jobs):
             _kill(pid)
@@ -257,8 +289,10 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _reap(jobs: dict[int, socket.socket], selector: selectors.BaseSelector) -> None:
-    """Tell each client whose job has ended how it ended."""
+def _reap(
+    jobs: dict[int, socket.socket], started: dict[int, float], selector: selectors.BaseSelector
+) -> None:
+    """Tell each client whose job has ended how it ended (and the log)."""
     while jobs:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -269,12 +303,16 @@ def _reap(jobs: dict[int, socket.socket], selector: selectors.BaseSelector) -> N
         conn = jobs.pop(pid, None)
         if conn is None:
             continue
+        code = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - started.pop(pid)
+        print(f"{time.strftime('%H:%M:%S')} job {pid} ended ({code}) after {seconds:.2f} s",
+              flush=True)  # fmt: skip
         try:
             selector.unregister(conn)
         except (KeyError, ValueError):
             pass
         try:
-            conn.sendall(_STATUS.pack(pid, os.waitstatus_to_exitcode(status)))
+            conn.sendall(_STATUS.pack(pid, code))
         except OSError:
             pass
         conn.close()

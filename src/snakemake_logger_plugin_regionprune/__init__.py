@@ -103,7 +103,8 @@ class LogHandler(LogHandlerBase, ColorizingTextHandler):
             self.done, self.total = record.done, record.total
             return record.done == record.total  # the last one: "35 of 35 steps (100%) done"
         if event in (LogEvent.JOB_FINISHED, LogEvent.WORKFLOW_STARTED, LogEvent.JOB_STARTED,
-                     LogEvent.RESOURCES_INFO):  # fmt: skip
+                     LogEvent.RESOURCES_INFO, LogEvent.GROUP_INFO):  # fmt: skip
+            # a job group's header: its jobs have their own lines (cluster_jobs, cluster.md)
             return False
         if event is None and record.levelno == logging.INFO:
             return not str(record.msg).lstrip().startswith(QUIET_LINES)

@@ -92,6 +92,14 @@ try:  # the sections that are no run's settings, checked as the jobs will read t
 except (ValueError, DataError) as err:
     raise WorkflowError(str(err)) from None
 
+# On a cluster (ignored locally): every job that trains on one training setting, and the light
+# steps between them, go as one cluster job (a Snakemake job group: the jobs of one seed are
+# connected, two seeds share none, so each training setting is its own group). The light steps
+# cannot be local rules there: one local job would make its whole group local. (A dry run
+# lists the groups even where the run itself will not use them.)
+CLUSTER_GROUP = "training" if RESOURCES.cluster_jobs == "per_training" else None
+LIGHT_LOCAL = CLUSTER_GROUP is None
+
 
 wildcard_constraints:
     dataset="[a-z0-9_]+",

@@ -12,6 +12,8 @@ rule evidence:
         labels=f"{EVIDENCE_DIR}/regions.h5",
     log:
         f"{LOGS}/evidence/{STAGE}.log",
+    group:
+        CLUSTER_GROUP
     conda:
         ENV
     threads: config["train_threads"]

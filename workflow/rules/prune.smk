@@ -9,6 +9,8 @@ rule magnitude_prune:
         model=f"{RUNS_DIR}/{{train}}/{{mag}}/model.h5",
     log:
         f"{LOGS}/magnitude_prune/{{train}}/{{mag}}.log",
+    group:
+        CLUSTER_GROUP
     conda:
         ENV
     threads: config["train_threads"]
@@ -61,7 +63,9 @@ rule label:
         table=f"{RUNS_DIR}/{REGION_ITER}/regions.parquet",
     log:
         f"{LOGS}/label/{REGION_ITER}.log",
-    localrule: True
+    group:
+        CLUSTER_GROUP
+    localrule: LIGHT_LOCAL
     conda:
         ENV
     params:
@@ -87,7 +91,9 @@ rule prune:
         table=f"{RUNS_DIR}/{REGION_ITER}/regions_pruned.parquet",
     log:
         f"{LOGS}/prune/{REGION_ITER}.log",
-    localrule: True
+    group:
+        CLUSTER_GROUP
+    localrule: LIGHT_LOCAL
     conda:
         ENV
     params:
@@ -111,7 +117,9 @@ rule match:
         mask=f"{RUNS_DIR}/{matched_iter()}/mask.h5",
     log:
         f"{LOGS}/match/{matched_iter()}.log",
-    localrule: True
+    group:
+        CLUSTER_GROUP
+    localrule: LIGHT_LOCAL
     conda:
         ENV
     params:
@@ -137,6 +145,8 @@ rule retrain:
         epochs=f"{RUNS_DIR}/{REGION_ITER}/epochs.parquet",
     log:
         f"{LOGS}/retrain/{REGION_ITER}.log",
+    group:
+        CLUSTER_GROUP
     conda:
         ENV
     threads: config["train_threads"]
@@ -173,6 +183,8 @@ rule retrain_matched:
         epochs=[f"{RUNS_DIR}/{matched_iter(m)}/epochs.parquet" for m in MATCHED],
     log:
         f"{LOGS}/retrain_matched/{stage_path(PRUNING, '{k}')}.log",
+    group:
+        CLUSTER_GROUP
     conda:
         ENV
     threads: config["train_threads"]

@@ -7,6 +7,8 @@ rule baseline:
         epochs=f"{RUNS_DIR}/{{train}}/baseline/epochs.parquet",
     log:
         f"{LOGS}/baseline/{{train}}.log",
+    group:
+        CLUSTER_GROUP
     conda:
         ENV
     threads: config["train_threads"]

@@ -1,0 +1,144 @@
+"""The job server (``regionprune.jobserver``): a job handed to it behaves as the same job run in
+its own interpreter (output, exit status, files), a killed client takes its job with it, and
+the server ends with its parent. Real processes, sockets and signals; no Snakemake here (the
+workflow tests run every job through it, and compare with runs without it)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from regionprune import failpoint, jobserver
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+
+
+@pytest.fixture
+def server(tmp_path):
+    folder = Path(tempfile.mkdtemp(prefix="rp-test-"))  # a short path: sockets allow ~100 bytes
+    address = str(folder / "socket")
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "regionprune.jobserver", address],
+                                env=ENV, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    end = time.monotonic() + 60
+    while not os.path.exists(address):
+        assert proc.poll() is None and time.monotonic() < end, log.read_text()
+        time.sleep(0.05)
+    yield {"address": address, "log": log}
+    proc.terminate()
+    proc.wait(timeout=30)
+    assert not folder.exists(), "the server leaves no socket behind"
+
+
+def job(*args: str, address: str | None = None, **kw) -> subprocess.CompletedProcess:
+    env = dict(ENV, **({jobserver.VARIABLE: address} if address else {}), **kw.pop("env", {}))
+    return subprocess.run([sys.executable, "-m", "regionprune", *args], env=env,
+                          capture_output=True, text=True, timeout=120, **kw)  # fmt: skip
+
+
+def _no_times(text: str) -> str:
+    return re.sub(r"^\S+ \S+ ", "", text, flags=re.M)  # the log lines' date and time
+
+
+def test_a_job_in_the_server_is_the_same_job(server, tmp_path, mnist_dir):
+    here, there = tmp_path / "here.parquet", tmp_path / "there.parquet"
+    args = ["blank_pixels", "--data-dir", str(mnist_dir), "--limit", "500"]
+    alone = job(*args, "--out", str(here))
+    served = job(*args, "--out", str(there), address=server["address"])
+    assert alone.returncode == served.returncode == 0, served.stderr
+    assert _no_times(served.stderr) == _no_times(alone.stderr).replace("here", "there")
+    pd.testing.assert_frame_equal(pd.read_parquet(here), pd.read_parquet(there))
+    # a failing job: the same message and exit status
+    bad = ["label", "--model", str(tmp_path / "missing.h5"), "--dataset", "mnist", "--settings",
+           "{}", "--iteration", "1", "--out-labels", "x.h5", "--out-table", "x.parquet"]  # fmt: skip
+    alone, served = job(*bad), job(*bad, address=server["address"])
+    assert alone.returncode == served.returncode != 0
+    # a missing input is Snakemake's to notice, so not caught: the same error, other frames
+    assert served.stderr.splitlines()[-1] == alone.stderr.splitlines()[-1]
+    assert "FileNotFoundError" in served.stderr.splitlines()[-1]
+    # usage errors go through argparse, in the server as alone
+    assert job("nojob", address=server["address"]).returncode == job("nojob").returncode == 2
+    ran = jobserver.read_log(server["log"])
+    assert [(j["job"], j["code"]) for j in ran] == [("blank_pixels", 0), ("label", 1), ("nojob", 2)]
+    assert ran[0]["argv"] == [*args, "--out", str(there)] and ran[0]["seconds"] > 0
+
+
+def test_a_killed_client_takes_its_job_with_it(server, tmp_path, mnist_dir):
+    out = tmp_path / "blank.parquet"
+    env = dict(ENV, **{jobserver.VARIABLE: server["address"], failpoint.VARIABLE: "wrote"})
+    with open(tmp_path / "job.log", "w") as log:
+        client = subprocess.Popen(
+            [sys.executable, "-m", "regionprune", "blank_pixels", "--data-dir", str(mnist_dir),
+             "--limit", "500", "--out", str(out)], env=env, stdout=log, stderr=log,
+        )  # fmt: skip
+    end = time.monotonic() + 60
+    while "paused at" not in (tmp_path / "job.log").read_text():
+        assert time.monotonic() < end and client.poll() is None
+        time.sleep(0.05)
+    pid = int(re.findall(r"job (\d+): blank_pixels", server["log"].read_text())[-1])
+    assert Path(f"/proc/{pid}").exists()
+    client.send_signal(signal.SIGKILL)
+    client.wait()
+    end = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and "Z" not in _state(pid):
+        assert time.monotonic() < end, "the job outlived its client"
+        time.sleep(0.05)
+
+
+def test_sigterm_reaches_the_job_and_the_client_ends_like_it(server, tmp_path, mnist_dir):
+    env = dict(ENV, **{jobserver.VARIABLE: server["address"], failpoint.VARIABLE: "wrote"})
+    with open(tmp_path / "job.log", "w") as log:
+        client = subprocess.Popen(
+            [sys.executable, "-m", "regionprune", "blank_pixels", "--data-dir", str(mnist_dir),
+             "--limit", "500", "--out", str(tmp_path / "b.parquet")], env=env, stdout=log,
+            stderr=log,
+        )  # fmt: skip
+    end = time.monotonic() + 60
+    while "paused at" not in (tmp_path / "job.log").read_text():
+        assert time.monotonic() < end and client.poll() is None
+        time.sleep(0.05)
+    client.terminate()
+    assert client.wait(timeout=10) == -signal.SIGTERM
+
+
+def test_the_server_ends_with_its_parent():
+    folder = Path(tempfile.mkdtemp(prefix="rp-test-"))
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess, sys, time\n"
+         f"subprocess.Popen([sys.executable, '-m', 'regionprune.jobserver', {str(folder / 'socket')!r}])\n"
+         "time.sleep(600)"], env=ENV,
+    )  # fmt: skip
+    end = time.monotonic() + 60
+    while not (folder / "socket").exists():
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    parent.kill()
+    parent.wait()
+    end = time.monotonic() + 30  # the warm-up finishes first, then the loop sees the parent gone
+    while folder.exists():
+        assert time.monotonic() < end, "the server outlived its parent"
+        time.sleep(0.1)
+
+
+def test_a_dead_server_means_the_job_runs_alone(tmp_path):
+    out = job("settings", "--check", "--root", str(REPO), address=str(tmp_path / "gone"))
+    assert out.returncode == 0, out.stderr
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
