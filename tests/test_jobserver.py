@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -135,6 +136,23 @@ def test_the_server_ends_with_its_parent():
 def test_a_dead_server_means_the_job_runs_alone(tmp_path):
     out = job("settings", "--check", "--root", str(REPO), address=str(tmp_path / "gone"))
     assert out.returncode == 0, out.stderr
+    # a server that dies in its warm-up, with the job's connection waiting in its queue
+    folder = Path(tempfile.mkdtemp(prefix="rp-test-"))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(folder / "socket"))
+    listener.listen(8)
+    env = dict(ENV, **{jobserver.VARIABLE: str(folder / "socket")})
+    client = subprocess.Popen([sys.executable, "-m", "regionprune", "settings", "--check",
+                               "--root", str(REPO)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(1.0)
+    assert client.poll() is None  # waiting for the server
+    listener.close()
+    (folder / "socket").unlink()
+    folder.rmdir()
+    out, err = client.communicate(timeout=60)
+    assert client.returncode == 0, err
+    assert "the job server ended" not in err
 
 
 def _state(pid: int) -> str:

@@ -10,16 +10,18 @@ over a Unix socket, ``SCM_RIGHTS``), runs ``regionprune.cli.main`` and exits wit
 Snakemake sees the same job as before: same command, same log, same exit status, same files,
 bit for bit (the child runs the same code on the same inputs in a process of its own).
 
-- Started by the Snakefile's ``onstart`` for local execution (``job_server: true``, the
-  default); its socket's path is in ``REGIONPRUNE_JOB_SERVER`` for the jobs.
+- Started by the Snakefile's ``onstart`` in every run that executes jobs (``job_server: true``,
+  the default); its socket's path is in ``REGIONPRUNE_JOB_SERVER`` for the jobs. It listens at
+  once; jobs that come during its warm-up (a few seconds) wait for it.
 - ``python -m regionprune`` hands the job to the server when that variable names a live
-  socket and the job is not inside a cluster allocation (``SLURM_JOB_ID``), and otherwise runs
-  it in its own process, as before. A dead or missing server costs one failed ``connect``.
+  socket and the job is not inside a cluster allocation (``SLURM_JOB_ID``: a cluster job runs
+  on its own node), and otherwise runs it in its own process, as before. So does a job whose
+  server dies before taking it. A dead or missing server costs one failed ``connect``.
 - Signals: the client forwards SIGTERM and SIGHUP to its job; SIGINT (Ctrl-C) reaches the job
   from the terminal itself, since the server and its children stay in Snakemake's process
   group. A client that dies (SIGKILL) closes its socket, and the server kills its job.
 - The server ends with Snakemake (``onsuccess``/``onerror``), or by itself within 0.2 s when
-  its parent is gone (a killed Snakemake), killing what still runs.
+  its parent is gone (a killed Snakemake; after its warm-up), killing what still runs.
 """
 
 from __future__ import annotations
@@ -90,8 +92,16 @@ def hand_over(argv: list[str]) -> int | None:
         socket.send_fds(sock, [_HEADER.pack(len(payload))], [0, 1, 2])
         sock.sendall(payload)
         job.append(_STATUS.unpack(_recv_exactly(sock, _STATUS.size))[0])
+    except OSError:  # the server died before it took the job (in its warm-up): run it here
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         for signum in pending:
-            forward(signum, None)
+            os.kill(os.getpid(), signum)
+        return None
+    for signum in pending:
+        forward(signum, None)
+    try:
         return _STATUS.unpack(_recv_exactly(sock, _STATUS.size))[1]
     except OSError:  # ConnectionError included
         print("regionprune: the job server ended before this job did", file=sys.stderr)
@@ -169,8 +179,12 @@ def _warm_up() -> None:
     import matplotlib.pyplot  # noqa: F401
     import pandas  # noqa: F401
     import pyarrow.parquet  # noqa: F401
-    import torch  # noqa: F401
+    import torch
 
+    # deterministic mode imports torch's compiler stack (dynamo, inductor): 1-2 s per training
+    # job here; the jobs set it again (training.set_determinism), so the default comes back
+    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(False)
     from regionprune import cli, codehash, config, declare, training  # noqa: F401
 
     cli.build_parser()  # imports every job's module
@@ -266,10 +280,13 @@ def serve(address: str) -> None:
                     argv = request["argv"]
                     print(f"{time.strftime('%H:%M:%S')} job {pid}: {argv[0] if argv else ''}"
                           f" {json.dumps(argv)}", flush=True)  # fmt: skip
-                    conn.sendall(_STATUS.pack(pid, 0))
                     jobs[pid] = conn
                     started[pid] = time.monotonic()
                     selector.register(conn, selectors.EVENT_READ, pid)
+                    try:
+                        conn.sendall(_STATUS.pack(pid, 0))
+                    except OSError:  # the client is gone already: the selector sees it next
+                        pass
                 else:  # a client closed its end: it was killed, so its job goes too
                     selector.unregister(key.fileobj)
                     _kill(key.data)
