@@ -233,6 +233,9 @@ def _child(request: dict, fds: list[int], listener: socket.socket, others: list[
         code = 0
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except KeyboardInterrupt:  # Ctrl-C before the job's own handler (cli.main) took over
+        print("interrupted; nothing of this job was kept", file=sys.stderr)
+        code = 130
     except BaseException:  # noqa: BLE001 - as an uncaught exception would end the interpreter
         import traceback
 
@@ -255,12 +258,12 @@ def serve(address: str) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     listener.listen(128)  # jobs that come during the warm-up wait for it, instead of importing
-    _warm_up()
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     jobs: dict[int, socket.socket] = {}  # child pid -> its client's connection
     started: dict[int, float] = {}  # child pid -> when it was forked
     try:
+        _warm_up()
         while os.getppid() == parent:
             for key, _ in selector.select(timeout=0.2):
                 if key.fileobj is listener:
