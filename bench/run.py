@@ -94,22 +94,27 @@ def recorded_commands(work: Path) -> list[list[str]]:
 
 def workflow_vs_process(data_dir: Path, threads: int) -> tuple[float, float]:
     """The paper's configuration: `snakemake` in a fresh folder, then the same jobs in-process."""
-    from regionprune import cli
-
     with tempfile.TemporaryDirectory() as tmp:
         work, solo = Path(tmp) / "wf", Path(tmp) / "solo"
         t_workflow = run_snakemake(work, data_dir, threads)
-        solo.mkdir()
-        cwd = os.getcwd()
-        os.chdir(solo)
-        try:
-            start = time.perf_counter()
-            for argv in recorded_commands(work):
-                cli.main(argv)
-            t_process = time.perf_counter() - start
-        finally:
-            os.chdir(cwd)
+        t_process = replay(recorded_commands(work), solo)
     return t_workflow, t_process
+
+
+def replay(commands: list[list[str]], folder: Path) -> float:
+    """Seconds to call ``commands`` one after another in this process, in a new ``folder``."""
+    from regionprune import cli
+
+    folder.mkdir()
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        start = time.perf_counter()
+        for argv in commands:
+            cli.main(argv)
+        return time.perf_counter() - start
+    finally:
+        os.chdir(cwd)
 
 
 #: The README's 27-run grid: three seeds x three region rates x the three methods.
@@ -144,14 +149,14 @@ def run_snakemake(work: Path, data_dir: Path, threads: int, *config: str) -> flo
     return time.perf_counter() - start
 
 
-def grid_measure(data_dir: Path, threads: int, replay: bool) -> dict[str, float]:
+def grid_measure(data_dir: Path, threads: int, calls: bool) -> dict[str, float]:
     """Measure 6: the 27-run grid through `snakemake`, then the paper's configuration right
     after it. Where the grid's time goes comes from its job server's log: each job's seconds
     from fork to exit, the job's own work with nothing imported or loaded again. With
-    ``replay``, the grid's jobs are also called one after another in this process (tens of
+    ``calls``, the grid's jobs are also called one after another in this process (tens of
     minutes more). A new interpreter's start-up and one data load are measured apart: what
     each job would pay without the job server."""
-    from regionprune import cli, jobserver
+    from regionprune import jobserver
     from regionprune.data import load_split
 
     out: dict[str, float] = {}
@@ -176,17 +181,8 @@ def grid_measure(data_dir: Path, threads: int, replay: bool) -> dict[str, float]
             lambda: (load_split(data, "mnist", "train"), load_split(data, "mnist", "test")), 3
         )
         out["data_loading_jobs"] = sum("--data-dir" in j["argv"] for j in jobs)
-        if replay:
-            solo.mkdir()
-            cwd = os.getcwd()
-            os.chdir(solo)
-            try:
-                start = time.perf_counter()
-                for job in jobs:
-                    cli.main(job["argv"])
-                out["process_grid_s"] = time.perf_counter() - start
-            finally:
-                os.chdir(cwd)
+        if calls:
+            out["process_grid_s"] = replay([j["argv"] for j in jobs], solo)
     out["one_startup_s"] = statistics.median(
         _seconds([sys.executable, "-c", STARTUP]) for _ in range(3)
     )
