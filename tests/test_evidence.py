@@ -10,6 +10,7 @@ import torch
 from regionprune.explain import deletion as dl
 from regionprune.explain import importance as ev
 from regionprune.explain.attribution import class_attributions, network
+from regionprune.model import MLP
 from regionprune.regions import label_neurons
 
 SHAPE = (4, 4)
@@ -182,6 +183,29 @@ def test_input_x_gradient_is_input_times_the_analytic_gradient():
         grad = d1 @ net.w1
         want = (x * grad)[y == c].mean(axis=0)
         np.testing.assert_allclose(got[c], want, atol=1e-5)
+
+
+@pytest.mark.parametrize("method, kwargs", [("InputXGradient", {}),
+                                             ("IntegratedGradients", {"baselines": 0.0, "n_steps": 8})])
+def test_summed_logit_gives_captums_target_attributions_bit_for_bit(method, kwargs):
+    """The forward summed over the batch (one gradient call per batch) against Captum's own
+    ``target=c`` (one gradient per image), on a network of the workflow's size."""
+    import captum.attr
+
+    rng = np.random.default_rng(5)
+    params = {k: v.detach().numpy() for k, v in MLP(sizes=(784, 100, 50, 10)).state_dict().items()}
+    params["fc1.weight"] = params["fc1.weight"] * (rng.random((100, 784)) < 0.3)
+    x = rng.random((60, 784)).astype(np.float32)
+    y = np.arange(60) % 10
+    net = network(params, "sigmoid")
+    got = class_attributions(net, x, y, 10, method, batch=4, **kwargs)
+    explainer = getattr(captum.attr, method)(net)
+    for c in range(10):
+        total = torch.zeros(784, dtype=torch.float64)
+        xc = torch.from_numpy(x[y == c]).requires_grad_()
+        for i in range(0, len(xc), 4):
+            total += explainer.attribute(xc[i : i + 4], target=c, **kwargs).detach().double().sum(0)
+        np.testing.assert_array_equal(got[c], (total / len(xc)).numpy())
 
 
 def test_integrated_gradients_are_complete():
