@@ -260,13 +260,28 @@ def serve(address: str) -> None:
     listener.listen(128)  # jobs that come during the warm-up wait for it, instead of importing
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
+    # a job's end wakes the loop at once (SIGCHLD through a pipe), rather than at its next
+    # timeout: 0.1 s per job on average, on the path of every job that waits for this one
+    woken, wake = os.pipe()
+    os.set_blocking(woken, False)
+    os.set_blocking(wake, False)
+    signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    selector.register(woken, selectors.EVENT_READ)
     jobs: dict[int, socket.socket] = {}  # child pid -> its client's connection
     started: dict[int, float] = {}  # child pid -> when it was forked
     try:
         _warm_up()
         while os.getppid() == parent:
             for key, _ in selector.select(timeout=0.2):
-                if key.fileobj is listener:
+                if key.fileobj == woken:
+                    while True:
+                        try:
+                            if not os.read(woken, 512):
+                                break
+                        except BlockingIOError:
+                            break
+                elif key.fileobj is listener:
                     conn, _ = listener.accept()
                     try:
                         msg, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
@@ -277,6 +292,9 @@ def serve(address: str) -> None:
                     _remember_data(request["argv"])
                     pid = os.fork()
                     if pid == 0:
+                        signal.set_wakeup_fd(-1)
+                        os.close(woken)
+                        os.close(wake)
                         _child(request, fds, listener, [conn, *jobs.values()])
                     for fd in fds:
                         os.close(fd)
