@@ -160,3 +160,62 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
     except FileNotFoundError:
         return "gone"
+
+
+def _abstract_names() -> set[str]:
+    """Abstract Unix socket names bound on this machine (``/proc/net/unix`` shows them as @)."""
+    lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+    return {f.split()[-1] for f in lines if len(f.split()) == 8 and f.split()[-1].startswith("@")}
+
+
+def _as_another_user_the_server_hangs_up(address: str) -> bool:
+    """A process of user nobody hands the server a job as the client does: the server must close
+    the connection without forking it (the client then runs the job in its own interpreter)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 2
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect("\0" + address[1:])
+            payload = b'{"argv": ["settings"], "env": {}, "cwd": "/"}'
+            try:
+                socket.send_fds(sock, [jobserver._HEADER.pack(len(payload))], [0, 1, 2])
+                sock.sendall(payload)
+                code = 0 if sock.recv(64) == b"" else 1  # a status would mean it forked
+            except ConnectionError:  # closed with the request unread: a reset
+                code = 0
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+@pytest.mark.skipif(not jobserver.ABSTRACT, reason="abstract socket names are Linux's")
+def test_the_snakefiles_server_leaves_nothing_when_killed_and_serves_only_its_user(tmp_path):
+    """``start`` (the Snakefile's onstart) names the socket in Linux's abstract namespace: no file
+    that a SIGKILL of the process group would leave in /tmp, and only this user's jobs served."""
+    log = tmp_path / "server.log"
+    env_before = os.environ.get(jobserver.VARIABLE)
+    server = jobserver.start(log)
+    address = os.environ[jobserver.VARIABLE]
+    try:
+        assert address.startswith("@regionprune-jobs-")
+        end = time.monotonic() + 60
+        while address not in _abstract_names():
+            assert server.poll() is None and time.monotonic() < end, log.read_text()
+            time.sleep(0.05)
+        assert job("settings", "--check", "--root", str(REPO), address=address).returncode == 0
+        if os.getuid() == 0:
+            assert _as_another_user_the_server_hangs_up(address)
+        server.kill()
+        server.wait(timeout=30)
+        assert address not in _abstract_names()
+        served = [j["job"] for j in jobserver.read_log(log)]
+        assert served == ["settings"], served
+    finally:
+        if server.poll() is None:
+            server.kill()
+        os.environ.pop(jobserver.VARIABLE, None)
+        if env_before is not None:
+            os.environ[jobserver.VARIABLE] = env_before

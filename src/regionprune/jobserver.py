@@ -11,7 +11,8 @@ Snakemake sees the same job as before: same command, same log, same exit status,
 bit for bit (the child runs the same code on the same inputs in a process of its own).
 
 - Started by the Snakefile's ``onstart`` in every run that executes jobs (``job_server: true``,
-  the default); its socket's path is in ``REGIONPRUNE_JOB_SERVER`` for the jobs. It listens at
+  the default); its socket's address is in ``REGIONPRUNE_JOB_SERVER`` for the jobs (on Linux
+  an abstract name, ``@regionprune-jobs-...``, that no kill leaves behind). It listens at
   once; jobs that come during its warm-up (a few seconds) wait for it.
 - ``python -m regionprune`` hands the job to the server when that variable names a live
   socket and the job is not inside a cluster allocation (``SLURM_JOB_ID``: a cluster job runs
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import selectors
 import signal
 import socket
@@ -39,12 +41,28 @@ import time
 from pathlib import Path
 
 VARIABLE = "REGIONPRUNE_JOB_SERVER"
+#: Linux has an abstract socket namespace: names that are no file, so that a server killed by
+#: SIGKILL (a killed process group, the OOM killer) leaves nothing behind in /tmp. Such a name
+#: has no file permissions, so the server serves only clients of its own user (SO_PEERCRED).
+ABSTRACT = sys.platform.startswith("linux")
 _HEADER = struct.Struct("!Q")  # a message's length in bytes
 _STATUS = struct.Struct("!qq")  # (child pid, exit code); a code < 0 is the signal that killed it
 
 
 # ----------------------------------------------------------------------------------------------
 # client: python -m regionprune
+
+
+def _sockaddr(address: str) -> str:
+    """The address as ``bind``/``connect`` take it: ``@name`` is the abstract name ``\\0name``
+    (an environment variable cannot hold a NUL); anything else is a file's path."""
+    return "\0" + address[1:] if address.startswith("@") else address
+
+
+def _same_user(conn: socket.socket) -> bool:
+    """Whether the process at the other end of ``conn`` runs as this process's user."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1] == os.getuid()
 
 
 def _recv_exactly(sock: socket.socket, n: int) -> bytes:
@@ -66,7 +84,7 @@ def hand_over(argv: list[str]) -> int | None:
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(address)
+        sock.connect(_sockaddr(address))
     except OSError:
         sock.close()
         return None
@@ -123,8 +141,10 @@ def exit_like(code: int) -> None:
 def start(log: Path) -> subprocess.Popen:
     """Start a job server for this process's jobs (its log at ``log``) and point them at it.
     Jobs that start before it listens run in their own process, as without it."""
-    folder = tempfile.mkdtemp(prefix="regionprune-jobs-")  # private (0700), and a short path
-    address = os.path.join(folder, "socket")
+    if ABSTRACT:  # no file: the kernel frees the name when the server ends, even by SIGKILL
+        address = f"@regionprune-jobs-{secrets.token_hex(8)}"
+    else:  # a private (0700) folder, and a short path
+        address = os.path.join(tempfile.mkdtemp(prefix="regionprune-jobs-"), "socket")
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as out:  # one log across calls
         server = subprocess.Popen(
@@ -256,7 +276,7 @@ def serve(address: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the jobs; onerror ends us
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(address)
+    listener.bind(_sockaddr(address))
     listener.listen(128)  # jobs that come during the warm-up wait for it, instead of importing
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
@@ -283,6 +303,9 @@ def serve(address: str) -> None:
                             break
                 elif key.fileobj is listener:
                     conn, _ = listener.accept()
+                    if address.startswith("@") and not _same_user(conn):
+                        conn.close()  # another user's process: it runs its jobs itself
+                        continue
                     try:
                         msg, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
                         request = json.loads(_recv_exactly(conn, _HEADER.unpack(msg)[0]))
@@ -316,8 +339,9 @@ def serve(address: str) -> None:
         for pid in list(jobs):
             _kill(pid)
         listener.close()
-        os.unlink(address)
-        os.rmdir(os.path.dirname(address))
+        if not address.startswith("@"):
+            os.unlink(address)
+            os.rmdir(os.path.dirname(address))
 
 
 def _kill(pid: int) -> None:
