@@ -48,6 +48,43 @@ def test_masked_weights_are_zero_after_every_step_and_at_the_end(small_data):
     assert (w[mask == 1] != 0).float().mean() > 0.99  # the rest really trained
 
 
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-3])
+def test_training_equals_the_plain_loop_with_torch_prune_masks(small_data, weight_decay):
+    """``train`` against an independent implementation: nn.Sequential with the mask applied by
+    torch.nn.utils.prune (weight = weight_orig * mask at every forward), a batch indexed out of
+    the set at every step, torch's SGD. The same seed's order; the same weights, bit for bit."""
+    import torch.nn.utils.prune as prune
+    from torch import nn
+    from torch.nn import functional as F
+
+    train_data, test_data = small_data
+    model = build_model("sigmoid", "default", 4)
+    ref = nn.Sequential(nn.Linear(784, 100), nn.Sigmoid(), nn.Linear(100, 50), nn.Sigmoid(),
+                        nn.Linear(50, 10))  # fmt: skip
+    ref.load_state_dict({f"{2 * i}.{k}": v for i, layer in enumerate(("fc1", "fc2", "fc3"))
+                         for k, v in getattr(model, layer).state_dict().items()})  # fmt: skip
+    mask = _mask(2)
+    prune.custom_from_mask(ref[0], "weight", mask)
+    train(model, train_data, test_data, epochs=2, lr=0.3, batch_size=64, seed=5,
+          masks={"fc1.weight": mask}, weight_decay=weight_decay)  # fmt: skip
+    opt = torch.optim.SGD(ref.parameters(), lr=0.3, weight_decay=weight_decay)
+    gen = torch.Generator().manual_seed(5)
+    n = len(train_data.y)
+    for _ in range(2):
+        order = torch.randperm(n, generator=gen)
+        for i in range(0, n, 64):
+            idx = order[i : i + 64]
+            loss = F.cross_entropy(ref(train_data.x[idx].float() / 255), train_data.y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    prune.remove(ref[0], "weight")  # weight = weight_orig * mask, as of the last step
+    assert torch.equal(model.fc1.weight.detach(), ref[0].weight.detach())
+    for layer, i in (("fc2", 2), ("fc3", 4)):
+        assert torch.equal(getattr(model, layer).weight.detach(), ref[i].weight.detach())
+        assert torch.equal(getattr(model, layer).bias.detach(), ref[i].bias.detach())
+
+
 def test_unknown_mask_name_is_an_error(small_data):
     with pytest.raises(KeyError, match="fc9.weight"):
         train(build_model("relu", "default", 0), *small_data, epochs=1, lr=0.1,

@@ -53,6 +53,9 @@ def set_determinism(threads: int) -> None:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     torch.set_num_threads(max(1, threads))
     torch.use_deterministic_algorithms(True)
+    # deterministic mode also fills every new tensor's memory with NaN, for ops that would read
+    # it before writing (none here: results are bit for bit the same without): 7% of an epoch
+    torch.utils.deterministic.fill_uninitialized_memory = False
 
 
 @dataclass
@@ -74,11 +77,12 @@ def to_split(images: NDArray[np.uint8], labels: NDArray[np.uint8], device: torch
     return Split(x, y)
 
 
-def apply_masks(model: nn.Module, masks: Masks) -> None:
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, mask in masks.items():
-            params[name].mul_(mask)
+def _masked(params: dict[str, torch.Tensor], masks: Masks) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(parameter, its mask) pairs, looked up once rather than at every step."""
+    for name in masks:
+        if name not in params:
+            raise KeyError(f"mask for unknown parameter {name!r}")
+    return [(params[name], mask) for name, mask in masks.items()]
 
 
 @torch.no_grad()
@@ -111,12 +115,10 @@ def train(
     """Plain SGD on cross-entropy (with an optional L2 penalty); one record per epoch (train
     loss, test accuracy, seconds). Masked weights stay exactly zero: their gradient is masked
     before the step, and the decay of a zero weight is zero."""
-    masks = masks or {}
-    params = dict(model.named_parameters())
-    for name in masks:
-        if name not in params:
-            raise KeyError(f"mask for unknown parameter {name!r}")
-    apply_masks(model, masks)
+    masked = _masked(dict(model.named_parameters()), masks or {})
+    with torch.no_grad():
+        for param, mask in masked:
+            param.mul_(mask)
     opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     n = len(train_data.y)
@@ -125,17 +127,22 @@ def train(
         model.train()
         start = time.perf_counter()
         order = torch.randperm(n, generator=gen).to(train_data.x.device)
+        # the epoch's images in its order, gathered once (uint8: 47 MB for MNIST); each batch
+        # is then a slice, the same rows as indexing the set with the batch's part of `order`
+        xs, ys = train_data.x.index_select(0, order), train_data.y.index_select(0, order)
         total = torch.zeros((), device=train_data.x.device)
         for i in range(0, n, batch_size):
-            idx = order[i : i + batch_size]
-            loss = F.cross_entropy(model(as_float(train_data.x[idx])), train_data.y[idx])
+            y = ys[i : i + batch_size]
+            loss = F.cross_entropy(model(as_float(xs[i : i + batch_size])), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            for name, mask in masks.items():
-                params[name].grad.mul_(mask)
+            for param, mask in masked:
+                param.grad.mul_(mask)
             opt.step()
-            apply_masks(model, masks)
-            total += loss.detach() * len(idx)
+            with torch.no_grad():
+                for param, mask in masked:
+                    param.mul_(mask)
+            total += loss.detach() * len(y)
             if after_step is not None:
                 after_step(model)
         acc, _ = evaluate(model, test_data)
