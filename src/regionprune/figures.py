@@ -166,9 +166,13 @@ def save_figure(fig: Figure, out_dir: Path, name: str, dpi: int = 150) -> None:
     from regionprune.config import FIGURE_FORMATS
     from regionprune.storage import atomic_path
 
+    # "tight" would lay the figure out and measure it again for each format; once is enough
+    fig.draw_without_rendering()  # runs the layout engine, draws nothing
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    fig.set_layout_engine("none")  # keep that layout
     for fmt in FIGURE_FORMATS:
         with atomic_path(out_dir / f"{name}.{fmt}") as tmp:
-            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox)
     plt.close(fig)
 
 
