@@ -25,6 +25,32 @@ def mnist_dir() -> Path:
     return MNIST_DIR
 
 
+def close_results(
+    a: Path, b: Path, rtol: float = 1e-5, atol: float = 1e-6, weights: float = 1e-5
+) -> None:
+    """Two workflow folders that differ only by float rounding (another thread count): the same
+    masks, counts and accuracies; the summaries' other floats within ``rtol``/``atol``, every
+    weight within ``weights``."""
+    for rel in ("results/summary/iterations.parquet", "results/summary/runs.parquet",
+                "results/summary/faithfulness.parquet"):  # fmt: skip
+        ta, tb = pd.read_parquet(a / rel), pd.read_parquet(b / rel)
+        assert list(ta.columns) == list(tb.columns) and len(ta) == len(tb), rel
+        for c in ta.columns:
+            if pd.api.types.is_float_dtype(ta[c]) and "acc" not in c:
+                np.testing.assert_allclose(tb[c], ta[c], rtol=rtol, atol=atol, err_msg=f"{rel} {c}")
+            else:
+                pd.testing.assert_series_equal(ta[c], tb[c], obj=f"{rel} {c}")
+    models = sorted((a / "results" / "runs").rglob("model.h5"))
+    assert models
+    for pa in models:
+        with h5py.File(pa) as fa, h5py.File(b / pa.relative_to(a)) as fb:
+            for k in fa.get("masks", {}):
+                np.testing.assert_array_equal(fa[f"masks/{k}"][()], fb[f"masks/{k}"][()])
+            for k in fa["params"]:
+                np.testing.assert_allclose(fb[f"params/{k}"][()], fa[f"params/{k}"][()],
+                                           rtol=0, atol=weights, err_msg=f"{pa} {k}")  # fmt: skip
+
+
 def same_results(a: Path, b: Path) -> None:
     """Two workflow folders hold bit-identical summaries and checkpoints."""
     for rel in ("results/summary/iterations.parquet", "results/summary/runs.parquet",

@@ -71,7 +71,11 @@ class Resources(Settings):
 
     device: str = setting("auto", "torch device for training: auto (CUDA when present), cpu,"
                           " cuda, cuda:N", pattern="^(auto|cpu|cuda(:[0-9]+)?)$")  # fmt: skip
-    train_threads: int = setting(2, "CPU threads per training job", minimum=1)
+    train_threads: int = setting(1, "CPU threads per training (and evidence) job. One: this"
+                                 " network's products are too small for a second thread to pay,"
+                                 " and two one-thread jobs at once train faster than one"
+                                 " two-thread job (docs/benchmark.md). Another count changes"
+                                 " weights by float rounding; a test bounds it", minimum=1)  # fmt: skip
     gpus: int = setting(0, "GPUs each training job asks for on a cluster (SLURM --gpus); 0: none",
                         minimum=0)  # fmt: skip
     cluster_jobs: str = setting(
