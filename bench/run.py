@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from regionprune.config import Resources
 from regionprune.data import load_split
 from regionprune.model import build_model
 from regionprune.settings import LAYER_SIZES
@@ -92,11 +93,11 @@ def recorded_commands(work: Path) -> list[list[str]]:
     return [j["argv"] for j in jobserver.read_log(work / "results" / "logs" / "job_server.log")]
 
 
-def workflow_vs_process(data_dir: Path, threads: int) -> tuple[float, float]:
+def workflow_vs_process(data_dir: Path, cores: int, threads: int) -> tuple[float, float]:
     """The paper's configuration: `snakemake` in a fresh folder, then the same jobs in-process."""
     with tempfile.TemporaryDirectory() as tmp:
         work, solo = Path(tmp) / "wf", Path(tmp) / "solo"
-        t_workflow = run_snakemake(work, data_dir, threads)
+        t_workflow = run_snakemake(work, data_dir, cores, threads)
         t_process = replay(recorded_commands(work), solo)
     return t_workflow, t_process
 
@@ -135,21 +136,22 @@ PARTS = {
 STARTUP = "import torch, pandas, pyarrow.parquet, h5py, cv2, matplotlib.pyplot, regionprune.cli"
 
 
-def run_snakemake(work: Path, data_dir: Path, threads: int, *config: str) -> float:
-    """Seconds of one `snakemake` call in a fresh folder (the README's command)."""
+def run_snakemake(work: Path, data_dir: Path, cores: int, threads: int, *config: str) -> float:
+    """Seconds of one `snakemake` call in a fresh folder (the README's command, on ``cores``
+    cores with ``train_threads: threads``)."""
     work.mkdir()
     (work / "config.yaml").write_text((REPO / "config.yaml").read_text())
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-         "--directory", str(work), "--cores", str(threads),
+         "--directory", str(work), "--cores", str(cores),
          "--config", f"data={{local_dir: {data_dir.resolve()}}}", f"train_threads={threads}",
          *config], check=True, capture_output=True, text=True,
     )  # fmt: skip
     return time.perf_counter() - start
 
 
-def grid_measure(data_dir: Path, threads: int, calls: bool) -> dict[str, float]:
+def grid_measure(data_dir: Path, cores: int, threads: int, calls: bool) -> dict[str, float]:
     """Measure 6: the 27-run grid through `snakemake`, then the paper's configuration right
     after it. Where the grid's time goes comes from its job server's log: each job's seconds
     from fork to exit, the job's own work with nothing imported or loaded again. With
@@ -162,19 +164,19 @@ def grid_measure(data_dir: Path, threads: int, calls: bool) -> dict[str, float]:
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         grid, paper, solo = Path(tmp) / "grid", Path(tmp) / "paper", Path(tmp) / "solo"
-        out["grid_s"] = run_snakemake(grid, data_dir, threads, GRID)
-        out["paper_s"] = run_snakemake(paper, data_dir, threads)
+        out["grid_s"] = run_snakemake(grid, data_dir, cores, threads, GRID)
+        out["paper_s"] = run_snakemake(paper, data_dir, cores, threads)
         jobs = jobserver.read_log(grid / "results" / "logs" / "job_server.log")
         assert all(j["code"] == 0 for j in jobs), "a job of the grid failed"
         paper_jobs = jobserver.read_log(paper / "results" / "logs" / "job_server.log")
         out["paper_jobs_s"] = sum(j["seconds"] for j in paper_jobs)
         out["grid_jobs"] = len(jobs)
         for job in jobs:
-            # a job's share of the wall time: its seconds times the cores it holds (a training
-            # job holds `--threads` of them, so nothing else runs beside it on 2 cores)
+            # a job's share of the wall time: its seconds times the share of the cores it holds
+            # (a job holds its `--threads`, so a two-thread job has 2 cores to itself)
             key = f"part: {PARTS.get(job['job'], 'other')}"
-            held = min(threads, _threads(job["argv"]))
-            out[key] = out.get(key, 0.0) + job["seconds"] * held / threads
+            held = min(cores, _threads(job["argv"]))
+            out[key] = out.get(key, 0.0) + job["seconds"] * held / cores
         out["jobs_s"] = sum(j["seconds"] for j in jobs)
         data = grid / "results" / "data" / "mnist"
         out["one_data_load_s"] = median_time(
@@ -183,10 +185,38 @@ def grid_measure(data_dir: Path, threads: int, calls: bool) -> dict[str, float]:
         out["data_loading_jobs"] = sum("--data-dir" in j["argv"] for j in jobs)
         if calls:
             out["process_grid_s"] = replay([j["argv"] for j in jobs], solo)
+    out["one_job_2_threads_epochs_per_s"] = epochs_per_second(data_dir, 1, 2)
+    out["two_jobs_1_thread_epochs_per_s"] = epochs_per_second(data_dir, 2, 1)
     out["one_startup_s"] = statistics.median(
         _seconds([sys.executable, "-c", STARTUP]) for _ in range(3)
     )
     return out
+
+
+#: One training job's epochs in a fresh interpreter: prints the median epoch's seconds.
+EPOCHS_JOB = """
+import statistics, sys, time, torch
+from regionprune.data import load_split
+from regionprune.model import build_model
+from regionprune.training import set_determinism, to_split, train
+set_determinism(int(sys.argv[2]))
+cpu = torch.device("cpu")
+tr, te = (to_split(*load_split(sys.argv[1], "mnist", s), cpu) for s in ("train", "test"))
+model, times = build_model("sigmoid", "default", 0), []
+for seed in range(4):
+    start = time.perf_counter()
+    train(model, tr, te, epochs=1, lr=0.1, batch_size=100, seed=seed)
+    times.append(time.perf_counter() - start)
+print(statistics.median(times[1:]))
+"""
+
+
+def epochs_per_second(data_dir: Path, jobs: int, threads: int) -> float:
+    """Epochs per second of ``jobs`` training jobs of ``threads`` torch threads run at once."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    procs = [subprocess.Popen([sys.executable, "-c", EPOCHS_JOB, str(data_dir), str(threads)],
+                              stdout=subprocess.PIPE, text=True, env=env) for _ in range(jobs)]  # fmt: skip
+    return sum(1 / float(p.communicate()[0]) for p in procs)
 
 
 def _threads(argv: list[str]) -> int:
@@ -200,7 +230,7 @@ def _seconds(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def grid_lines(g: dict[str, float], threads: int) -> list[str]:
+def grid_lines(g: dict[str, float], cores: int) -> list[str]:
     """Measure 6 as Markdown: the walls, then where the grid's time goes."""
     replayed = (
         f", and {g['grid_s'] / g['process_grid_s']:.2f}x the same jobs called one after another"
@@ -215,7 +245,7 @@ def grid_lines(g: dict[str, float], threads: int) -> list[str]:
         f" configuration took {g['paper_s'] / g['paper_jobs_s']:.2f}x its jobs' own"
         f" {g['paper_jobs_s']:.0f} s (measure 4, counted this way).",
         "",
-        f"| where the grid's time goes (job seconds x cores held / {threads}) | seconds | share"
+        f"| where the grid's time goes (job seconds x cores held / {cores}) | seconds | share"
         " of the wall time |",
         "| --- | --- | --- |",
     ]
@@ -231,6 +261,12 @@ def grid_lines(g: dict[str, float], threads: int) -> list[str]:
         f" {g['one_startup_s']:.2f} s here, and reading the data set {g['one_data_load_s']:.2f} s;"
         f" without the job server each of the {g['grid_jobs']:.0f} jobs pays the imports it needs"
         f" (a training job nearly all), and {g['data_loading_jobs']:.0f} of them the data.",
+        "",
+        "Why `train_threads: 1`: one training job with two torch threads trains"
+        f" {g['one_job_2_threads_epochs_per_s']:.2f} epochs per second here, two one-thread jobs"
+        f" at once {g['two_jobs_1_thread_epochs_per_s']:.2f} between them"
+        f" ({g['two_jobs_1_thread_epochs_per_s'] / g['one_job_2_threads_epochs_per_s']:.1f}x;"
+        " the median of an epoch's seconds, in fresh interpreters, after the grid).",
     ]
     return lines
 
@@ -254,7 +290,9 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "mnist")
     ap.add_argument("--repeats", type=int, default=5, help="timings per measurement (median)")
     ap.add_argument("--workflow-repeats", type=int, default=1, help="runs of measurement 4")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=Resources().train_threads,
+                    help="torch threads of a training job (the workflow's train_threads)")
+    ap.add_argument("--cores", type=int, default=os.cpu_count(), help="cores snakemake may use")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     ap.add_argument("--grid", action="store_true",
                     help="add measure 6, the README's 27-run grid (tens of minutes on 2 cores)")
@@ -264,11 +302,11 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)  # the in-process jobs' INFO lines stay quiet
     if args.only_grid:
-        g = grid_measure(args.data, args.threads, args.replay)
+        g = grid_measure(args.data, args.cores, args.threads, args.replay)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "grid.json").write_text(json.dumps(g, indent=2))
-        (args.out / "grid.md").write_text("\n".join(grid_lines(g, args.threads)) + "\n")
-        print("\n".join(grid_lines(g, args.threads)))
+        (args.out / "grid.md").write_text("\n".join(grid_lines(g, args.cores)) + "\n")
+        print("\n".join(grid_lines(g, args.cores)))
         return
     set_determinism(args.threads)
     torch.use_deterministic_algorithms(False)  # the tutorial loop is not ours to constrain
@@ -303,7 +341,8 @@ def main() -> None:
 
     results["sequential8_s"] = median_time(sequential8, args.repeats)
     results["lockstep8_s"] = median_time(lockstep8, args.repeats)
-    wf = [workflow_vs_process(args.data, args.threads) for _ in range(args.workflow_repeats)]
+    wf = [workflow_vs_process(args.data, args.cores, args.threads)
+          for _ in range(args.workflow_repeats)]  # fmt: skip
     results["workflow_s"] = statistics.median(w for w, _ in wf)
     results["process_s"] = statistics.median(p for _, p in wf)
 
@@ -341,9 +380,9 @@ def main() -> None:
         f"{results['sequential8_s']:.2f} s."
     )
     if args.grid:
-        g = grid_measure(args.data, args.threads, args.replay)
+        g = grid_measure(args.data, args.cores, args.threads, args.replay)
         results.update(g)
-        lines += grid_lines(g, args.threads)
+        lines += grid_lines(g, args.cores)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
