@@ -151,7 +151,9 @@ def run_snakemake(work: Path, data_dir: Path, cores: int, threads: int, *config:
     return time.perf_counter() - start
 
 
-def grid_measure(data_dir: Path, cores: int, threads: int, calls: bool) -> dict[str, float]:
+def grid_measure(
+    data_dir: Path, cores: int, threads: int, calls: bool, keep: Path | None = None
+) -> dict[str, float]:
     """Measure 6: the 27-run grid through `snakemake`, then the paper's configuration right
     after it. Where the grid's time goes comes from its job server's log: each job's seconds
     from fork to exit, the job's own work with nothing imported or loaded again. With
@@ -163,7 +165,9 @@ def grid_measure(data_dir: Path, cores: int, threads: int, calls: bool) -> dict[
 
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        grid, paper, solo = Path(tmp) / "grid", Path(tmp) / "paper", Path(tmp) / "solo"
+        root = keep or Path(tmp)  # kept: to compare its results with another commit's
+        root.mkdir(parents=True, exist_ok=True)
+        grid, paper, solo = root / "grid", root / "paper", root / "solo"
         out["grid_s"] = run_snakemake(grid, data_dir, cores, threads, GRID)
         out["paper_s"] = run_snakemake(paper, data_dir, cores, threads)
         jobs = jobserver.read_log(grid / "results" / "logs" / "job_server.log")
@@ -299,10 +303,12 @@ def main() -> None:
     ap.add_argument("--only-grid", action="store_true", help="measure 6 only")
     ap.add_argument("--replay", action="store_true",
                     help="measure 6 also calls the grid's jobs in one process (tens of minutes)")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="measure 6 runs in this new folder and leaves it (grid/, paper/)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)  # the in-process jobs' INFO lines stay quiet
     if args.only_grid:
-        g = grid_measure(args.data, args.cores, args.threads, args.replay)
+        g = grid_measure(args.data, args.cores, args.threads, args.replay, args.keep)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "grid.json").write_text(json.dumps(g, indent=2))
         (args.out / "grid.md").write_text("\n".join(grid_lines(g, args.cores)) + "\n")
@@ -380,7 +386,7 @@ def main() -> None:
         f"{results['sequential8_s']:.2f} s."
     )
     if args.grid:
-        g = grid_measure(args.data, args.cores, args.threads, args.replay)
+        g = grid_measure(args.data, args.cores, args.threads, args.replay, args.keep)
         results.update(g)
         lines += grid_lines(g, args.cores)
     args.out.mkdir(parents=True, exist_ok=True)
