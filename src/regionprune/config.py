@@ -188,12 +188,19 @@ SECTIONS: dict[str, tuple[type[Settings], ...]] = {
 }
 #: Classes whose fields are top-level keys.
 TOP_LEVEL: tuple[type, ...] = (RunSettings, Resources)
-#: The order of the config's keys ("grid" is the grid of runs).
-ORDER = ("data", "train", "magnitude", "region", "iterations", "method", "grid", "device",
-         "train_threads", "gpus", "cluster_jobs", "job_server", "figures",
-         "evidence")  # fmt: skip
 #: Sections a grid can vary (the settings that make a run).
 GRID_SECTIONS = ("data", "train", "magnitude", "region")
+
+
+def _top_level_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if "doc" in f.metadata)  # type: ignore[arg-type]
+
+
+#: The order of the config's keys ("grid" is the grid of runs): the run's sections and its
+#: top-level settings, the grid, how jobs run, then what is made of each run. A new setting of
+#: a class takes its place from the class.
+ORDER = (*GRID_SECTIONS, *_top_level_names(RunSettings), "grid", *_top_level_names(Resources),
+         "figures", "evidence")  # fmt: skip
 GRID_DOC = (
     "lists of values for any setting above, in the same shape; every combination is a run, e.g."
     " {train: {seed: [0, 1, 2]}, region: {rate: [0.2, 0.4]}, method: [region, magnitude,"
