@@ -35,8 +35,12 @@ def compare(a: Path, b: Path) -> bool:
                 for key in fa.get(group, {}):
                     arrays += 1
                     x, y = fa[f"{group}/{key}"][()], fb[f"{group}/{key}"][()]
-                    if x.shape != y.shape or not np.array_equal(x, y):
-                        print(f"{group} differ: {ha.relative_to(a)} {key}")
+                    if x.shape != y.shape:
+                        print(f"{group} differ in shape: {ha.relative_to(a)} {key}")
+                        same = False
+                    elif not np.array_equal(x, y):
+                        print(f"{group} differ: {ha.relative_to(a)} {key},"
+                              f" {int((x != y).sum())} of {x.size} entries")  # fmt: skip
                         same = False
             for key in fa.get("params", {}):
                 diff = np.abs(fa[f"params/{key}"][()] - fb[f"params/{key}"][()])
@@ -65,11 +69,12 @@ def compare(a: Path, b: Path) -> bool:
                     print(f"missing values differ: {pa.relative_to(a)} {col}")
                     same = False
                     continue
-                both = ~np.isnan(x)
-                diff = float(np.abs(x[both] - y[both]).max()) if both.any() else 0.0
+                differ = ~np.isnan(x) & (x != y)  # equal infinities are no difference
+                diff = float(np.abs(x[differ] - y[differ]).max()) if differ.any() else 0.0
                 floats[col] = max(floats.get(col, 0.0), diff)
             elif not ta[col].equals(tb[col]):
-                print(f"values differ: {pa.relative_to(a)} {col}")
+                print(f"values differ: {pa.relative_to(a)} {col},"
+                      f" {int((ta[col] != tb[col]).sum())} of {len(ta)} rows")  # fmt: skip
                 same = False
     moved = {k: v for k, v in sorted(floats.items(), key=lambda kv: -kv[1]) if v > 0}
     print(f"{tables} tables compared; float columns that differ, largest absolute difference:")
