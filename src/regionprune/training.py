@@ -77,7 +77,9 @@ def to_split(images: NDArray[np.uint8], labels: NDArray[np.uint8], device: torch
     return Split(x, y)
 
 
-def _masked(params: dict[str, torch.Tensor], masks: Masks) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _masked(
+    params: dict[str, torch.Tensor], masks: Masks
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(parameter, its mask) pairs, looked up once rather than at every step."""
     for name in masks:
         if name not in params:
