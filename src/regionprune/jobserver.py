@@ -294,13 +294,11 @@ def serve(address: str) -> None:
         _warm_up()
         while os.getppid() == parent:
             for key, _ in selector.select(timeout=0.2):
-                if key.fileobj == woken:
-                    while True:
-                        try:
-                            if not os.read(woken, 512):
-                                break
-                        except BlockingIOError:
-                            break
+                if key.fileobj == woken:  # empty it; what a read leaves wakes the next select
+                    try:
+                        os.read(woken, 4096)
+                    except BlockingIOError:
+                        pass
                 elif key.fileobj is listener:
                     conn, _ = listener.accept()
                     if address.startswith("@") and not _same_user(conn):
