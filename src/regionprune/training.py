@@ -88,6 +88,12 @@ def _masked(
 
 
 @torch.no_grad()
+def _zero_masked(masked: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    for param, mask in masked:
+        param.mul_(mask)
+
+
+@torch.no_grad()
 def evaluate(model: nn.Module, data: Split, batch_size: int = 10_000) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) on a split."""
     model.eval()
@@ -118,9 +124,7 @@ def train(
     loss, test accuracy, seconds). Masked weights stay exactly zero: their gradient is masked
     before the step, and the decay of a zero weight is zero."""
     masked = _masked(dict(model.named_parameters()), masks or {})
-    with torch.no_grad():
-        for param, mask in masked:
-            param.mul_(mask)
+    _zero_masked(masked)
     opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     n = len(train_data.y)
@@ -141,9 +145,7 @@ def train(
             for param, mask in masked:
                 param.grad.mul_(mask)
             opt.step()
-            with torch.no_grad():
-                for param, mask in masked:
-                    param.mul_(mask)
+            _zero_masked(masked)
             total += loss.detach() * len(y)
             if after_step is not None:
                 after_step(model)
