@@ -192,15 +192,16 @@ TOP_LEVEL: tuple[type, ...] = (RunSettings, Resources)
 GRID_SECTIONS = ("data", "train", "magnitude", "region")
 
 
-def _top_level_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls) if "doc" in f.metadata)  # type: ignore[arg-type]
+def _documented(cls: type) -> list[Any]:
+    """A class's fields that are settings (they carry a doc), in order."""
+    return [f for f in fields(cls) if "doc" in f.metadata]  # type: ignore[arg-type]
 
 
 #: The order of the config's keys ("grid" is the grid of runs): the run's sections and its
 #: top-level settings, the grid, how jobs run, then what is made of each run. A new setting of
 #: a class takes its place from the class.
-ORDER = (*GRID_SECTIONS, *_top_level_names(RunSettings), "grid", *_top_level_names(Resources),
-         "figures", "evidence")  # fmt: skip
+ORDER = (*GRID_SECTIONS, *(f.name for f in _documented(RunSettings)), "grid",
+         *(f.name for f in _documented(Resources)), "figures", "evidence")  # fmt: skip
 GRID_DOC = (
     "lists of values for any setting above, in the same shape; every combination is a run, e.g."
     " {train: {seed: [0, 1, 2]}, region: {rate: [0.2, 0.4]}, method: [region, magnitude,"
@@ -221,8 +222,7 @@ def section_fields(section: str) -> list[Any]:
 
 
 def top_level_fields() -> dict[str, Any]:
-    own = [f for cls in TOP_LEVEL for f in fields(cls) if "doc" in f.metadata]
-    return {f.name: f for f in own}
+    return {f.name: f for cls in TOP_LEVEL for f in _documented(cls)}
 
 
 def expand_grid(config: dict[str, Any]) -> list[dict[str, Any]]:
