@@ -21,15 +21,25 @@ import numpy as np
 import pandas as pd
 
 
+def _pairs(a: Path, b: Path, suffix: str, missing: list[Path]) -> list[tuple[Path, Path]]:
+    """A's files ending in ``suffix`` beside B's of the same relative path; those B lacks are
+    printed and added to ``missing``."""
+    pairs = []
+    for pa in sorted(a.rglob(f"*{suffix}")):
+        pb = b / pa.relative_to(a)
+        if pb.exists():
+            pairs.append((pa, pb))
+        else:
+            print(f"missing in {b}: {pa.relative_to(a)}")
+            missing.append(pa)
+    return pairs
+
+
 def compare(a: Path, b: Path) -> bool:
+    missing: list[Path] = []
     same = True
     arrays, weights = 0, 0.0
-    for ha in sorted(a.rglob("*.h5")):
-        hb = b / ha.relative_to(a)
-        if not hb.exists():
-            print(f"missing in {b}: {ha.relative_to(a)}")
-            same = False
-            continue
+    for ha, hb in _pairs(a, b, ".h5", missing):
         with h5py.File(ha) as fa, h5py.File(hb) as fb:
             for group in ("masks", "regions"):
                 for key in fa.get(group, {}):
@@ -48,12 +58,7 @@ def compare(a: Path, b: Path) -> bool:
     print(f"{arrays} masks and label arrays compared; largest weight difference {weights:.3g}")
     floats: dict[str, float] = {}
     tables = 0
-    for pa in sorted(a.rglob("*.parquet")):
-        pb = b / pa.relative_to(a)
-        if not pb.exists():
-            print(f"missing in {b}: {pa.relative_to(a)}")
-            same = False
-            continue
+    for pa, pb in _pairs(a, b, ".parquet", missing):
         ta, tb = pd.read_parquet(pa), pd.read_parquet(pb)
         tables += 1
         if list(ta.columns) != list(tb.columns) or len(ta) != len(tb):
@@ -82,7 +87,7 @@ def compare(a: Path, b: Path) -> bool:
         print(f"  {col}: {diff:.2g}")
     if not moved:
         print("  none")
-    return same
+    return same and not missing
 
 
 def main() -> None:
