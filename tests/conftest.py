@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -25,14 +26,30 @@ def mnist_dir() -> Path:
     return MNIST_DIR
 
 
+#: The summary tables two workflow folders are compared by.
+SUMMARY_TABLES = ("results/summary/iterations.parquet", "results/summary/runs.parquet",
+                  "results/summary/faithfulness.parquet")  # fmt: skip
+
+
+def _checkpoints(a: Path, b: Path) -> Iterator[tuple[Path, h5py.File, h5py.File]]:
+    """Every checkpoint of ``a`` (there must be some), open beside ``b``'s, holding the same
+    parameter and mask names."""
+    models = sorted((a / "results" / "runs").rglob("model.h5"))
+    assert models
+    for pa in models:
+        with h5py.File(pa) as fa, h5py.File(b / pa.relative_to(a)) as fb:
+            for group in ("params", "masks"):
+                assert sorted(fa.get(group, {})) == sorted(fb.get(group, {})), (pa, group)
+            yield pa, fa, fb
+
+
 def close_results(
     a: Path, b: Path, rtol: float = 1e-5, atol: float = 1e-6, weights: float = 1e-5
 ) -> None:
     """Two workflow folders that differ only by float rounding (another thread count): the same
     masks, counts and accuracies; the summaries' other floats within ``rtol``/``atol``, every
     weight within ``weights``."""
-    for rel in ("results/summary/iterations.parquet", "results/summary/runs.parquet",
-                "results/summary/faithfulness.parquet"):  # fmt: skip
+    for rel in SUMMARY_TABLES:
         ta, tb = pd.read_parquet(a / rel), pd.read_parquet(b / rel)
         assert list(ta.columns) == list(tb.columns) and len(ta) == len(tb), rel
         for c in ta.columns:
@@ -40,27 +57,19 @@ def close_results(
                 np.testing.assert_allclose(tb[c], ta[c], rtol=rtol, atol=atol, err_msg=f"{rel} {c}")
             else:
                 pd.testing.assert_series_equal(ta[c], tb[c], obj=f"{rel} {c}")
-    models = sorted((a / "results" / "runs").rglob("model.h5"))
-    assert models
-    for pa in models:
-        with h5py.File(pa) as fa, h5py.File(b / pa.relative_to(a)) as fb:
-            for k in fa.get("masks", {}):
-                np.testing.assert_array_equal(fa[f"masks/{k}"][()], fb[f"masks/{k}"][()])
-            for k in fa["params"]:
-                np.testing.assert_allclose(fb[f"params/{k}"][()], fa[f"params/{k}"][()],
-                                           rtol=0, atol=weights, err_msg=f"{pa} {k}")  # fmt: skip
+    for pa, fa, fb in _checkpoints(a, b):
+        for k in fa.get("masks", {}):
+            np.testing.assert_array_equal(fa[f"masks/{k}"][()], fb[f"masks/{k}"][()])
+        for k in fa["params"]:
+            np.testing.assert_allclose(fb[f"params/{k}"][()], fa[f"params/{k}"][()],
+                                       rtol=0, atol=weights, err_msg=f"{pa} {k}")  # fmt: skip
 
 
 def same_results(a: Path, b: Path) -> None:
     """Two workflow folders hold bit-identical summaries and checkpoints."""
-    for rel in ("results/summary/iterations.parquet", "results/summary/runs.parquet",
-                "results/summary/faithfulness.parquet"):  # fmt: skip
+    for rel in SUMMARY_TABLES:
         pd.testing.assert_frame_equal(pd.read_parquet(a / rel), pd.read_parquet(b / rel))
-    models = sorted((a / "results" / "runs").rglob("model.h5"))
-    assert models
-    for pa in models:
-        with h5py.File(pa) as fa, h5py.File(b / pa.relative_to(a)) as fb:
-            for group in ("params", "masks"):
-                assert sorted(fa.get(group, {})) == sorted(fb.get(group, {})), (pa, group)
-                for k in fa.get(group, {}):
-                    np.testing.assert_array_equal(fa[f"{group}/{k}"][()], fb[f"{group}/{k}"][()])
+    for _, fa, fb in _checkpoints(a, b):
+        for group in ("params", "masks"):
+            for k in fa.get(group, {}):
+                np.testing.assert_array_equal(fa[f"{group}/{k}"][()], fb[f"{group}/{k}"][()])
