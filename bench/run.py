@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from regionprune.config import Resources
 from regionprune.data import load_split
 from regionprune.model import build_model
-from regionprune.settings import LAYER_SIZES
+from regionprune.model import PAPER_SIZES as LAYER_SIZES
 from regionprune.training import Lockstep, set_determinism, to_split, train, train_lockstep
 
 REPO = Path(__file__).resolve().parents[1]

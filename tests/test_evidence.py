@@ -15,13 +15,31 @@ from regionprune.regions import label_neurons
 
 SHAPE = (4, 4)
 SIZES = (16, 3, 5, 3)  # a 4x4 input, 3 hidden neurons on it, 5, then 3 classes
+#: Other depths: one hidden layer (W1's layer feeds the logits), and three.
+DEPTHS = [(16, 3, 3), SIZES, (16, 3, 4, 5, 3)]
 
 
-def tiny(activation: str, seed: int = 0):
+def sequential(params, activation):
+    """The network as torch's own ``nn.Sequential`` of ``nn.Linear`` and activation modules:
+    a reference written without the package's forward pass."""
+    act = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[activation]
+    n = len(params) // 2
+    layers = []
+    for i in range(1, n + 1):
+        w = torch.from_numpy(np.asarray(params[f"fc{i}.weight"], dtype=np.float32))
+        lin = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            lin.bias.copy_(torch.from_numpy(np.asarray(params[f"fc{i}.bias"], dtype=np.float32)))
+        layers += [lin, act()] if i < n else [lin]
+    return torch.nn.Sequential(*layers).eval()
+
+
+def tiny(activation: str, seed: int = 0, sizes=SIZES):
     """Random weights, a mask with several regions per neuron, inputs and labels of 3 classes."""
     rng = np.random.default_rng(seed)
     params = {}
-    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:]), start=1):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
         params[f"fc{i}.weight"] = rng.normal(0, 1.5, (n_out, n_in)).astype(np.float32)
         params[f"fc{i}.bias"] = rng.normal(0, 0.3, n_out).astype(np.float32)
     mask = np.zeros((3, 16), dtype=bool)
@@ -38,7 +56,7 @@ def direct(params, mask, activation, labels, x, y):
     def scores(w1):
         p = {**params, "fc1.weight": w1}
         with torch.no_grad():
-            out = network(p, activation)(torch.from_numpy(x)).double()
+            out = sequential(p, activation)(torch.from_numpy(x)).double()
         logp = torch.log_softmax(out, dim=1)
         rows = []
         for c in range(3):
@@ -65,13 +83,17 @@ def direct(params, mask, activation, labels, x, y):
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
-def test_forward_matches_torch(activation):
-    params, mask, x, _ = tiny(activation)
+@pytest.mark.parametrize("sizes", DEPTHS, ids=lambda s: "-".join(map(str, s)))
+def test_forward_matches_torch(activation, sizes):
+    params, mask, x, _ = tiny(activation, sizes=sizes)
+    masked = {**params, "fc1.weight": params["fc1.weight"] * mask}
     net = ev.Net.from_params(params, activation, mask)
-    ref = network({**params, "fc1.weight": params["fc1.weight"] * mask}, activation)
     with torch.no_grad():
-        expected = ref(torch.from_numpy(x)).numpy()
+        expected = sequential(masked, activation)(torch.from_numpy(x)).numpy()
+        torch_mlp = network(masked, activation)(torch.from_numpy(x)).numpy()
+    assert network(masked, activation).sizes == sizes
     np.testing.assert_allclose(net.logits(x), expected, atol=1e-5)
+    np.testing.assert_allclose(torch_mlp, expected, atol=1e-6)
 
 
 def test_class_scores_by_hand():
@@ -90,8 +112,9 @@ def test_class_scores_by_hand():
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
 @pytest.mark.parametrize("connectivity", [4, 8])
-def test_region_importance_matches_direct_recomputation(activation, connectivity):
-    params, mask, x, y = tiny(activation)
+@pytest.mark.parametrize("sizes", DEPTHS, ids=lambda s: "-".join(map(str, s)))
+def test_region_importance_matches_direct_recomputation(activation, connectivity, sizes):
+    params, mask, x, y = tiny(activation, sizes=sizes)
     labels = label_neurons(mask, SHAPE, connectivity)
     net = ev.Net.from_params(params, activation, mask)
     # max_elements small: several chunks of regions, as on a real network

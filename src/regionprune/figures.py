@@ -6,6 +6,8 @@ Colours follow the paper's Fig. 1: red for positive weights, blue for negative, 
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import matplotlib
@@ -52,9 +54,16 @@ def regions_rgb(labels: NDArray) -> NDArray[np.float64]:
     return palette[index]
 
 
-def mosaic(tiles: NDArray, ncols: int = 10) -> NDArray[np.float64]:
+def grid_columns(n: int) -> int:
+    """Columns of a grid of ``n`` neuron tiles: 10 up to 100 neurons (the paper's 10 x 10),
+    then about square (300 neurons: 18 columns)."""
+    return max(10, math.ceil(math.sqrt(n)))
+
+
+def mosaic(tiles: NDArray, ncols: int | None = None) -> NDArray[np.float64]:
     """Tiles ``(n, H, W, 3)`` in a grid, one grey pixel between them."""
     n, h, w, _ = tiles.shape
+    ncols = ncols or grid_columns(n)
     nrows = -(-n // ncols)
     out = np.full((nrows * (h + 1) + 1, ncols * (w + 1) + 1, 3), GAP)
     for i, tile in enumerate(tiles):
@@ -63,9 +72,12 @@ def mosaic(tiles: NDArray, ncols: int = 10) -> NDArray[np.float64]:
     return out
 
 
-def tile_figure(tiles: NDArray, title: str, ncols: int = 10, weights: bool = True) -> Figure:
+def tile_figure(
+    tiles: NDArray, title: str, ncols: int | None = None, weights: bool = True
+) -> Figure:
     """All neurons' maps in one grid, each tile numbered by its neuron; ``weights``: the tiles
     are ``weight_rgb`` colours, explained by a colour bar."""
+    ncols = ncols or grid_columns(len(tiles))
     img = mosaic(tiles, ncols)
     h, w = tiles.shape[1:3]
     fig, ax = plt.subplots(figsize=(img.shape[1] / 28 + 1.2, img.shape[0] / 28 + 0.5), dpi=100)

@@ -1,6 +1,7 @@
-"""The paper's network, defined once: a forward pass over a dict of parameters.
+"""The network, defined once: a forward pass over a dict of parameters.
 
-``fc1 -> act -> fc2 -> act -> fc3`` (logits; cross-entropy applies the softmax). Training one
+``fc1 -> act -> fc2 -> act -> ... -> fcL`` (logits; cross-entropy applies the softmax): as many
+layers as the parameters hold (the paper's 784-100-50-10 has three). Training one
 network (``model.MLP``), training several stacked in lockstep (``training.Lockstep``) and the
 numpy decision-basis math (``explain``) all run ``forward``; they differ only in how a layer's
 product is taken (``linear``: ``numpy_linear``, ``torch.nn.functional.linear``, a batched
@@ -14,9 +15,34 @@ from typing import Any
 
 import numpy as np
 
-#: The layers, input -> hidden 1 -> hidden 2 -> logits; parameters are ``<layer>.weight`` and
-#: ``<layer>.bias`` (PyTorch's names, as in the checkpoints).
+#: The paper's layers, input -> hidden 1 -> hidden 2 -> logits; parameters are
+#: ``<layer>.weight`` and ``<layer>.bias`` (PyTorch's names, as in the checkpoints). A network of
+#: other depth names its layers the same way (``layer_names``).
 LAYERS = ("fc1", "fc2", "fc3")
+#: The layer region pruning works on: always the first (input -> hidden layer 1).
+FIRST = LAYERS[0]
+W1 = f"{FIRST}.weight"
+
+
+def layer_names(n_layers: int) -> tuple[str, ...]:
+    """``fc1 ... fc<n>``: the names of a network's ``n_layers`` linear layers."""
+    if n_layers < 2:
+        raise ValueError(f"a network needs at least one hidden layer, got {n_layers} layer(s)")
+    return tuple(f"fc{i}" for i in range(1, n_layers + 1))
+
+
+def layers_of(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """The layers a parameter dict holds, input first (``fc1.weight``, ``fc2.weight``, ...)."""
+    n = 0
+    while f"fc{n + 1}.weight" in params:
+        n += 1
+    return layer_names(n)
+
+
+def sizes_of(params: Mapping[str, Any]) -> tuple[int, ...]:
+    """The layer widths a parameter dict holds: inputs, every hidden layer, classes."""
+    layers = layers_of(params)
+    return (params[W1].shape[1], *(params[f"{name}.weight"].shape[0] for name in layers))
 
 
 def _np_sigmoid(z: np.ndarray) -> np.ndarray:
@@ -63,9 +89,10 @@ def forward(
     """Logits from ``x``, the input of layer ``first`` (0: the image; 1: layer 1's activation
     ...): each layer's product, then the activation after every layer but the last."""
     act = activation(activation_name, x)
+    layers = layers_of(params)
     h = x
-    for i in range(first, len(LAYERS)):
-        h = linear(h, params[f"{LAYERS[i]}.weight"], params[f"{LAYERS[i]}.bias"])
-        if i < len(LAYERS) - 1:
+    for i in range(first, len(layers)):
+        h = linear(h, params[f"{layers[i]}.weight"], params[f"{layers[i]}.bias"])
+        if i < len(layers) - 1:
             h = act(h)
     return h

@@ -10,17 +10,14 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from regionprune.model import MLP, load_params
-from regionprune.network import LAYERS
-from regionprune.settings import W1
+from regionprune.model import MLP, model_from_params
 
 
 def network(params: dict[str, NDArray], activation: str) -> MLP:
     """The MLP holding ``params`` (W1 already masked), sized by them, in eval mode on CPU."""
-    sizes = (params[W1].shape[1], *(params[f"{layer}.weight"].shape[0] for layer in LAYERS))
-    net = MLP(sizes=sizes, activation=activation)
-    load_params(net, {k: np.asarray(v, dtype=np.float32) for k, v in params.items()})
-    return net.eval()
+    return model_from_params(
+        {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}, activation
+    ).eval()
 
 
 def summed_logit(net: MLP, c: int) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from regionprune.network import ACTIVATIONS, LAYERS, activation, forward, numpy_linear
+from regionprune.network import ACTIVATIONS, activation, forward, layers_of, numpy_linear
 from regionprune.regions import global_ids, region_index
 from regionprune.settings import W1
 
@@ -65,17 +65,31 @@ class Net:
     def with_w1(self, w1: F32) -> Net:
         return Net({**self.params, W1: w1}, self.activation)
 
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return layers_of(self.params)
+
+    @property
+    def w2(self) -> F32:
+        """The weights of the layer after hidden layer 1 (the output layer in a network of one
+        hidden layer)."""
+        return self.params[f"{self.layers[1]}.weight"]
+
     def _layer(self, i: int, h: F32) -> F32:
-        return numpy_linear(h, self.params[f"{LAYERS[i]}.weight"], self.params[f"{LAYERS[i]}.bias"])
+        name = self.layers[i]
+        return numpy_linear(h, self.params[f"{name}.weight"], self.params[f"{name}.bias"])
 
     def hidden(self, x: F32) -> tuple[F32, F32, F32]:
-        """(z1, h1, z2): pre-activation and activation of layer 1, pre-activation of layer 2."""
+        """(z1, h1, z2): pre-activation and activation of hidden layer 1, and the next layer's
+        pre-activation (the logits, where there is one hidden layer)."""
         z1 = self._layer(0, x)
         h1 = self.act(z1)
         return z1, h1, self._layer(1, h1)
 
     def head(self, z2: F32) -> F32:
-        """Logits from layer 2's pre-activation (any leading shape)."""
+        """Logits from the pre-activation of the layer after hidden layer 1 (any leading shape)."""
+        if len(self.layers) == 2:  # that layer is the output: z2 are the logits
+            return z2
         return forward(self.params, self.act(z2), self.activation, numpy_linear, first=2)
 
     def logits(self, x: F32) -> F32:
@@ -146,7 +160,7 @@ def region_importance(
         g = np.arange(start, min(start + chunk, n))
         j = neuron[g]
         dh = net.act(z1[:, j] - share[:, g]) - h1[:, j]  # (N, G): only neuron j changes
-        z2g = z2[None] + dh.T[:, :, None] * net.params[f"{LAYERS[1]}.weight"][:, j].T[:, None, :]  # (G, N, width2)
+        z2g = z2[None] + dh.T[:, :, None] * net.w2[:, j].T[:, None, :]  # (G, N, width2)
         acc, logit, logp = class_scores(net.head(z2g), y, n_classes)
         d_acc[g] = acc - acc0
         d_logit[g] = logit - logit0

@@ -17,12 +17,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from regionprune import training
     from regionprune.codehash import code_version
+    from regionprune.data import describe
     from regionprune.model import build_model, params_to_numpy
     from regionprune.settings import stream_seed
     from regionprune.storage import Checkpoint, save_checkpoint, write_table
 
     ts, device, train, test = prepare(args)
-    net = build_model(ts.activation, ts.init, ts.seed).to(device)
+    info = describe(args.data_dir, ts.dataset)  # inputs and classes come from the data
+    net = build_model(ts.activation, ts.init, ts.seed, info.sizes(ts.hidden)).to(device)
     records = training.train(
         net, train, test, epochs=ts.epochs, lr=ts.lr, batch_size=ts.batch_size,
         seed=stream_seed(ts.seed, 0), weight_decay=ts.weight_decay,

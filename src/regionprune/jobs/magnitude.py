@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> None:
     from regionprune import training
     from regionprune.codehash import code_version
     from regionprune.data import read_blank_pixels
-    from regionprune.model import MLP, load_params
+    from regionprune.model import model_from_params
     from regionprune.pruning import criterion_scores, density, prune_fraction
     from regionprune.settings import RANDOM_STREAM, W1, MagnitudeSettings, stream_seed
     from regionprune.storage import Checkpoint, load_checkpoint, save_checkpoint
@@ -46,8 +46,7 @@ def run(args: argparse.Namespace) -> None:
     mask = prune_fraction(scores, ms.rate, base.mask(W1), first=inactive)
     params = dict(base.params)
     params[W1] = params[W1] * mask
-    net = MLP(activation=ts.activation)
-    load_params(net, params)
+    net = model_from_params(params, ts.activation)
     acc, loss = training.evaluate(net.to(device), test)
     logging.getLogger(__name__).info(
         "W1 density %.4f after %s pruning at rate %g; test acc %.4f (baseline %.4f)",

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> None:
 
     from regionprune import training
     from regionprune.codehash import code_version
-    from regionprune.model import MLP, load_params, params_to_numpy
+    from regionprune.model import model_from_params, params_to_numpy
     from regionprune.settings import W1, RegionSettings, stream_seed
     from regionprune.storage import Checkpoint, load_checkpoint, load_mask, save_checkpoint
     from regionprune.storage import write_table
@@ -50,9 +50,7 @@ def run(args: argparse.Namespace) -> None:
     ts, device, train, test = prepare(args)
     nets = []
     for prev in prevs:
-        net = MLP(activation=ts.activation)
-        load_params(net, prev.params)
-        nets.append(net.to(device))
+        nets.append(model_from_params(prev.params, ts.activation).to(device))
     as_tensor = lambda m: torch.from_numpy(m).to(device=device, dtype=torch.float32)  # noqa: E731
     seed = stream_seed(ts.seed, args.iteration)
     hyper = {"epochs": rs.retrain_epochs, "lr": rs.retrain_lr,
