@@ -202,3 +202,26 @@ def test_against_torch_prune():
         np.testing.assert_array_equal(
             cut_weights(w, mask, 0.3, "per_neuron")[j], row.weight_mask.numpy()[0] > 0
         )
+
+
+def test_prune_pixels_stops_at_the_budget():
+    # 4 pixels in use; rate 0.5 would remove 2 (columns 0, then 3), a budget of 3 allows 1
+    assert prune_pixels(W, ALIVE, 0.5, budget=3).any(axis=0).tolist() == [False, True, True, True]
+    # at or below the budget, nothing more goes, whatever the rate
+    for budget in (4, 5):
+        np.testing.assert_array_equal(prune_pixels(W, ALIVE, 0.75, budget=budget), ALIVE)
+    # a budget that the rate does not reach changes nothing
+    np.testing.assert_array_equal(prune_pixels(W, ALIVE, 0.5, budget=1), prune_pixels(W, ALIVE, 0.5))
+
+
+def test_a_pixel_budget_is_reached_over_iterations_and_held():
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(5, 100))
+    mask = np.ones_like(w, dtype=bool)
+    rs = RegionSettings(pixel_cut=0.3, pixel_budget=20)
+    counts = []
+    for _ in range(8):
+        mask = before_labelling(w, mask, rs)
+        counts.append(int(mask.any(axis=0).sum()))
+    # 100 -> 70 -> 49 -> 34 (round(0.3 * 49) = 15) -> 24 -> 20 (the budget, not 17) -> 20 ...
+    assert counts == [70, 49, 34, 24, 20, 20, 20, 20]

@@ -3,7 +3,8 @@
 In order (``settings.RegionSettings``; every step but 5 is off by default, which is the paper):
 
 1. ``pixel_cut``: remove a fraction of the input pixels still in use, all of a pixel's surviving
-   weights at once, those with the smallest joint magnitude (L2 norm) first;
+   weights at once, those with the smallest joint magnitude (L2 norm) first; with
+   ``pixel_budget``, never below that many pixels (the pixel stage ends there);
 2. ``cut``: remove a fraction of the surviving weights with the smallest |w|, of each neuron
    (``per_neuron``) or of all neurons together (``global``), so that a neuron's blob falls apart
    into its strong cores;
@@ -40,13 +41,19 @@ from regionprune.settings import SCOPES, RegionSettings
 REASONS = ("min_size", "rate", "max_regions")
 
 
-def prune_pixels(weight: FloatArray, mask: BoolArray, rate: float) -> BoolArray:
+def prune_pixels(
+    weight: FloatArray, mask: BoolArray, rate: float, budget: int | None = None
+) -> BoolArray:
     """Remove ``rate`` of the input pixels (columns) still in use, all their weights at once,
-    those whose surviving weights have the smallest L2 norm first (ties: lower pixel first)."""
+    those whose surviving weights have the smallest L2 norm first (ties: lower pixel first);
+    with ``budget``, only as many as leave ``budget`` pixels in use (none once at or below)."""
     weight, mask = np.asarray(weight), np.asarray(mask, dtype=bool)
     used = np.flatnonzero(mask.any(axis=0))
     norms = np.sqrt((np.where(mask, weight, 0.0).astype(np.float64) ** 2).sum(axis=0))
-    drop = used[lowest(norms[used], count_to_remove(rate, used.size))]
+    n = count_to_remove(rate, used.size)
+    if budget is not None:
+        n = min(n, max(0, used.size - budget))
+    drop = used[lowest(norms[used], n)]
     out = mask.copy()
     out[:, drop] = False
     return out
@@ -71,7 +78,7 @@ def before_labelling(weight: FloatArray, mask: BoolArray, rs: RegionSettings) ->
     """Steps 1-2 of an iteration: the mask whose connected regions are labelled next."""
     mask = np.asarray(mask, dtype=bool)
     if rs.pixel_cut:
-        mask = prune_pixels(weight, mask, rs.pixel_cut)
+        mask = prune_pixels(weight, mask, rs.pixel_cut, rs.pixel_budget)
     if rs.cut:
         mask = cut_weights(weight, mask, rs.cut, rs.cut_scope)
     return mask

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from regionprune.declare import Settings, setting
 from regionprune.settings import (
+    DATASET_PATTERN,
     METHODS,
     MagnitudeSettings,
     RegionSettings,
@@ -37,11 +38,13 @@ class DataSource(Settings):
         None,
         "folder holding the four IDX .gz files (or, for a grid over data sets, a folder per data"
         " set: {mnist: ..., fashion_mnist: ...}); null: download them from the official mirrors."
-        " Offline: snakemake --config 'data={local_dir: ../shared/data/mnist}'",
+        " Offline: snakemake --config 'data={local_dir: ../shared/data/mnist}'. A data set of"
+        " your own (any other data.dataset name) is read from here: the four IDX files at any"
+        " H x W, or one .npz with x_train, y_train, x_test, y_test (docs/data.md)",
         oneOf=[
             {"type": "null"},
             {"type": "string"},
-            {"type": "object", "propertyNames": {"enum": ["mnist", "fashion_mnist"]},
+            {"type": "object", "propertyNames": {"pattern": DATASET_PATTERN},
              "additionalProperties": {"type": "string"}},
         ],
     )  # fmt: skip
@@ -133,7 +136,7 @@ class FiguresSettings(Settings):
     neuron: int | str = setting(
         "auto", "neuron drawn large (the paper's Fig. 5); auto: the one closest to 35% pruned",
         oneOf=[{"type": "string", "enum": ["auto"]},
-               {"type": "integer", "minimum": 0, "maximum": 99}],
+               {"type": "integer", "minimum": 0}],
     )  # fmt: skip
     per_run: list[str] = setting(["region"], "methods whose runs get the per-run figures (any"
                                  " run's can be asked for by path)",

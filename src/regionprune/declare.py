@@ -24,6 +24,7 @@ _TYPES = {
     "float | None": ["number", "null"],
     "list[str]": "array",
     "list[float]": "array",
+    "list[int]": "array",
     "list[int | str]": "array",
 }
 

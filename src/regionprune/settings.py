@@ -26,14 +26,18 @@ from typing import Any, ClassVar
 from regionprune import network, scores
 from regionprune.declare import Settings, check, field_schema, setting
 
-#: The paper's network, 784 - 100 - 50 - 10 fully connected (section 4.1).
-LAYER_SIZES = (784, 100, 50, 10)
+#: The paper's hidden layers, 784 - 100 - 50 - 10 fully connected (section 4.1): the inputs and
+#: the classes come from the data set, the hidden widths from ``train.hidden``.
+PAPER_HIDDEN = (100, 50)
 #: The weight every pruning step works on: input layer -> hidden layer 1.
-W1 = f"{network.LAYERS[0]}.weight"
+W1 = network.W1
 
 ACTIVATIONS = tuple(network.ACTIVATIONS)
-#: The data sets ``data.SPECS`` knows (named here so that settings import no data code).
+#: The data sets ``data.SPECS`` knows (named here so that settings import no data code); any other
+#: name is a user's data set, read from ``data.local_dir``.
 DATASET_NAMES = ("mnist", "fashion_mnist")
+#: A data set's name: it becomes a folder name.
+DATASET_PATTERN = "^[a-z][a-z0-9_]*$"
 METHODS = ("region", "magnitude", "random")
 #: Region scores the pruning step can rank by (``scores.SCORES``); ``mean_abs`` is the paper's.
 SCORES = tuple(scores.SCORES)
@@ -57,11 +61,21 @@ class TrainSettings(Settings):
 
     prefix: ClassVar[str] = "train"
 
-    dataset: str = setting("mnist", "data set (IDX format)", enum=list(DATASET_NAMES),
-                           section="data")  # fmt: skip
+    dataset: str = setting(
+        "mnist",
+        "data set: mnist, fashion_mnist, or a name of your own for grey images in"
+        " data.local_dir (IDX files or one .npz; docs/data.md)",
+        pattern=DATASET_PATTERN, section="data",
+    )  # fmt: skip
     activation: str = setting(
         "sigmoid", "choice: sigmoid reproduces the paper's ~94.5% (relu: ~98%)",
         enum=list(ACTIVATIONS),
+    )  # fmt: skip
+    hidden: list[int] = setting(
+        list(PAPER_HIDDEN),
+        "widths of the hidden layers, input side first (the paper: [100, 50]); W1, the layer"
+        " region pruning works on, is always the first. Inputs and classes come from the data",
+        minItems=1, items={"type": "integer", "minimum": 1},
     )  # fmt: skip
     init: str = setting("default", "choice: PyTorch's default initialisation", enum=list(INITS))
     epochs: int = setting(15, "baseline training epochs (the paper: 15)", minimum=1)
@@ -94,9 +108,20 @@ class TrainSettings(Settings):
         ]
         if self.weight_decay:  # only when set, so that earlier folders keep their names
             parts.append(f"wd{_num(self.weight_decay)}")
+        if tuple(self.hidden) != PAPER_HIDDEN:  # likewise: the paper's shape keeps its folders
+            parts.append(f"h{self.hidden_text}")
         if self.train_limit is not None or self.test_limit is not None:
             parts.append(f"n{self.train_limit or 'all'}-{self.test_limit or 'all'}")
         return "_".join(parts)
+
+    @property
+    def hidden_text(self) -> str:
+        """The hidden widths as text, ``100-50``: a folder's part, a table's ``train_hidden``."""
+        return "-".join(str(w) for w in self.hidden)
+
+    def row(self) -> dict[str, Any]:
+        # text, so that pandas can group by it (a list is unhashable)
+        return {**super().row(), "train_hidden": self.hidden_text}
 
 
 @dataclass(frozen=True)
@@ -146,6 +171,13 @@ class RegionSettings(Settings):
         " iteration, all of a pixel's weights at once, smallest L2 norm first (0: off, the paper)",
         minimum=0, exclusiveMaximum=1,
     )  # fmt: skip
+    pixel_budget: int | None = setting(
+        None,
+        "carving: the pixel stage (pixel_cut) stops at this many input pixels in use, reached"
+        " over the iterations; later steps can still empty a pixel (null: no floor). Needs"
+        " pixel_cut > 0, the pace at which the budget is approached",
+        minimum=1,
+    )
     cut: float = setting(
         0.0,
         "carving, before labelling: fraction of the surviving W1 weights removed per iteration"
@@ -161,11 +193,22 @@ class RegionSettings(Settings):
                                       " regions, its highest by score (null: no cap, the paper)",
                                       minimum=1)  # fmt: skip
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.pixel_budget is not None and not self.pixel_cut:
+            raise ValueError(
+                "region.pixel_budget needs region.pixel_cut > 0: the fraction of the pixels in use"
+                f" removed per iteration until {self.pixel_budget} are left. Fix: set"
+                " region.pixel_cut (e.g. 0.2), or unset pixel_budget."
+            )
+
     def carving(self) -> list[str]:
         """Short names of the carving steps this setting turns on, in the order they run."""
         steps = []
         if self.pixel_cut:
             steps.append(f"px{_num(self.pixel_cut)}")
+        if self.pixel_budget is not None:
+            steps.append(f"pb{self.pixel_budget}")
         if self.cut:
             steps.append(f"cut{_num(self.cut)}" + ("g" if self.cut_scope == "global" else ""))
         if self.min_size > 1:
