@@ -6,8 +6,9 @@
 Prints the masks and region labels that differ (by file), the largest absolute difference of any
 weight, the table columns whose values differ (by name; text, integer and boolean columns must
 be equal) and the largest absolute difference of each float column. Columns of seconds are
-skipped. Exit status 1 if a file of A is missing from B, or a mask, label or non-float column
-differs.
+skipped. Columns that only B has are listed and not compared: a newer commit's new settings
+(``train_hidden``) add columns to every table. Exit status 1 if a file of A is missing from B, a
+column of A from B's table, or a mask, label or non-float column differs.
 """
 
 from __future__ import annotations
@@ -57,10 +58,13 @@ def compare(a: Path, b: Path) -> bool:
                 weights = max(weights, float(diff.max()))
     print(f"{arrays} masks and label arrays compared; largest weight difference {weights:.3g}")
     floats: dict[str, float] = {}
+    added: set[str] = set()
     tables = 0
     for pa, pb in _pairs(a, b, ".parquet", missing):
         ta, tb = pd.read_parquet(pa), pd.read_parquet(pb)
         tables += 1
+        added |= set(tb.columns) - set(ta.columns)
+        tb = tb[[c for c in tb.columns if c in ta.columns]]
         if list(ta.columns) != list(tb.columns) or len(ta) != len(tb):
             print(f"columns or rows differ: {pa.relative_to(a)}")
             same = False
@@ -87,6 +91,8 @@ def compare(a: Path, b: Path) -> bool:
         print(f"  {col}: {diff:.2g}")
     if not moved:
         print("  none")
+    if added:
+        print(f"columns only in B (not compared): {', '.join(sorted(added))}")
     return same and not missing
 
 

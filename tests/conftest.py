@@ -73,3 +73,29 @@ def same_results(a: Path, b: Path) -> None:
         for group in ("params", "masks"):
             for k in fa.get(group, {}):
                 np.testing.assert_array_equal(fa[f"{group}/{k}"][()], fb[f"{group}/{k}"][()])
+
+
+def synthetic_images(
+    n_train: int = 400, n_test: int = 200, shape: tuple[int, int] = (16, 20), classes: int = 4,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """A small learnable data set of grey images unlike MNIST: class c is a bright blob at its
+    own place on a noisy ``shape`` grid (uint8 images N x H x W, int64 labels 0..classes-1)."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    centres = [((1 + 2 * (c % 2)) * h // 4, (1 + 2 * (c // 2 % 2)) * w // 4 + c // 4)
+               for c in range(classes)]  # fmt: skip
+    yy, xx = np.mgrid[0:h, 0:w]
+
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = np.arange(n) % classes
+        rng.shuffle(y)
+        x = rng.uniform(0, 60, (n, h, w))
+        for i, c in enumerate(y):
+            cy, cx = np.add(centres[c], rng.integers(-1, 2, size=2))
+            x[i] += 190 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 6.0)
+        return np.clip(x, 0, 255).astype(np.uint8), y.astype(np.int64)
+
+    x_train, y_train = split(n_train)
+    x_test, y_test = split(n_test)
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}

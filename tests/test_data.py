@@ -95,8 +95,8 @@ def test_download_failure_lists_mirrors_and_fix(tmp_path):
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_unknown_dataset():
-    with pytest.raises(DataError, match="unknown data set 'cifar'"):
+def test_a_users_data_set_needs_a_folder():
+    with pytest.raises(DataError, match="'cifar' is not built in .* Fix: set data.local_dir"):
         fetch("cifar", Path("/nonexistent"))
 
 

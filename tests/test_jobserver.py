@@ -61,7 +61,8 @@ def test_a_job_in_the_server_is_the_same_job(server, tmp_path, mnist_dir):
     assert _no_times(served.stderr) == _no_times(alone.stderr).replace("here", "there")
     pd.testing.assert_frame_equal(pd.read_parquet(here), pd.read_parquet(there))
     # a failing job: the same message and exit status
-    bad = ["label", "--model", str(tmp_path / "missing.h5"), "--dataset", "mnist", "--settings",
+    bad = ["label", "--model", str(tmp_path / "missing.h5"), "--dataset", "mnist",
+               "--data-dir", str(mnist_dir), "--settings",
            "{}", "--iteration", "1", "--out-labels", "x.h5", "--out-table", "x.parquet"]  # fmt: skip
     alone, served = job(*bad), job(*bad, address=server["address"])
     assert alone.returncode == served.returncode != 0

@@ -1,14 +1,24 @@
-"""Data sets in the IDX format: obtain, verify by content checksum, load (numpy, no torch).
+"""Data sets of grey images: obtain, check, verify by content checksum, load (numpy, no torch).
 
-``fetch`` takes the four ``.gz`` files from a local folder or downloads them from the data set's
-mirrors, checks the MD5 of each file's *decompressed* content (a recompressed file with the same
-content is fine), and only then moves them into place, all four or none.
+Built in: MNIST and Fashion-MNIST. ``fetch`` takes their four IDX ``.gz`` files from a local folder
+or downloads them from the data set's mirrors, checks the MD5 of each file's *decompressed*
+content (a recompressed file with the same content is fine), and only then moves them into place,
+all four or none.
+
+A user's data set is any other name, read from a local folder (or file): the four IDX files at
+any H x W, or one ``.npz`` holding ``x_train, y_train, x_test, y_test`` (images N x H x W, uint8
+or floats in [0, 1]; integer labels 0..C-1; an optional ``class_names``). ``check_user_source``
+lists every problem of such a source, one line each naming the file; ``fetch`` writes the checked
+arrays as ``data.npz`` with ``info.json`` (image shape, classes, the copy's MD5) beside it, and
+every later reader verifies the copy against that MD5. ``describe`` gives any data set's image
+shape and classes: the network's inputs and outputs come from it, never from a constant.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -18,6 +28,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -95,12 +106,61 @@ FASHION_MNIST = DatasetSpec(
 
 SPECS: dict[str, DatasetSpec] = {MNIST.name: MNIST, FASHION_MNIST.name: FASHION_MNIST}
 
+#: A user's data set, as ``fetch`` writes it: the checked arrays, and what they hold.
+USER_DATA = "data.npz"
+USER_INFO = "info.json"
+#: The arrays a user's ``.npz`` must hold (``class_names`` may be added).
+NPZ_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
 
 def get_spec(name: str) -> DatasetSpec:
     try:
         return SPECS[name]
     except KeyError:
         raise DataError(f"unknown data set {name!r}; known: {sorted(SPECS)}") from None
+
+
+def is_builtin(dataset: str) -> bool:
+    return dataset in SPECS
+
+
+def copy_files(dataset: str) -> tuple[str, ...]:
+    """The files ``fetch`` places in a data set's folder: the four IDX files of a built-in
+    data set, ``data.npz`` and ``info.json`` of a user's."""
+    return IDX_FILES if is_builtin(dataset) else (USER_DATA, USER_INFO)
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What the network needs to know of a data set: the image shape and the classes."""
+
+    image_shape: tuple[int, int]
+    n_classes: int
+    class_names: tuple[str, ...]
+
+    @property
+    def n_pixels(self) -> int:
+        return self.image_shape[0] * self.image_shape[1]
+
+    def sizes(self, hidden: list[int] | tuple[int, ...]) -> tuple[int, ...]:
+        """A network's layer widths for this data: pixels, ``hidden``, classes."""
+        return (self.n_pixels, *hidden, self.n_classes)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"image_shape": list(self.image_shape), "n_classes": self.n_classes,
+                "class_names": list(self.class_names)}  # fmt: skip
+
+
+def describe(data_dir: str | os.PathLike[str], dataset: str) -> DataInfo:
+    """The image shape and classes of ``dataset``, whose copy is in ``data_dir``."""
+    if is_builtin(dataset):
+        spec = get_spec(dataset)
+        return DataInfo(spec.image_shape, spec.n_classes, spec.class_names)
+    path = Path(data_dir) / USER_INFO
+    with reading(path):
+        info = json.loads(path.read_text())
+        return DataInfo(tuple(info["image_shape"]), int(info["n_classes"]),  # type: ignore[arg-type]
+                        tuple(info["class_names"]))  # fmt: skip
 
 
 def content_md5(path: Path) -> str:
@@ -154,9 +214,20 @@ def _local_file(spec: DatasetSpec, folder: Path, name: str) -> Path:
     return src
 
 
-def check_local_dir(dataset: str, folder: str | os.PathLike[str]) -> None:
+def user_needs_folder(dataset: str) -> str:
+    return (
+        f"data set {dataset!r} is not built in ({', '.join(SPECS)}), so it is read from a local"
+        f" folder. Fix: set data.local_dir to the folder (or .npz file) that holds it, e.g."
+        f" --config 'data={{dataset: {dataset}, local_dir: /path/to/{dataset}}}' (docs/data.md)."
+    )
+
+
+def check_local_dir(dataset: str, folder: str | os.PathLike[str]) -> DataInfo:
     """Refuse a local folder that cannot give the data set, before anything runs: missing, a
-    file missing or empty, or a file whose content is not the data set's (its MD5)."""
+    file missing or empty, or a file whose content is not the data set's (its MD5); a user's
+    data set, every problem of its arrays (``check_user_source``). What it holds, if usable."""
+    if not is_builtin(dataset):
+        return check_user_source(folder)
     spec = get_spec(dataset)
     for name, expected in spec.md5.items():
         src = _local_file(spec, Path(folder), name)
@@ -166,6 +237,7 @@ def check_local_dir(dataset: str, folder: str | os.PathLike[str]) -> None:
                 f"of its content is {got}, expected {expected}. Fix: replace it with the "
                 "official file, or unset data.local_dir to download the files."
             )
+    return DataInfo(spec.image_shape, spec.n_classes, spec.class_names)
 
 
 def fetch(
@@ -175,7 +247,12 @@ def fetch(
     mirrors: list[str] | None = None,
     timeout: float = 60.0,
 ) -> list[Path]:
-    """Place the data set's four verified ``.gz`` files in ``out_dir``: all of them, or none."""
+    """Place the data set's four verified ``.gz`` files in ``out_dir``: all of them, or none.
+    A user's data set (not built in) is checked and written as ``data.npz`` and ``info.json``."""
+    if not is_builtin(dataset):
+        if local_dir is None:
+            raise DataError(user_needs_folder(dataset))
+        return import_user_data(dataset, local_dir, Path(out_dir))
     spec = get_spec(dataset)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -217,21 +294,40 @@ def _require_md5(path: Path, got: str, expected: str) -> None:
 
 
 def verify_copy(path: Path) -> None:
-    """A data file that ``fetch`` placed (``<dataset>/<name>``), against its data set's MD5."""
+    """A data file that ``fetch`` placed (``<dataset>/<name>``), against its data set's MD5
+    (a user's ``data.npz`` against the MD5 in the ``info.json`` beside it)."""
+    if path.name == USER_DATA:
+        _require_md5(path, _file_md5(path), _user_md5(path.parent))
+        return
     _require_md5(path, content_md5(path), get_spec(path.parent.name).md5[path.name])
 
 
 #: Arrays read and checked in this process, by file identity (``_identity``), kept only after
 #: ``remember``: the job server (``jobserver``) reads a data set once and its forked jobs find it
 #: here. A file changed since (other size, time or inode) is read and checked again.
-_KEPT: dict[tuple, NDArray[np.uint8]] = {}
+_KEPT: dict[tuple, Any] = {}
 _keeping = False
 
 
-def _identity(path: Path, expected_magic: int, md5: str | None) -> tuple:
+def _identity(path: Path, *extra: object) -> tuple:
     st = os.stat(path)
-    return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev,
-            expected_magic, md5)  # fmt: skip
+    return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, *extra)
+
+
+def _kept(path: Path, extra: tuple, read: Any) -> Any:
+    """``read()``, or what it gave for this file before (after ``remember``)."""
+    try:
+        key = _identity(path, *extra)
+    except OSError:
+        key = None
+    if key in _KEPT:
+        return _KEPT[key]
+    value = read()
+    if _keeping and key is not None:
+        for array in value.values() if isinstance(value, dict) else (value,):
+            array.setflags(write=False)
+        _KEPT[key] = value
+    return value
 
 
 def remember(data_dir: Path, dataset: str) -> None:
@@ -245,17 +341,7 @@ def remember(data_dir: Path, dataset: str) -> None:
 
 def _read_idx(path: Path, expected_magic: int, md5: str | None = None) -> NDArray[np.uint8]:
     """An IDX file's array; with ``md5``, checked against the MD5 of its content first."""
-    try:
-        key = _identity(path, expected_magic, md5)
-    except OSError:
-        key = None
-    if key in _KEPT:
-        return _KEPT[key]
-    array = _read_idx_file(path, expected_magic, md5)
-    if _keeping and key is not None:
-        array.setflags(write=False)
-        _KEPT[key] = array
-    return array
+    return _kept(path, (expected_magic, md5), lambda: _read_idx_file(path, expected_magic, md5))
 
 
 def _read_idx_file(path: Path, expected_magic: int, md5: str | None) -> NDArray[np.uint8]:
@@ -278,11 +364,19 @@ def _read_idx_file(path: Path, expected_magic: int, md5: str | None) -> NDArray[
 
 def load_split(
     data_dir: Path, dataset: str, split: str, limit: int | None = None
-) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
-    """Images as ``(N, H*W)`` uint8 and labels as ``(N,)`` uint8; the first ``limit`` only."""
-    spec = get_spec(dataset)
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Images as ``(N, H*W)`` (uint8, or float32 in [0, 1] for a user's float images) and
+    labels as ``(N,)`` integers; the first ``limit`` only."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if not is_builtin(dataset):
+        path = Path(data_dir) / USER_DATA
+        md5 = _user_md5(Path(data_dir))
+        arrays = _kept(path, (md5,), lambda: _read_user_copy(path, md5))
+        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        n = len(labels) if limit is None else min(limit, len(labels))
+        return images[:n].reshape(n, -1).copy(), labels[:n].copy()
+    spec = get_spec(dataset)
     images_file, labels_file = spec.splits[split]
     images = _read_idx(Path(data_dir) / images_file, 2051, spec.md5[images_file])
     labels = _read_idx(Path(data_dir) / labels_file, 2049, spec.md5[labels_file])
@@ -312,6 +406,221 @@ def read_blank_pixels(path: Path) -> NDArray[np.bool_]:
     return table["blank"].to_numpy(dtype=bool)
 
 
-def unit_pixels(images: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """Pixels as float32 in [0, 1], the network's input (``training.as_float`` on a tensor)."""
-    return np.asarray(images).astype(np.float32) / np.float32(255.0)
+def unit_pixels(images: NDArray[Any]) -> NDArray[np.float32]:
+    """Pixels as float32 in [0, 1], the network's input (``training.as_float`` on a tensor):
+    uint8 over 255; float images are in [0, 1] already."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        return images.astype(np.float32)
+    return images.astype(np.float32) / np.float32(255.0)
+
+
+# ---- a user's data set ------------------------------------------------------------------------
+
+#: The IDX files of a user's data set, by the array they hold.
+_IDX_ARRAYS = dict(zip(NPZ_ARRAYS, IDX_FILES))
+
+
+def _read_user_idx(folder: Path) -> tuple[dict[str, np.ndarray], list[str]]:
+    arrays, problems = {}, []
+    for name, file in _IDX_ARRAYS.items():
+        path = folder / file
+        if not path.is_file():
+            problems.append(f"{path}: missing (an IDX data set needs the four files {', '.join(IDX_FILES)})")
+            continue
+        try:
+            arrays[name] = _read_idx_file(path, 2051 if name.startswith("x") else 2049, None)
+        except (DataError, DamagedFile) as err:
+            problems.append(f"{path}: not an IDX {'image' if name.startswith('x') else 'label'}"
+                            f" file ({getattr(err, 'reason', err)})")  # fmt: skip
+    return arrays, problems
+
+
+def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as err:  # not a zip, truncated, object arrays
+        return {}, [f"{path}: cannot be read as an .npz file ({str(err).splitlines()[0]})"]
+    missing = [k for k in NPZ_ARRAYS if k not in arrays]
+    problems = [
+        f"{path}: no array {k} (an .npz data set holds {', '.join(NPZ_ARRAYS)}, and may hold"
+        " class_names)"
+        for k in missing
+    ]
+    return arrays, problems
+
+
+def find_user_source(source: str | os.PathLike[str]) -> tuple[Path, str]:
+    """(the file or folder to read, its form: ``npz`` or ``idx``) of a user's ``local_dir``."""
+    path = Path(source)
+    fix = (f"Fix: point data.local_dir at a folder holding the four IDX files ({', '.join(IDX_FILES)})"
+           f" or one .npz file with {', '.join(NPZ_ARRAYS)}, or at the .npz file itself.")  # fmt: skip
+    if path.is_file():
+        if path.suffix != ".npz":
+            raise DataError(f"data.local_dir: {path.resolve()} is a file but no .npz. {fix}")
+        return path, "npz"
+    if not path.is_dir():
+        raise DataError(f"data.local_dir: {path.resolve()} does not exist. {fix}")
+    npz = sorted(path.glob("*.npz"))
+    idx = [f for f in IDX_FILES if (path / f).exists()]
+    if len(npz) == 1 and not idx:
+        return npz[0], "npz"
+    if len(npz) > 1:
+        raise DataError(f"data.local_dir: {path.resolve()} holds {len(npz)} .npz files"
+                        f" ({', '.join(p.name for p in npz)}): which is the data set? {fix}")  # fmt: skip
+    if npz and idx:
+        raise DataError(f"data.local_dir: {path.resolve()} holds both an .npz file and IDX"
+                        f" files: which is the data set? {fix}")  # fmt: skip
+    if not idx:
+        raise DataError(f"data.local_dir: {path.resolve()} holds no .npz file and no IDX files. {fix}")
+    return path, "idx"
+
+
+def check_arrays(arrays: dict[str, np.ndarray], where: str) -> list[str]:
+    """Every problem of a user's arrays, one line each naming ``where`` (the file): shapes,
+    dtypes, value and label ranges, matching counts, classes without images."""
+    problems = []
+    xs = {k: arrays[k] for k in ("x_train", "x_test") if k in arrays}
+    ys = {k: arrays[k] for k in ("y_train", "y_test") if k in arrays}
+    for k, x in xs.items():
+        if x.ndim != 3:
+            problems.append(f"{where}: {k} has shape {x.shape}; images must be N x H x W."
+                            " Fix: reshape them to (N, H, W)")  # fmt: skip
+        elif 0 in x.shape:
+            problems.append(f"{where}: {k} is empty (shape {x.shape})")
+        if x.dtype == np.uint8:
+            continue
+        if not np.issubdtype(x.dtype, np.floating):
+            problems.append(f"{where}: {k} is {x.dtype}; images must be uint8 (0-255) or floats"
+                            " in [0, 1]")  # fmt: skip
+        elif x.size and not (np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1):
+            problems.append(f"{where}: {k} holds floats from {np.nanmin(x):g} to {np.nanmax(x):g};"
+                            " float images must lie in [0, 1]. Fix: divide by the maximum, or"
+                            " give uint8")  # fmt: skip
+    shapes = {x.shape[1:] for x in xs.values() if x.ndim == 3}
+    if len(shapes) > 1:
+        problems.append(f"{where}: x_train's images are {xs['x_train'].shape[1:]} but x_test's"
+                        f" {xs['x_test'].shape[1:]}; both splits need one image shape")  # fmt: skip
+    if len({x.dtype for x in xs.values()}) > 1:
+        problems.append(f"{where}: x_train is {xs['x_train'].dtype} but x_test"
+                        f" {xs['x_test'].dtype}; give both splits one dtype")  # fmt: skip
+    names = arrays.get("class_names")
+    n_named = None
+    if names is not None:
+        if names.ndim != 1 or names.dtype.kind not in "US":
+            problems.append(f"{where}: class_names must be a 1-D array of strings")
+        else:
+            n_named = len(names)
+    good_labels = True
+    for k, y in ys.items():
+        if y.ndim != 1:
+            problems.append(f"{where}: {k} has shape {y.shape}; labels must be one integer per"
+                            " image, shape (N,)")  # fmt: skip
+            good_labels = False
+        elif not np.issubdtype(y.dtype, np.integer):
+            problems.append(f"{where}: {k} is {y.dtype}; labels must be integers 0..C-1")
+            good_labels = False
+        elif y.size and y.min() < 0:
+            problems.append(f"{where}: {k} holds the label {y.min()}; labels must be 0..C-1")
+            good_labels = False
+        elif n_named is not None and y.size and y.max() >= n_named:
+            problems.append(f"{where}: {k} holds the label {y.max()}, out of range for"
+                            f" {n_named} class_names (0..{n_named - 1})")  # fmt: skip
+            good_labels = False
+    for split in ("train", "test"):
+        x, y = arrays.get(f"x_{split}"), arrays.get(f"y_{split}")
+        if x is not None and y is not None and len(x) != len(y):
+            problems.append(f"{where}: x_{split} holds {len(x)} images but y_{split}"
+                            f" {len(y)} labels; they must pair up")  # fmt: skip
+    if good_labels and len(ys) == 2 and all(y.size for y in ys.values()):
+        n = n_named or int(max(y.max() for y in ys.values())) + 1
+        if n < 2:
+            problems.append(f"{where}: the labels name {n} class; a classifier needs two or more")
+        for k, y in ys.items():
+            absent = np.flatnonzero(np.bincount(y, minlength=n) == 0)
+            if len(absent):
+                problems.append(f"{where}: {k} has no images of class(es)"
+                                f" {absent[:10].tolist()}; labels must be 0..{n - 1}, each"
+                                " class present in both splits")  # fmt: skip
+    return problems
+
+
+def read_user_source(source: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], DataInfo]:
+    """A user's data set from ``data.local_dir``, checked: its arrays (images N x H x W, labels
+    int64) and what they hold. Every problem found is raised together, one line each."""
+    path, form = find_user_source(source)
+    arrays, problems = _read_npz(path) if form == "npz" else _read_user_idx(path)
+    where = str(path.resolve())
+    problems += check_arrays(arrays, where)
+    if problems:
+        raise DataError(
+            f"data.local_dir ({where}) cannot be used:\n  " + "\n  ".join(problems)
+        )
+    ys = (arrays["y_train"], arrays["y_test"])
+    names = arrays.get("class_names")
+    n = len(names) if names is not None else int(max(y.max() for y in ys)) + 1
+    class_names = tuple(str(c) for c in names) if names is not None else tuple(map(str, range(n)))
+    x_dtype = np.uint8 if arrays["x_train"].dtype == np.uint8 else np.float32
+    out = {
+        "x_train": np.ascontiguousarray(arrays["x_train"], dtype=x_dtype),
+        "y_train": arrays["y_train"].astype(np.int64),
+        "x_test": np.ascontiguousarray(arrays["x_test"], dtype=x_dtype),
+        "y_test": arrays["y_test"].astype(np.int64),
+    }
+    shape = out["x_train"].shape[1:]
+    return out, DataInfo((int(shape[0]), int(shape[1])), n, class_names)
+
+
+def check_user_source(source: str | os.PathLike[str]) -> DataInfo:
+    """Refuse a user's data source that cannot be used, before anything runs (``DataError``
+    with every problem); what it holds, where it can."""
+    return read_user_source(source)[1]
+
+
+def _file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def import_user_data(dataset: str, source: str | os.PathLike[str], out_dir: Path) -> list[Path]:
+    """Check a user's data source and write it as ``data.npz`` and ``info.json`` in
+    ``out_dir``: both, or neither."""
+    arrays, info = read_user_source(source)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".fetch-") as tmp:
+        data = Path(tmp) / USER_DATA
+        np.savez(data, **arrays)
+        record = {"dataset": dataset, **info.to_dict(), "md5": _file_md5(data),
+                  "source": str(Path(source).resolve()),
+                  "images": {"train": len(arrays["y_train"]), "test": len(arrays["y_test"])},
+                  "dtype": str(arrays["x_train"].dtype)}  # fmt: skip
+        (Path(tmp) / USER_INFO).write_text(json.dumps(record, indent=1) + "\n")
+        log.info("%s: %d + %d images of %s, %d classes, %s", dataset, len(arrays["y_train"]),
+                 len(arrays["y_test"]), "x".join(map(str, info.image_shape)), info.n_classes,
+                 record["dtype"])  # fmt: skip
+        placed = []
+        for name in (USER_DATA, USER_INFO):  # the info last: it vouches for the data
+            os.replace(Path(tmp) / name, out_dir / name)
+            placed.append(out_dir / name)
+    return placed
+
+
+def _user_md5(data_dir: Path) -> str:
+    path = data_dir / USER_INFO
+    with reading(path):
+        return str(json.loads(path.read_text())["md5"])
+
+
+def _read_user_copy(path: Path, md5: str) -> dict[str, np.ndarray]:
+    with reading(path):
+        raw = path.read_bytes()
+    _require_md5(path, hashlib.md5(raw).hexdigest(), md5)
+    import io
+
+    with reading(path), np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+        return {k: npz[k] for k in NPZ_ARRAYS}

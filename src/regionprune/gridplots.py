@@ -99,9 +99,15 @@ def ratio_histograms_figure(runs: pd.DataFrame, neurons: pd.DataFrame, keys: lis
 
 
 def pixel_usage_figure(
-    runs: pd.DataFrame, pixels: pd.DataFrame, keys: list[str], shape: tuple[int, int]
+    runs: pd.DataFrame,
+    pixels: pd.DataFrame,
+    keys: list[str],
+    shapes: dict[str, tuple[int, int]],
 ) -> Figure:
-    """Per input pixel, hidden neurons still using it after the last iteration (mean over seeds)."""
+    """Per input pixel, hidden neurons still using it after the last iteration (mean over seeds);
+    ``shapes``: each data set's image shape (a facet's runs share one data set, or the grid
+    varies the data set, which makes it a facet key)."""
+    dataset_of = dict(zip(runs["run"], runs["train_dataset"].astype(str)))
     facets = _facets(runs, [k for k in keys if k != "method"])
     methods = list(dict.fromkeys(runs["method"]))
     fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
@@ -111,6 +117,7 @@ def pixel_usage_figure(
         for j, (title, ids) in enumerate(facets.items()):
             ax = axes[i][j]
             sub = pixels[(pixels["method"] == method) & pixels["run"].isin(ids)]
+            shape = shapes[dataset_of[ids[0]]]
             img = sub.groupby("pixel")["neurons"].mean().reindex(range(shape[0] * shape[1]))
             im = ax.imshow(img.to_numpy().reshape(shape), cmap="magma", vmin=0, vmax=vmax)
             used = int((img > 0).sum())

@@ -61,17 +61,20 @@ def set_determinism(threads: int) -> None:
 @dataclass
 class Split:
     """A data split on the device: pixels stay uint8 (a quarter of float32's memory) and become
-    floats in [0, 1] per batch, exactly the values a float copy of the whole set would hold."""
+    floats in [0, 1] per batch, exactly the values a float copy of the whole set would hold.
+    A user's float images stay float32 (already in [0, 1])."""
 
-    x: torch.Tensor  # (N, 784) uint8
+    x: torch.Tensor  # (N, H*W) uint8, or float32
     y: torch.Tensor  # (N,) int64
 
 
 def as_float(x: torch.Tensor) -> torch.Tensor:
+    if x.dtype != torch.uint8:
+        return x.to(torch.float32)
     return x.to(torch.float32).div_(255.0)
 
 
-def to_split(images: NDArray[np.uint8], labels: NDArray[np.uint8], device: torch.device) -> Split:
+def to_split(images: NDArray, labels: NDArray, device: torch.device) -> Split:
     x = torch.from_numpy(images).to(device)
     y = torch.from_numpy(labels.astype(np.int64)).to(device)
     return Split(x, y)

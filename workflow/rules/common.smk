@@ -15,7 +15,17 @@ from regionprune.config import (
     runs_from_config,
 )
 from regionprune.derived import config_error, config_problems
-from regionprune.data import IDX_FILES, DataError, check_local_dir, get_spec
+from regionprune.data import (
+    IDX_FILES,
+    SPECS,
+    USER_DATA,
+    USER_INFO,
+    DataError,
+    check_local_dir,
+    copy_files,
+    is_builtin,
+    user_needs_folder,
+)
 from regionprune.labels import Labels
 from regionprune.settings import stage_path
 
@@ -55,16 +65,23 @@ def matched_iter(method="{matched}"):
     return stage_path(f"{PRUNING}/{method}", "{k}")
 
 
+#: The files a user's data set becomes in results/data/<name>/ (import_data).
+USER_FILES = (USER_DATA, USER_INFO)
+
+
 def data_files(dataset):
-    get_spec(dataset)  # an unknown data set fails here, with the known ones named
-    return [f"{RESULTS}/data/{dataset}/{f}" for f in IDX_FILES]
+    """The files of a data set's copy in results/data/<dataset>/ (fetch, import_data)."""
+    return [f"{RESULTS}/data/{dataset}/{f}" for f in copy_files(dataset)]
 
 
 # Every combination of the grid is checked like the base config, then becomes a run.
 for combination in expand_grid(config):
     if problems := config_problems(combination):
         raise WorkflowError(config_error(problems, "a combination of the grid"))
-RUNS = runs_from_config(config)
+try:  # settings that depend on each other are checked as the runs are made
+    RUNS = runs_from_config(config)
+except ValueError as err:
+    raise WorkflowError(config_error([str(err)])) from None
 TRAIN = {r.train.name: r.train for r in RUNS.values()}
 MAGNITUDE = {r.magnitude.name: r.magnitude for r in RUNS.values()}
 REGION = {r.region.name: r.region for r in RUNS.values()}
@@ -84,6 +101,9 @@ try:  # the sections that are no run's settings, checked as the jobs will read t
     # a local folder that cannot give the data is refused now, not in the fetch job; checked
     # only while a fetch is still to run (the copies in results/data are then what counts)
     LOCAL_DIRS = {ds: DATA_SOURCE.folder(ds, USED_DATASETS) for ds in USED_DATASETS}
+    for ds, folder in LOCAL_DIRS.items():  # a user's data set has no mirrors to download from
+        if not is_builtin(ds) and not folder:
+            raise DataError(user_needs_folder(ds))
     # a download may fail for a while; a local copy that fails would fail again
     FETCH_RETRIES = 0 if all(LOCAL_DIRS.values()) else 2
     for ds, folder in LOCAL_DIRS.items():

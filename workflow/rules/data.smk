@@ -1,5 +1,6 @@
 rule fetch:
-    """Obtain the data set's IDX files (local folder or download), verified by content MD5."""
+    """Obtain a built-in data set's IDX files (local folder or download), verified by content
+    MD5."""
     output:
         [f"{RESULTS}/data/{{dataset}}/{f}" for f in IDX_FILES],
     log:
@@ -17,6 +18,14 @@ rule fetch:
     shell:
         "python -m regionprune fetch --dataset {wildcards.dataset}"
         " --source {params.source:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+use rule fetch as import_data with:
+    output:
+        [f"{RESULTS}/data/{{dataset}}/{f}" for f in USER_FILES],
+    retries: 0
+    message:
+        "import {wildcards.dataset} from data.local_dir (checked)"
 
 
 rule blank_pixels:

@@ -58,6 +58,7 @@ rule label:
     (after the carving steps that come before labelling, when configured)."""
     input:
         model=previous_model,
+        data=train_data,
     output:
         labels=f"{RUNS_DIR}/{REGION_ITER}/regions.h5",
         table=f"{RUNS_DIR}/{REGION_ITER}/regions.parquet",
@@ -70,12 +71,14 @@ rule label:
         ENV
     params:
         dataset=lambda w: TRAIN[w.train].dataset,
+        data_dir=data_dir,
         settings=lambda w: REGION[w.region].to_json(),
         code=code_version("label"),
     message:
         f"label regions {about('pruning', 'k')}"
     shell:
         "python -m regionprune label --model {input.model:q} --dataset {params.dataset}"
+        " --data-dir {params.data_dir:q}"
         " --settings {params.settings:q} --iteration {wildcards.k}"
         " --out-labels {output.labels:q} --out-table {output.table:q} > {log:q} 2>&1"
 

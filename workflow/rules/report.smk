@@ -3,6 +3,7 @@ rule collect:
     input:
         unpack(run_stage_files),
         blank=blank_pixels,
+        data=train_data,
     output:
         **{t: f"{RUNS_DIR}/{STAGE}/summary/{t}.parquet" for t in RUN_TABLES},
     log:
@@ -12,6 +13,7 @@ rule collect:
         ENV
     params:
         row=lambda w: json.dumps(the_run(w).row()),
+        data_dir=data_dir,
         train=train_json,
         region=region_json,
         regions=lambda w, input: " ".join(input.regions),
@@ -21,6 +23,7 @@ rule collect:
     shell:
         "python -m regionprune collect --settings-row {params.row:q}"
         " --blank-pixels {input.blank:q} --train-settings {params.train:q}"
+        " --data-dir {params.data_dir:q}"
         " --region-settings {params.region:q}"
         " --checkpoints {input.checkpoints:q} --epochs {input.epochs:q} --regions {params.regions}"
         " --out-iterations {output.iterations:q} --out-epochs {output.epochs:q}"
@@ -32,6 +35,7 @@ rule figures:
     """The paper's figures for one run, plus pruning-ratio histogram and stage curves."""
     input:
         unpack(run_figure_inputs),
+        data=train_data,
     output:
         **figure_outputs(f"{RUNS_DIR}/{STAGE}/figures", FIGURES, "paper", "run"),
     log:
@@ -41,6 +45,7 @@ rule figures:
         ENV
     params:
         dataset=lambda w: TRAIN[w.train].dataset,
+        data_dir=data_dir,
         region=region_json,
         settings=FIGURE_SETTINGS.to_json("neuron"),
         out_dir=lambda w, output: os.path.dirname(output.w1_baseline),
@@ -48,7 +53,7 @@ rule figures:
     message:
         f"figures of {about('run')}"
     shell:
-        "python -m regionprune figures --dataset {params.dataset}"
+        "python -m regionprune figures --dataset {params.dataset} --data-dir {params.data_dir:q}"
         " --region-settings {params.region:q} --settings {params.settings:q}"
         " --baseline {input.baseline:q} --magnitude {input.magnitude:q}"
         " --final {input.final:q} --stages {input.iterations:q}"
@@ -94,6 +99,7 @@ rule grid_figures:
             t: f"{SUMMARY}/{t}.parquet"
             for t in ("runs", "iterations", "neurons", "pixels")
         },
+        data=[f for ds in USED_DATASETS for f in data_files(ds)],
     output:
         **figure_outputs(f"{SUMMARY}/figures", GRID_FIGURES, "grid"),
     log:
@@ -103,10 +109,12 @@ rule grid_figures:
         ENV
     params:
         out_dir=lambda w, output: os.path.dirname(output.accuracy_density),
+        data_root=f"{RESULTS}/data",
         code=code_version("grid_figures"),
     message:
         f"figures across the grid in {SUMMARY}/figures"
     shell:
         "python -m regionprune grid_figures --runs {input.runs:q}"
         " --iterations {input.iterations:q} --neurons {input.neurons:q}"
-        " --pixels {input.pixels:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        " --pixels {input.pixels:q} --data-root {params.data_root:q}"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"

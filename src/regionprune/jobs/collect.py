@@ -13,6 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the blank_pixels table of the run's training images")  # fmt: skip
     p.add_argument("--train-settings", required=True,
                    help="TrainSettings as JSON: the data set, for the image shape")  # fmt: skip
+    p.add_argument("--data-dir", type=Path, required=True,
+                   help="the data set's folder: its image shape and classes")  # fmt: skip
     p.add_argument("--region-settings", required=True,
                    help="RegionSettings as JSON: the connectivity of the readability measures")  # fmt: skip
     p.add_argument("--checkpoints", type=Path, nargs="+", required=True,
@@ -30,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from regionprune.data import get_spec, read_blank_pixels
+    from regionprune.data import describe, read_blank_pixels
     from regionprune.metrics import neuron_table, pixel_usage, run_row, stage_metrics
     from regionprune.regions import label_neurons
     from regionprune.settings import W1, RegionSettings, TrainSettings
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> None:
     row = json.loads(args.settings_row)
     run_id = row["run"]
     ts = TrainSettings.from_json(args.train_settings)
-    shape = get_spec(ts.dataset).image_shape
+    shape = describe(args.data_dir, ts.dataset).image_shape
     inactive = read_blank_pixels(args.blank_pixels)
     ckpts = [load_checkpoint(p) for p in args.checkpoints]
     # every stage labelled once, afresh, the same way for every method (metrics.stage_metrics)

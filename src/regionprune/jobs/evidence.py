@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from regionprune.config import EvidenceSettings
-    from regionprune.data import get_spec, load_split, unit_pixels
+    from regionprune.data import describe, load_split, unit_pixels
     from regionprune.explain.deletion import Ranked, deletion_test, faithfulness_table
     from regionprune.explain.importance import Net, region_importance
     from regionprune.regions import label_neurons
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> None:
     ts = TrainSettings.from_json(args.train_settings)
     connectivity = RegionSettings.from_json(args.region_settings).connectivity
     torch.set_num_threads(args.threads)
-    spec = get_spec(ts.dataset)
+    spec = describe(args.data_dir, ts.dataset)
     x, y = load_split(args.data_dir, ts.dataset, "test", ts.test_limit)
     x = unit_pixels(x)
     ckpt = load_checkpoint(args.model)

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> None:
     import numpy as np
 
     from regionprune.config import EvidenceSettings
-    from regionprune.data import get_spec, load_split
+    from regionprune.data import describe, load_split
     from regionprune.explain import figures as EF
     from regionprune.explain import importance as EI
     from regionprune.figures import save_figure, weight_rgb
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> None:
 
     es = EvidenceSettings.from_json(args.settings)
     ts = TrainSettings.from_json(args.train_settings)
-    spec = get_spec(ts.dataset)
+    spec = describe(args.data_dir, ts.dataset)
     shape, names = spec.image_shape, list(spec.class_names)
     images, y = load_split(args.data_dir, ts.dataset, "test", ts.test_limit)
     means = np.stack([images[y == c].mean(axis=0) for c in range(spec.n_classes)])

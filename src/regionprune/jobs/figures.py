@@ -8,6 +8,8 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist", help="gives the input image shape")
+    p.add_argument("--data-dir", type=Path, required=True,
+                   help="the data set's folder: its image shape and classes")  # fmt: skip
     p.add_argument("--baseline", type=Path, required=True, help="the baseline checkpoint")
     p.add_argument("--magnitude", type=Path, required=True,
                    help="checkpoint of the first pruning (iteration 0)")  # fmt: skip
@@ -23,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from regionprune import figures as F
-    from regionprune.data import get_spec
+    from regionprune.data import describe
     from regionprune.pruning import neuron_pruning_ratios
     from regionprune.regions import label_neurons
     from regionprune.config import FiguresSettings
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> None:
     connectivity = RegionSettings.from_json(args.region_settings).connectivity
     wanted = FiguresSettings.from_json(args.settings).neuron
 
-    shape = get_spec(args.dataset).image_shape
+    shape = describe(args.data_dir, args.dataset).image_shape
     base, mag, final = (load_checkpoint(p) for p in (args.baseline, args.magnitude, args.final))
     maps = {
         name: F.weight_rgb(c.params[W1], c.mask(W1), shape)

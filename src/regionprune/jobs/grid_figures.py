@@ -12,12 +12,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=Path, required=True, help="summary iterations.parquet")
     p.add_argument("--neurons", type=Path, required=True, help="summary neurons.parquet")
     p.add_argument("--pixels", type=Path, required=True, help="summary pixels.parquet")
+    p.add_argument("--data-root", type=Path, required=True,
+                   help="the folder of the data sets' folders: their image shapes")  # fmt: skip
     p.add_argument("--out-dir", type=Path, required=True)
 
 
 def run(args: argparse.Namespace) -> None:
     from regionprune import gridplots as G
-    from regionprune.data import get_spec
+    from regionprune.data import describe
     from regionprune.metrics import grid_keys
     from regionprune.figures import save_figure
     from regionprune.storage import read_table
@@ -25,12 +27,15 @@ def run(args: argparse.Namespace) -> None:
     runs = read_table(args.runs)
     iterations = read_table(args.iterations)
     keys = grid_keys(runs)
-    shape = get_spec(str(runs["train_dataset"].iloc[0])).image_shape
+    shapes = {
+        str(ds): describe(args.data_root / str(ds), str(ds)).image_shape
+        for ds in runs["train_dataset"].unique()
+    }
     figs = {
         "accuracy_density": G.accuracy_density_figure(runs, iterations, keys),
         "frontier": G.frontier_figure(runs, iterations, keys),
         "ratio_histograms": G.ratio_histograms_figure(runs, read_table(args.neurons), keys),
-        "pixel_usage": G.pixel_usage_figure(runs, read_table(args.pixels), keys, shape),
+        "pixel_usage": G.pixel_usage_figure(runs, read_table(args.pixels), keys, shapes),
     }
     for name, fig in figs.items():
         save_figure(fig, args.out_dir, name, dpi=300)  # print resolution

@@ -10,6 +10,8 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, required=True, help="checkpoint of the previous stage")
     p.add_argument("--dataset", default="mnist", help="gives the input image shape")
+    p.add_argument("--data-dir", type=Path, required=True,
+                   help="the data set's folder: its image shape and classes")  # fmt: skip
     p.add_argument("--settings", required=True,
                    help="RegionSettings as JSON (connectivity; pixel_cut, cut, cut_scope)")  # fmt: skip
     p.add_argument("--iteration", type=int, required=True)
@@ -22,7 +24,7 @@ def run(args: argparse.Namespace) -> None:
 
     from regionprune.carving import before_labelling
     from regionprune.codehash import code_version
-    from regionprune.data import get_spec
+    from regionprune.data import describe
     from regionprune.regions import label_neurons, region_table
     from regionprune.settings import W1, RegionSettings
     from regionprune.storage import load_checkpoint, save_labels, write_table
@@ -31,7 +33,7 @@ def run(args: argparse.Namespace) -> None:
     ckpt = load_checkpoint(args.model)
     before = ckpt.mask(W1)
     mask = before_labelling(ckpt.params[W1], before, rs)
-    labels = label_neurons(mask, get_spec(args.dataset).image_shape, rs.connectivity)
+    labels = label_neurons(mask, describe(args.data_dir, args.dataset).image_shape, rs.connectivity)
     table = region_table(ckpt.params[W1], labels)
     log = logging.getLogger(__name__)
     if rs.pixel_cut or rs.cut:
