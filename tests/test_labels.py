@@ -25,6 +25,17 @@ def test_part_names_each_setting_shortly():
     assert part("region_retrain_epochs", 2) == "retrain epochs 2"
     assert part("train_train_limit", None) == "train limit none"
     assert part("iterations", 4) == "4 iterations"
+    assert part("train_hidden", "300-100") == "hidden 300-100"
+
+
+def test_a_grid_over_shapes_is_labelled_by_the_widths():
+    rows = _rows({"train": {"hidden": [[100, 50], [300, 100], [100, 100, 50]]}})
+    assert list(run_labels(pd.DataFrame(rows))) == [
+        "s0 · hidden 100-50 · region", "s0 · hidden 300-100 · region",
+        "s0 · hidden 100-100-50 · region",
+    ]  # fmt: skip
+    # only a shape other than the paper's names its folder, so the paper's folders stay
+    assert [r["run"].split("/")[0].split("_s0")[1] for r in rows] == ["", "_h300-100", "_h100-100-50"]
 
 
 def test_a_label_names_the_seed_what_varies_and_the_method():

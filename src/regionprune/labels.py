@@ -27,6 +27,8 @@ def part(column: str, value: Any) -> str:
     """One setting in words: ``s0``, ``region``, ``relu``, ``rate 0.4``, ``mag rate 0.5``."""
     if column == "train_seed":
         return f"s{value}"
+    if column == "train_hidden":  # widths read alone say nothing: "hidden 300-100"
+        return f"hidden {value}"
     if isinstance(value, str):
         return value  # enum-like settings read alone: region, relu, mean_abs, cut0.1_cap2
     if column == "iterations":
