@@ -266,3 +266,110 @@ def test_deletion_test_runs_every_registered_method_at_equal_counts():
     acc, _ = dl.deletion_curve(net, first, np.array([0, round(0.25 * n)]), x[y == c], y[y == c], c)
     got = table[(table["method"] == "region") & (table["class"] == c)]["class_acc"].to_numpy()
     assert got[:2].tolist() == acc.tolist()
+
+
+# ---- a hand-built network whose answer is known: one region carries class 0 --------------------
+#
+# 2 x 6 images, one hidden layer of 3 ReLU neurons, 2 classes. Neuron 0 reads region A, the
+# pixels of columns 0-1 (flat 0, 1, 6, 7), with weight 1 each; class 0's logit is 2 h0 - 3. Neurons
+# 1 and 2 read four single-pixel regions (pixels 3, 5, 9, 11) with weight 0.01, and class 1's
+# logit is their sum. A class-0 image lights region A (h0 = 4: logit 5); a class-1 image leaves it
+# dark (logit -3). Deleting 3 or more of A's 4 weights makes every class-0 image wrong; nothing
+# else changes any answer. 8 weights survive: region A is half of them.
+HAND_SHAPE = (2, 6)
+REGION_A = [0, 1, 6, 7]
+
+
+def hand_built():
+    w1 = np.zeros((3, 12), dtype=np.float32)
+    w1[0, REGION_A] = 1.0
+    w1[1, [3, 5]] = 0.01
+    w1[2, [9, 11]] = 0.01
+    params = {
+        "fc1.weight": w1, "fc1.bias": np.zeros(3, np.float32),
+        "fc2.weight": np.array([[2.0, 0.0, 0.0], [0.0, 1.0, 1.0]], np.float32),
+        "fc2.bias": np.array([-3.0, 0.0], np.float32),
+    }  # fmt: skip
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.2, 0.6, (40, 12)).astype(np.float32)
+    y = np.arange(40) % 2
+    x[np.ix_(y == 0, REGION_A)] = 1.0
+    x[np.ix_(y == 1, REGION_A)] = 0.0
+    mask = w1 != 0
+    net = ev.Net.from_params(params, "relu", mask)
+    return net, label_neurons(mask, HAND_SHAPE, 8), x, y
+
+
+def hand_deletion(budgets=(0.125, 0.5), draws=10, seed=0):
+    net, labels, x, y = hand_built()
+    ranked = dl.Ranked(net, labels, x, y, 2, ig_steps=16)
+    table = dl.deletion_test(net, labels, ranked, x, y, list(budgets), draws,
+                             np.random.default_rng(seed))  # fmt: skip
+    return table, ranked
+
+
+def test_the_hand_built_network_is_what_it_says():
+    net, labels, x, y = hand_built()
+    assert (net.logits(x).argmax(1) == y).all()
+    assert int(labels.max(axis=(1, 2)).sum()) == 5  # A, and four single pixels
+    w1 = net.w1.copy()
+    w1[0, REGION_A[:3]] = 0.0
+    assert (net.with_w1(w1).logits(x[y == 0]).argmax(1) == 1).all()
+
+
+def test_deleting_the_carrier_region_first_costs_class_0_everything():
+    """Caught mutation: the least important units deleted first (the drop would be 0)."""
+    table, ranked = hand_deletion()
+    region = table[(table["method"] == "region") & (table["class"] == 0)].set_index("budget")
+    # 8 surviving weights: budgets 0.125 and 0.5 delete 1 and 4 of them
+    assert region["removed"].tolist() == [0, 1, 4]
+    # the first weight deleted is one of A's (the top region), which alone changes no answer;
+    # at half the weights A is gone, and with it every class-0 image
+    assert region["class_acc"].tolist() == [1.0, 1.0, 0.0]
+    # the ranking itself: A is class 0's most important region by far
+    imp = ranked.region_importance[:, 0]
+    assert int(np.argmax(imp)) == 0 and imp[0] > 10 * np.abs(imp[1:]).max()
+
+
+def test_the_budget_counts_surviving_weights():
+    """Caught mutation: the budget counted from the removed weights (88 of 96 here, not 8)."""
+    table, _ = hand_deletion(budgets=(0.25, 0.5))
+    assert sorted(table["removed"].unique()) == [0, 2, 4]
+
+
+def test_reversing_the_ranking_lowers_the_drop():
+    net, labels, x, y = hand_built()
+    ranked = dl.Ranked(net, labels, x, y, 2)
+    groups, units = dl.region_groups(labels), ev.ranking(ranked.region_importance[:, 0])
+    counts = dl.budget_counts(8, [0.5])
+    best, _ = dl.deletion_curve(net, dl.deletion_order(groups, units, net.w1), counts,
+                                x[y == 0], y[y == 0], 0)  # fmt: skip
+    worst, _ = dl.deletion_curve(net, dl.deletion_order(groups, units[::-1], net.w1), counts,
+                                 x[y == 0], y[y == 0], 0)  # fmt: skip
+    assert (best[0] - best[1], worst[0] - worst[1]) == (1.0, 0.0)
+
+
+def test_the_random_control_draws_orders_of_its_own():
+    """Caught mutation: the random control using the region order (every draw would lose all of
+    class 0 at half the weights, like the regions, and all draws would agree)."""
+    table, _ = hand_deletion()
+    rand = table[(table["method"] == "random") & (table["class"] == 0) & (table["budget"] == 0.5)]
+    region = table[(table["method"] == "region") & (table["class"] == 0) & (table["budget"] == 0.5)]
+    assert len(rand) == 10 and rand["class_acc"].nunique() > 1  # the draws differ
+    # A goes first in a draw 1 time in 5, or second after a one-pixel region: about 2 in 5 lose
+    # class 0; the regions' own order always does
+    assert rand["class_acc"].mean() > region["class_acc"].iloc[0] + 0.3
+
+
+def test_integrated_gradients_start_from_a_black_image():
+    """Caught mutation: another IG baseline. From a black image, a class's mean attributions
+    sum to its mean logit gap logit(x) - logit(0) (completeness), here exactly: the path from
+    0 to x stays on one linear piece of each ReLU."""
+    net, labels, x, y = hand_built()
+    ranked = dl.Ranked(net, labels, x, y, 2, ig_steps=16)
+    attr = dl.METHODS["integrated_gradients"].scores(ranked)
+    gap = net.logits(x) - net.logits(np.zeros_like(x[:1]))
+    for c in (0, 1):
+        assert attr[c].sum() == pytest.approx(gap[y == c, c].mean(), rel=1e-4)
+    # class 0's evidence lies on region A, 2 per unit of ink (weight 1 through fc2's 2)
+    np.testing.assert_allclose(attr[0][REGION_A], 2.0, rtol=1e-4)

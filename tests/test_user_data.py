@@ -217,6 +217,9 @@ def test_synthetic_data_of_another_shape_runs_end_to_end(tmp_path, blobs):
               "evidence/neuron_gallery.png"):  # fmt: skip
         assert (run_dir / f).stat().st_size > 0, f
     assert (work / "results/summary/figures/pixel_usage.png").is_file()
+    # the paper's row says whose numbers it holds
+    assert "paper (Takehana & Ozaki, 4.2: MNIST, 784-100-50-10)" in (
+        work / "results/summary/summary.md").read_text()  # fmt: skip
     assert "Nothing to be done" in snakemake(work, "-n").stdout
 
 
