@@ -363,16 +363,21 @@ def test_bad_config_is_rejected_at_start(tmp_path, mnist_dir, region, words):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.parametrize("preset, runs", [("carved-sigmoid", 18), ("carved-relu", 27)])
-def test_presets_are_valid_grids_with_their_baselines(tmp_path, mnist_dir, preset, runs):
-    """Each preset, as the README runs it: seeds 0-2, the paper's variant and the carved ones,
-    each with its matched baselines, and the decision basis of every region run."""
+@pytest.mark.parametrize("preset, runs, evidence", [
+    ("carved-sigmoid", 18, 6), ("carved-relu", 27, 9), ("wider", 18, 6), ("deeper", 18, 6),
+    ("pixel-budgets", 24, 0),
+])  # fmt: skip
+def test_presets_are_valid_grids_with_their_baselines(tmp_path, mnist_dir, preset, runs, evidence):
+    """Each preset, as the docs run it: seeds 0-2, the paper's variant and the carved ones,
+    each with its matched baselines, and the decision basis of every region run (the pixel
+    budgets: region runs only, no decision basis). Fashion-MNIST's is the same grid as wider's
+    on another data set (its data are tested in test_data)."""
     write_config(tmp_path, mnist_dir)
     out = snakemake(tmp_path, "--dry-run",
                     configfiles=(REPO / "workflow" / "presets" / f"{preset}.yaml",))  # fmt: skip
     counts = job_counts(out.stdout)
     assert counts["collect"] == runs and counts["baseline"] == 3
-    assert counts["evidence"] == runs // 3  # every region run, paper and carved
+    assert counts.get("evidence", 0) == evidence
 
 
 def test_lint_is_clean(mnist_dir, tmp_path):
@@ -582,6 +587,34 @@ def test_carving_keeps_few_regions_of_a_minimum_size_and_drops_pixels(grid_dir, 
         for model in (grid_dir / "results" / "runs").rglob(f"{method}/iter*/model.h5"):
             with h5py.File(model) as f:
                 assert f.attrs["lockstep"] == n and f.attrs["stage"] == method
+
+
+def test_the_api_mask_is_the_workflows_mask(grid_dir):
+    """regionprune.core.prune on the checkpoint an iteration started from gives the mask that
+    iteration's label and prune jobs wrote, for the paper's settings and the carved ones."""
+    from regionprune.core.prune import region_mask
+    from regionprune.settings import RegionSettings
+
+    runs = pd.read_parquet(grid_dir / "results" / "summary" / "runs.parquet")
+    checked = 0
+    for run in runs[runs["method"] == "region"].itertuples():
+        run_dir = grid_dir / "results" / "runs" / run.run_path
+        with h5py.File(run_dir / "model.h5") as f:  # the settings it was made with
+            rs = RegionSettings.from_dict(json.loads(f.attrs["settings"])["region"])
+        for k in (1, 2):
+            start = run_dir.parents[2] / "model.h5" if k == 1 else run_dir.parent / f"iter{k - 1}" / "model.h5"
+            with h5py.File(start) as f:
+                weight, before = f["params/fc1.weight"][()], f["masks/fc1.weight"][()].astype(bool)
+            with h5py.File(run_dir.parent / f"iter{k}" / "mask.h5") as f:
+                want = f["masks/fc1.weight"][()].astype(bool)
+            got = region_mask(weight, before, (28, 28), amount=rs.rate, connectivity=rs.connectivity,
+                              score=rs.score, scope=rs.scope, pixel_cut=rs.pixel_cut,
+                              pixel_budget=rs.pixel_budget, cut=rs.cut, cut_scope=rs.cut_scope,
+                              min_size=rs.min_size, max_regions=rs.max_regions)  # fmt: skip
+            np.testing.assert_array_equal(got, want)
+            assert want.sum() < before.sum()
+            checked += 1
+    assert checked == 6  # three region settings, two iterations each
 
 
 def test_grid_aggregation_and_figures(grid_dir):

@@ -74,14 +74,28 @@ def cut_weights(weight: FloatArray, mask: BoolArray, rate: float, scope: str) ->
     return out
 
 
-def before_labelling(weight: FloatArray, mask: BoolArray, rs: RegionSettings) -> BoolArray:
+def carve(
+    weight: FloatArray,
+    mask: BoolArray,
+    *,
+    pixel_cut: float = 0.0,
+    pixel_budget: int | None = None,
+    cut: float = 0.0,
+    cut_scope: str = "per_neuron",
+) -> BoolArray:
     """Steps 1-2 of an iteration: the mask whose connected regions are labelled next."""
     mask = np.asarray(mask, dtype=bool)
-    if rs.pixel_cut:
-        mask = prune_pixels(weight, mask, rs.pixel_cut, rs.pixel_budget)
-    if rs.cut:
-        mask = cut_weights(weight, mask, rs.cut, rs.cut_scope)
+    if pixel_cut:
+        mask = prune_pixels(weight, mask, pixel_cut, pixel_budget)
+    if cut:
+        mask = cut_weights(weight, mask, cut, cut_scope)
     return mask
+
+
+def before_labelling(weight: FloatArray, mask: BoolArray, rs: RegionSettings) -> BoolArray:
+    """``carve`` with a run's region settings."""
+    return carve(weight, mask, pixel_cut=rs.pixel_cut, pixel_budget=rs.pixel_budget, cut=rs.cut,
+                 cut_scope=rs.cut_scope)  # fmt: skip
 
 
 def keep_top_per_group(
@@ -100,26 +114,42 @@ def keep_top_per_group(
     return rank >= k
 
 
-def region_decisions(
-    table: pd.DataFrame, rs: RegionSettings
+def decide(
+    table: pd.DataFrame,
+    *,
+    rate: float = 0.4,
+    score: str = "mean_abs",
+    scope: str = "global",
+    min_size: int = 1,
+    max_regions: int | None = None,
 ) -> tuple[FloatArray, BoolArray, NDArray[np.object_]]:
     """Steps 4-6 on a region table (``regions.region_table``): each region's score, whether it
     is removed, and by which step (``REASONS``; None where kept)."""
-    scores = region_scores(table, rs.score)
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    scores = region_scores(table, score)
     neuron = table["neuron"].to_numpy()
     reason = np.full(len(table), None, dtype=object)
-    removed = table["size"].to_numpy() < rs.min_size
+    removed = table["size"].to_numpy() < min_size
     reason[removed] = "min_size"
     left = np.flatnonzero(~removed)
-    if rs.scope == "global":
-        by_rate = prune_lowest_fraction(scores[left], rs.rate)
+    if scope == "global":
+        by_rate = prune_lowest_fraction(scores[left], rate)
     else:
-        by_rate = prune_lowest_fraction_per_group(scores[left], neuron[left], rs.rate)
+        by_rate = prune_lowest_fraction_per_group(scores[left], neuron[left], rate)
     removed[left[by_rate]] = True
     reason[left[by_rate]] = "rate"
-    if rs.max_regions is not None:
+    if max_regions is not None:
         left = np.flatnonzero(~removed)
-        over = keep_top_per_group(scores[left], neuron[left], rs.max_regions)
+        over = keep_top_per_group(scores[left], neuron[left], max_regions)
         removed[left[over]] = True
         reason[left[over]] = "max_regions"
     return scores, removed, reason
+
+
+def region_decisions(
+    table: pd.DataFrame, rs: RegionSettings
+) -> tuple[FloatArray, BoolArray, NDArray[np.object_]]:
+    """``decide`` with a run's region settings."""
+    return decide(table, rate=rs.rate, score=rs.score, scope=rs.scope, min_size=rs.min_size,
+                  max_regions=rs.max_regions)  # fmt: skip

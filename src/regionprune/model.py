@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
@@ -35,7 +34,16 @@ class MLP(nn.Module):
         return layer_names(len(self.sizes) - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return forward(dict(self.named_parameters()), x, self.activation, F.linear)
+        # each layer is called as a module (nn.Linear: F.linear, the same bits), so that its
+        # hooks run: torch.nn.utils.prune recomputes a pruned weight from its mask in one
+        layers = {}
+        for name in self.layers:
+            layers[f"{name}.weight"], layers[f"{name}.bias"] = getattr(self, name), None
+        return forward(layers, x, self.activation, _call)
+
+
+def _call(h: torch.Tensor, layer: nn.Module, _bias: None) -> torch.Tensor:
+    return layer(h)
 
 
 def build_model(
