@@ -364,7 +364,7 @@ def test_bad_config_is_rejected_at_start(tmp_path, mnist_dir, region, words):
 
 
 @pytest.mark.parametrize("preset, runs, evidence", [
-    ("carved-sigmoid", 18, 6), ("carved-relu", 27, 9), ("wider", 18, 6), ("deeper", 18, 6),
+    ("carved-sigmoid", 18, 6), ("carved-relu", 27, 9), ("wider", 27, 9), ("deeper", 27, 9),
     ("pixel-budgets", 24, 0),
 ])  # fmt: skip
 def test_presets_are_valid_grids_with_their_baselines(tmp_path, mnist_dir, preset, runs, evidence):
