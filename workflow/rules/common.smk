@@ -101,7 +101,8 @@ try:  # the sections that are no run's settings, checked as the jobs will read t
     # a local folder that cannot give the data is refused now, not in the fetch job; checked
     # only while a fetch is still to run (the copies in results/data are then what counts)
     LOCAL_DIRS = {ds: DATA_SOURCE.folder(ds, USED_DATASETS) for ds in USED_DATASETS}
-    for ds, folder in LOCAL_DIRS.items():  # a user's data set has no mirrors to download from
+    # a user's data set has no mirrors to download from
+    for ds, folder in LOCAL_DIRS.items():
         if not is_builtin(ds) and not folder:
             raise DataError(user_needs_folder(ds))
     # a download may fail for a while; a local copy that fails would fail again
