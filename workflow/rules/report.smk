@@ -109,7 +109,7 @@ rule grid_figures:
         ENV
     params:
         out_dir=lambda w, output: os.path.dirname(output.accuracy_density),
-        data_root=f"{RESULTS}/data",
+        data_root=lambda w, input: os.path.dirname(os.path.dirname(input.data[0])),
         code=code_version("grid_figures"),
     message:
         f"figures across the grid in {SUMMARY}/figures"
