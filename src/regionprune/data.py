@@ -165,13 +165,18 @@ def describe(data_dir: str | os.PathLike[str], dataset: str) -> DataInfo:
 
 def content_md5(path: Path) -> str:
     """MD5 of a gzip file's decompressed content."""
-    digest = hashlib.md5()
     try:
         with gzip.open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+            return _stream_md5(f)
     except (OSError, EOFError) as err:  # not gzip, truncated
         return f"unreadable ({err})"
+
+
+def _stream_md5(f: Any) -> str:
+    """MD5 of what a binary stream holds, read in 1 MiB chunks."""
+    digest = hashlib.md5()
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -534,7 +539,7 @@ def check_arrays(arrays: dict[str, np.ndarray], where: str) -> list[str]:
             problems.append(f"{where}: x_{split} holds {len(x)} images but y_{split}"
                             f" {len(y)} labels; they must pair up")  # fmt: skip
     if good_labels and len(ys) == 2 and all(y.size for y in ys.values()):
-        n = n_named or int(max(y.max() for y in ys.values())) + 1
+        n = _class_count(list(ys.values()), names if n_named is not None else None)
         if n < 2:
             problems.append(f"{where}: the labels name {n} class; a classifier needs two or more")
         for k, y in ys.items():
@@ -544,6 +549,11 @@ def check_arrays(arrays: dict[str, np.ndarray], where: str) -> list[str]:
                                 f" {absent[:10].tolist()}; labels must be 0..{n - 1}, each"
                                 " class present in both splits")  # fmt: skip
     return problems
+
+
+def _class_count(ys: list[np.ndarray], names: np.ndarray | None) -> int:
+    """C: the class names' count where given, else the largest label + 1."""
+    return len(names) if names is not None else int(max(y.max() for y in ys)) + 1
 
 
 def read_user_source(source: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], DataInfo]:
@@ -557,9 +567,8 @@ def read_user_source(source: str | os.PathLike[str]) -> tuple[dict[str, np.ndarr
         raise DataError(
             f"data.local_dir ({where}) cannot be used:\n  " + "\n  ".join(problems)
         )
-    ys = (arrays["y_train"], arrays["y_test"])
     names = arrays.get("class_names")
-    n = len(names) if names is not None else int(max(y.max() for y in ys)) + 1
+    n = _class_count([arrays["y_train"], arrays["y_test"]], names)
     class_names = tuple(str(c) for c in names) if names is not None else tuple(map(str, range(n)))
     x_dtype = np.uint8 if arrays["x_train"].dtype == np.uint8 else np.float32
     out = {
@@ -579,11 +588,8 @@ def check_user_source(source: str | os.PathLike[str]) -> DataInfo:
 
 
 def _file_md5(path: Path) -> str:
-    digest = hashlib.md5()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return _stream_md5(f)
 
 
 def import_user_data(dataset: str, source: str | os.PathLike[str], out_dir: Path) -> list[Path]:

@@ -17,7 +17,6 @@ from regionprune.config import (
 from regionprune.derived import config_error, config_problems
 from regionprune.data import (
     IDX_FILES,
-    SPECS,
     USER_DATA,
     USER_INFO,
     DataError,
