@@ -257,8 +257,10 @@ def test_deletion_test_runs_every_registered_method_at_equal_counts():
                                                                    for m, s in dl.METHODS.items()}  # fmt: skip
     n = int(mask.sum())
     assert sorted(table["removed"].unique()) == [0, round(0.25 * n), round(0.5 * n)]
-    start = table[table["budget"] == 0].groupby("class")["class_acc"].nunique()
-    assert (start == 1).all()  # every method starts from the same network
+    assert set(table["test"]) == {"deletion", "insertion"}  # no retraining asked for
+    for test, d in table.groupby("test"):  # every method starts from the same network
+        assert (d[d["budget"] == 0].groupby("class")["class_acc"].nunique() == 1).all(), test
+    table = table[table["test"] == "deletion"]
     # the region method's order is the ranking images' importance, highest first
     imp = ranked.region_importance
     c = 1
@@ -305,7 +307,7 @@ def hand_deletion(budgets=(0.125, 0.5), draws=10, seed=0):
     ranked = dl.Ranked(net, labels, x, y, 2, ig_steps=16)
     table = dl.deletion_test(net, labels, ranked, x, y, list(budgets), draws,
                              np.random.default_rng(seed))  # fmt: skip
-    return table, ranked
+    return table[table["test"] == "deletion"], ranked
 
 
 def test_the_hand_built_network_is_what_it_says():

@@ -229,7 +229,7 @@ def evaluate_lockstep(
 def train_lockstep(
     stack: Lockstep,
     train_data: Split,
-    test_data: Split,
+    test_data: Split | None,
     *,
     epochs: int,
     lr: float,
@@ -239,7 +239,7 @@ def train_lockstep(
     weight_decay: float = 0.0,
 ) -> list[list[dict[str, float]]]:
     """Plain SGD (optionally with an L2 penalty) of every model in the stack at once; per model,
-    one record per epoch."""
+    one record per epoch (test accuracy NaN without ``test_data``)."""
     m = len(stack)
     if len(seeds) != m:
         raise ValueError(f"{len(seeds)} seeds for {m} models")
@@ -259,10 +259,12 @@ def train_lockstep(
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(train_data.x.device)
+        shared = len(set(seeds)) == 1  # one batch order: each batch is read once, for all
         total = torch.zeros(m, device=train_data.x.device)
         for i in range(0, n, batch_size):
             idx = order[:, i : i + batch_size]  # (M, B): each model its own batch
-            logits = stack.forward(as_float(train_data.x[idx]))
+            xb = as_float(train_data.x[idx[0]] if shared else train_data.x[idx])
+            logits = stack.forward(xb)
             per_model = F.cross_entropy(
                 logits.transpose(1, 2), train_data.y[idx], reduction="none"
             ).mean(1)
@@ -276,7 +278,8 @@ def train_lockstep(
                     stack.params[name].mul_(mask)
             total += per_model.detach() * idx.shape[1]
         seconds = time.perf_counter() - start
-        for k, (acc, _) in enumerate(evaluate_lockstep(stack, test_data)):
+        scores = evaluate_lockstep(stack, test_data) if test_data is not None else [(np.nan, np.nan)] * m
+        for k, (acc, _) in enumerate(scores):
             records[k].append(
                 {"epoch": epoch, "train_loss": float(total[k]) / n, "test_acc": acc,
                  "seconds": seconds}

@@ -19,7 +19,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from regionprune.explain.importance import F32, Net, importance_matrix, ranking, region_importance
+from regionprune.explain.importance import (
+    F32, Net, importance_matrix, neuron_ablation, occlusion, ranking, region_importance,
+)  # fmt: skip
+from regionprune.network import FIRST, W1, activation, forward
 from regionprune.regions import global_ids, mask_from_labels
 
 
@@ -50,15 +53,64 @@ def deletion_curve(
 ) -> tuple[NDArray, NDArray]:
     """Accuracy on ``x`` (labels ``y``, normally all of class ``c``) and mean logit of class
     ``c`` after deleting the first ``k`` weights of ``order``, for each ``k`` in ``counts``."""
-    accs, logits = [], []
+    return unit_curves(net, order, counts, x, y, c)[0]
+
+
+def insertion_curve(
+    net: Net, order: NDArray[np.int64], counts: NDArray[np.int64], x: F32, y: NDArray, c: int
+) -> tuple[NDArray, NDArray]:
+    """As ``deletion_curve``, but keeping only the first ``k`` weights of ``order`` (every other
+    W1 weight deleted)."""
+    return unit_curves(net, order, counts, x, y, c)[1]
+
+
+def unit_curves(
+    net: Net,
+    order: NDArray[np.int64],
+    counts: NDArray[np.int64],
+    x: F32,
+    y: NDArray,
+    c: int,
+    z1: F32 | None = None,
+) -> tuple[tuple[NDArray, NDArray], tuple[NDArray, NDArray]]:
+    """The deletion and the insertion curve of one order: (accuracy, mean logit of class ``c``)
+    with the first ``k`` weights of ``order`` deleted, and with only them kept.
+
+    Deleting weights changes layer 1 only: its pre-activation loses ``x @ D.T`` where ``D``
+    holds the deleted weights, a sparse product (the weights deleted) instead of a dense one
+    (the whole layer) per point; keeping only them leaves the bias plus that product. ``z1``:
+    layer 1's pre-activation on ``x``, if known."""
+    import torch
+    import torch.nn.functional as F
+    from scipy import sparse
+
+    x = np.asarray(x, dtype=np.float32)
+    h1, n_in = net.w1.shape
+    flat = net.w1.ravel()
+    rows, cols, vals = [], [], []
+    for t, k in enumerate(counts):
+        j, p = np.divmod(order[:k], n_in)
+        rows.append(p)
+        cols.append(t * h1 + j)
+        vals.append(flat[order[:k]])
+    d = sparse.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_in, len(counts) * h1), dtype=np.float64,
+    )  # fmt: skip
+    part = np.asarray(d.T @ x.T.astype(np.float64))  # (points * H1, N)
+    part = part.reshape(len(counts), h1, -1).transpose(0, 2, 1)  # (points, N, H1)
+    z1 = (net.hidden(x)[0] if z1 is None else z1).astype(np.float64)
+    bias = net.params[f"{FIRST}.bias"].astype(np.float64)
     y = np.asarray(y)
-    for k in counts:
-        w1 = net.w1.copy().ravel()
-        w1[order[:k]] = 0.0
-        out = net.with_w1(w1.reshape(net.w1.shape)).logits(x)
-        accs.append(float(np.mean(out.argmax(axis=1) == y)))
-        logits.append(float(np.mean(out[:, c])))
-    return np.array(accs), np.array(logits)
+    params = {k: torch.from_numpy(v) for k, v in net.params.items()}
+    act = activation(net.activation, params[W1])
+    out = []
+    with torch.no_grad():
+        for z in (z1[None] - part, bias + part):
+            h = act(torch.from_numpy(z.astype(np.float32)))
+            logits = forward(params, h, net.activation, F.linear, first=1).numpy()
+            out.append(((logits.argmax(axis=-1) == y).mean(axis=1), logits[..., c].mean(axis=1)))
+    return out[0], out[1]
 
 
 def region_groups(labels: NDArray[np.int32]) -> NDArray[np.int64]:
@@ -71,6 +123,13 @@ def pixel_groups(mask: NDArray[np.bool_]) -> NDArray[np.int64]:
     all its weights, the same as setting that pixel to 0 in every image."""
     mask = np.asarray(mask, dtype=bool)
     return np.where(mask, np.arange(mask.shape[1])[None, :], -1).astype(np.int64)
+
+
+def neuron_groups(mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Each surviving W1 weight's hidden neuron, -1 where removed: deleting a neuron's unit
+    zeroes all its input weights."""
+    mask = np.asarray(mask, dtype=bool)
+    return np.where(mask, np.arange(mask.shape[0])[:, None], -1).astype(np.int64)
 
 
 @dataclass
@@ -93,6 +152,26 @@ class Ranked:
         table = region_importance(self.net, self.labels, self.x, self.y, self.n_classes)
         return importance_matrix(table, len(table) // self.n_classes, self.n_classes)
 
+    @cached_property
+    def neuron_importance(self) -> NDArray:
+        """``(neurons, classes)``: each hidden neuron's input weights removed at once."""
+        return neuron_ablation(self.net, self.x, self.y, self.n_classes)
+
+    @cached_property
+    def occlusion(self) -> NDArray:
+        """``(classes, pixels)``: each pixel set to 0 on its own (the log-probability's drop)."""
+        return occlusion(self.net, self.x, self.y, self.n_classes)
+
+    @cached_property
+    def region_gradients(self) -> NDArray:
+        """``(classes, regions)``: the regions' integrated gradients (the compactness control:
+        the regions' own units, ranked by gradients instead of by ablation)."""
+        from regionprune.explain.attribution import region_integrated_gradients
+
+        return region_integrated_gradients(self.net.params, self.net.activation,
+                                           region_groups(self.labels), self.x, self.y,
+                                           self.n_classes, self.ig_steps)  # fmt: skip
+
     def attribution(self, method: str, **kwargs: Any) -> NDArray:
         """``(classes, pixels)`` mean attribution of a Captum method (``explain.attribution``)
         with ``kwargs`` for its ``attribute``; computed once per method."""
@@ -108,22 +187,24 @@ class Ranked:
 
 @dataclass(frozen=True)
 class DeletionMethod:
-    """A deletion order: its unit (``region`` or ``pixel``), per class the units' scores (the
-    highest deleted first; None: a random order per draw, the control), and how it is drawn."""
+    """A deletion order: its unit (``region``, ``pixel`` or ``neuron``), per class the units'
+    scores (the highest deleted first; None: a random order per draw, the control), how it is
+    drawn, and whether remove-and-retrain runs it (``roar``)."""
 
     unit: str
     scores: Callable[[Ranked], NDArray] | None
     label: str
     style: dict[str, Any]
+    roar: bool = False
 
 
 #: Every deletion method, in the order they run (the random control draws from the stage's
 #: seeded generator in this order). A new method is one entry here.
 METHODS: dict[str, DeletionMethod] = {
     "region": DeletionMethod("region", lambda r: r.region_importance.T, "regions by importance",
-                             {"color": "tab:red", "linestyle": "-", "linewidth": 2.0}),
+                             {"color": "tab:red", "linestyle": "-", "linewidth": 2.0}, roar=True),
     "random": DeletionMethod("region", None, "random regions (mean, sd)",
-                             {"color": "0.4", "linestyle": "-"}),
+                             {"color": "0.4", "linestyle": "-"}, roar=True),
     "input_x_gradient": DeletionMethod(
         "pixel", lambda r: r.attribution("InputXGradient"), "input x gradient",
         {"color": "tab:blue", "linestyle": "--", "marker": "o", "markersize": 3.5}),
@@ -133,10 +214,40 @@ METHODS: dict[str, DeletionMethod] = {
         # hollow and larger, so that it stays visible where it lies on input x gradient
         "integrated gradients", {"color": "tab:green", "linestyle": ":", "marker": "s",
                                  "markersize": 6.5, "markerfacecolor": "none",
-                                 "linewidth": 1.5}),
+                                 "linewidth": 1.5}, roar=True),
+    # the like-for-like controls: ranked by ablation as the regions are, on other units
+    "occlusion": DeletionMethod("pixel", lambda r: r.occlusion, "pixels by occlusion",
+                                {"color": "tab:purple", "linestyle": "-.", "marker": "^",
+                                 "markersize": 4}, roar=True),
+    "neuron": DeletionMethod("neuron", lambda r: r.neuron_importance.T, "neurons by ablation",
+                             {"color": "tab:orange", "linestyle": "--", "marker": "D",
+                              "markersize": 3.5}),
+    # the compactness control: the regions' own units, ranked by integrated gradients
+    "region_gradients": DeletionMethod(
+        "region", lambda r: r.region_gradients, "regions by integrated gradients",
+        {"color": "tab:brown", "linestyle": (0, (1, 1)), "marker": "v", "markersize": 4}),
 }  # fmt: skip
-#: Columns of deletion.parquet.
-DELETION_COLUMNS = ("class", "method", "draw", "budget", "removed", "class_acc", "class_logit")
+#: Columns of deletion.parquet: ``test`` is deletion (the ranked units removed), insertion
+#: (only they kept) or roar (removed, then one epoch of retraining with them held at zero).
+DELETION_COLUMNS = (
+    "test", "class", "method", "draw", "budget", "removed", "class_acc", "class_logit",
+)  # fmt: skip
+TESTS = ("deletion", "insertion", "roar")
+
+
+@dataclass(frozen=True)
+class Retrain:
+    """Remove-and-retrain: one epoch (``epochs``) of the stage's SGD on ``x``/``y`` (pixels in
+    [0, 1]) with the deleted weights held at zero, batches drawn by ``seed``; at ``budget``."""
+
+    x: NDArray[np.float32]
+    y: NDArray
+    budget: float
+    lr: float
+    batch_size: int
+    seed: int
+    weight_decay: float = 0.0
+    epochs: int = 1
 
 
 def deletion_test(
@@ -148,17 +259,25 @@ def deletion_test(
     budgets: list[float],
     random_draws: int,
     rng: np.random.Generator,
+    retrain: Retrain | None = None,
 ) -> pd.DataFrame:
-    """Per class, every method's deletion curve on that class's images of ``x``: the class's
-    accuracy and mean logit after deleting ``budgets`` of the surviving W1 weights (0 first),
-    ranked on ``ranked``'s images. One row per class, method, draw and budget."""
-    groups = {"region": region_groups(labels), "pixel": pixel_groups(mask_from_labels(labels))}
-    n_units = {"region": int(global_ids(labels)[1].sum()), "pixel": net.w1.shape[1]}
+    """Per class, every method's deletion and insertion curves on that class's images of ``x``:
+    the class's accuracy and mean logit after deleting ``budgets`` of the surviving W1 weights
+    (0 first), and with only them kept, ranked on ``ranked``'s images; with ``retrain``, the
+    remove-and-retrain points of the ``roar`` methods (their first draw). One row per test,
+    class, method, draw and budget."""
+    mask = mask_from_labels(labels)
+    groups = {"region": region_groups(labels), "pixel": pixel_groups(mask),
+              "neuron": neuron_groups(mask)}  # fmt: skip
+    n_units = {"region": int(global_ids(labels)[1].sum()), "pixel": net.w1.shape[1],
+               "neuron": net.w1.shape[0]}  # fmt: skip
     counts = budget_counts(int((groups["region"] >= 0).sum()), budgets)
     scores = {}
     rows = []
+    to_retrain: list[tuple[int, str, NDArray[np.int64]]] = []
     for c in range(ranked.n_classes):
         xc, yc = x[y == c], y[y == c]
+        z1 = net.hidden(xc)[0]
         for name, method in METHODS.items():
             if method.scores is None:
                 orders = [rng.permutation(n_units[method.unit]) for _ in range(random_draws)]
@@ -168,22 +287,91 @@ def deletion_test(
                 orders = [ranking(scores[name][c])]
             for draw, units in enumerate(orders):
                 order = deletion_order(groups[method.unit], units, net.w1)
-                acc, logit = deletion_curve(net, order, counts, xc, yc, c)
-                for b, k, a, lg in zip([0.0, *budgets], counts, acc, logit):
-                    rows.append((c, name, draw, b, int(k), a, lg))
+                curves = unit_curves(net, order, counts, xc, yc, c, z1)
+                for test, (acc, logit) in zip(TESTS, curves):
+                    for b, k, a, lg in zip([0.0, *budgets], counts, acc, logit):
+                        rows.append((test, c, name, draw, b, int(k), a, lg))
+            if retrain is not None and method.roar:
+                to_retrain.append((c, name, deletion_order(groups[method.unit], orders[0],
+                                                           net.w1)))  # fmt: skip
+    if retrain is not None:
+        rows += remove_and_retrain(net, mask, to_retrain, retrain, x, y)
     return pd.DataFrame(rows, columns=list(DELETION_COLUMNS))
+
+
+def remove_and_retrain(
+    net: Net,
+    mask: NDArray[np.bool_],
+    orders: list[tuple[int, str, NDArray[np.int64]]],
+    retrain: Retrain,
+    x: NDArray[np.float32],
+    y: NDArray,
+) -> list[tuple]:
+    """ROAR rows: for each (class, method, deletion order), the network with the budget's
+    first weights of the order deleted, retrained for ``retrain.epochs`` with them held at zero
+    (all such networks and one with nothing deleted, the budget-0 point, step together), then
+    measured on the class's images of ``x``."""
+    import torch
+
+    from regionprune.explain.attribution import network
+    from regionprune.training import Lockstep, stacked_linear, to_split, train_lockstep
+
+    n_alive = int(mask.sum())
+    k = int(budget_counts(n_alive, [retrain.budget])[1])
+    masks = [mask.copy()]
+    for _, _, order in orders:
+        m = mask.copy().ravel()
+        m[order[:k]] = False
+        masks.append(m.reshape(mask.shape))
+    model = network(net.params, net.activation)
+    stack = Lockstep([model] * len(masks), torch.device("cpu"))
+    train_lockstep(stack, to_split(retrain.x, retrain.y, torch.device("cpu")), None,
+                   epochs=retrain.epochs, lr=retrain.lr, batch_size=retrain.batch_size,
+                   seeds=[retrain.seed] * len(masks), weight_decay=retrain.weight_decay,
+                   masks=[{W1: torch.from_numpy(m.astype(np.float32))} for m in masks])  # fmt: skip
+    rows = []
+    y = np.asarray(y)
+    params = {k: v.detach() for k, v in stack.params.items()}
+    for c in sorted({c for c, _, _ in orders}):
+        # each class's networks (and the one with nothing deleted) on that class's images
+        which = [0, *(i + 1 for i, (cc, _, _) in enumerate(orders) if cc == c)]
+        xc = torch.from_numpy(np.asarray(x[y == c], dtype=np.float32))
+        with torch.no_grad():
+            sub = {k: v[which] for k, v in params.items()}
+            logits = forward(sub, xc.expand(len(which), -1, -1), net.activation,
+                             stacked_linear).numpy()  # fmt: skip
+        scores = [(float(np.mean(out.argmax(1) == c)), float(np.mean(out[:, c]))) for out in logits]
+        for pos, i in enumerate(which[1:], start=1):
+            name = orders[i - 1][1]
+            rows.append(("roar", c, name, 0, 0.0, 0, *scores[0]))
+            rows.append(("roar", c, name, 0, retrain.budget, k, *scores[pos]))
+    return rows
 
 
 def faithfulness_table(deletion: pd.DataFrame) -> pd.DataFrame:
     """Per class and budget > 0: the accuracy drop of each method (random: mean and sd over its
     draws), their ratio to random, and the area between the random and region curves from
-    budget 0 up to this budget (accuracy x budget fraction; positive: regions hurt more)."""
-    curves = deletion.groupby(["method", "class", "budget"])["class_acc"]
+    budget 0 up to this budget (accuracy x budget fraction; positive: regions hurt more); the
+    accuracy with only each method's top units kept (``insert_*``); and where remove-and-retrain
+    ran, each method's drop after retraining (``roar_*``, against the network retrained with
+    nothing removed)."""
+    if "test" not in deletion.columns:  # a table of one test: the deletion test
+        deletion = deletion.assign(test="deletion")
+    by_test = {t: d for t, d in deletion.groupby("test")}
+    curves = by_test["deletion"].groupby(["method", "class", "budget"])["class_acc"]
     mean, sd = curves.mean().unstack("method"), curves.std()
     missing = {"region", "random"} - set(mean.columns)
     if missing:
         raise ValueError(f"the deletion table lacks the method(s) {sorted(missing)}")
     before = mean.xs(0.0, level="budget")
+    kept = {}
+    if "insertion" in by_test:
+        kept = by_test["insertion"].groupby(["method", "class", "budget"])["class_acc"].mean()
+        kept = kept.unstack("method")
+    roar = None
+    if "roar" in by_test:
+        roar = by_test["roar"].groupby(["method", "class", "budget"])["class_acc"].mean()
+        roar = roar.unstack("method")
     rows = []
     for c, per_class in mean.groupby(level="class"):
         per_class = per_class.droplevel("class").sort_index()
@@ -194,16 +382,22 @@ def faithfulness_table(deletion: pd.DataFrame) -> pd.DataFrame:
             if b == 0:
                 continue
             drops = {m: before.loc[c, m] - per_class.loc[b, m] for m in per_class.columns}
-            rows.append(
-                {
-                    "class": int(c),
-                    "budget": float(b),
-                    "acc_before": float(before.loc[c, "region"]),
-                    **{f"drop_{m}": float(drops[m]) for m in METHODS if m in drops},
-                    "drop_random_sd": float(sd.loc[("random", c, b)]),
-                    "area_vs_random": float(area[i]),
-                }
-            )
+            row = {
+                "class": int(c),
+                "budget": float(b),
+                "acc_before": float(before.loc[c, "region"]),
+                **{f"drop_{m}": float(drops[m]) for m in METHODS if m in drops},
+                "drop_random_sd": float(sd.loc[("random", c, b)]),
+                "area_vs_random": float(area[i]),
+            }
+            if len(kept):
+                row |= {f"insert_{m}": float(kept.loc[(c, b), m]) for m in METHODS
+                        if m in kept.columns}  # fmt: skip
+            if roar is not None:
+                for m in (m for m in METHODS if m in roar.columns):
+                    at = roar[m].get((c, b), np.nan)
+                    row[f"roar_{m}"] = float(roar.loc[(c, 0.0), m] - at)
+            rows.append(row)
     out = pd.DataFrame(rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["ratio_vs_random"] = out["drop_region"] / out["drop_random"]

@@ -110,7 +110,10 @@ def gallery_figure(
 
 def deletion_figure(deletion: pd.DataFrame, class_names: list[str], title: str) -> Figure:
     """Class accuracy as W1 weights are deleted in each method's order, one panel per class and
-    one for the mean over classes; the random control as mean and a band of one sd."""
+    one for the mean over classes; the random control as mean and a band of one sd (the deletion
+    test's rows of ``deletion``; insertion and remove-and-retrain are in summary.md)."""
+    if "test" in deletion.columns:
+        deletion = deletion[deletion["test"] == "deletion"]
     classes = sorted(deletion["class"].unique())
     panels = [*classes, "mean"]
     ncols = 6
@@ -140,8 +143,9 @@ def deletion_figure(deletion: pd.DataFrame, class_names: list[str], title: str) 
     for ax in axes[:, 0]:
         ax.set_ylabel("class accuracy (%)", fontsize=7)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    # one legend for every panel, below them, off the curves
     handles, names = axes.ravel()[len(panels) - 1].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=7, frameon=False)
+    rows = -(-len(names) // 4)
+    fig.tight_layout(rect=(0, 0.035 * rows / nrows * 2, 1, 1))
+    # one legend for every panel, below them, off the curves
+    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=7, frameon=False)
     return fig

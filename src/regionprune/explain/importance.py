@@ -19,6 +19,7 @@ classes at once).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,31 +138,17 @@ def region_importance(
     class), ordered by neuron, region, class, with ``IMPORTANCE_COLUMNS``. ``max_elements``
     bounds the working array (regions per chunk x N x layer-2 width).
     """
-    x = np.asarray(x, dtype=np.float32)
     gid, counts = global_ids(labels)  # (neurons, H*W): row of the region table, -1 background
     n = int(counts.sum())
     neuron, region = region_index(counts)
     size = np.bincount(gid[gid >= 0], minlength=n)
-
-    # R[p, g] = w1[neuron(g), p] for the pixels p of region g: x @ R is each region's share of
-    # its neuron's pre-activation.
-    rows, pix = np.nonzero(gid >= 0)
-    r = np.zeros((x.shape[1], n), dtype=np.float32)
-    r[pix, gid[rows, pix]] = net.w1[rows, pix]
-    share = x @ r  # (N, n)
-
-    z1, h1, z2 = net.hidden(x)
-    acc0, logit0, logp0 = class_scores(net.head(z2), y, n_classes)
+    logits0, chunks = region_ablations(net, labels, x, max_elements)
+    acc0, logit0, logp0 = class_scores(logits0, y, n_classes)
     d_acc = np.zeros((n, n_classes))
     d_logit = np.zeros((n, n_classes))
     d_logp = np.zeros((n, n_classes))
-    chunk = max(1, max_elements // max(1, x.shape[0] * z2.shape[1]))
-    for start in range(0, n, chunk):
-        g = np.arange(start, min(start + chunk, n))
-        j = neuron[g]
-        dh = net.act(z1[:, j] - share[:, g]) - h1[:, j]  # (N, G): only neuron j changes
-        z2g = z2[None] + dh.T[:, :, None] * net.w2[:, j].T[:, None, :]  # (G, N, width2)
-        acc, logit, logp = class_scores(net.head(z2g), y, n_classes)
+    for g, logits in chunks:
+        acc, logit, logp = class_scores(logits, y, n_classes)
         d_acc[g] = acc - acc0
         d_logit[g] = logit - logit0
         d_logp[g] = logp - logp0
@@ -177,6 +164,110 @@ def region_importance(
         },
         columns=list(IMPORTANCE_COLUMNS),
     )
+
+
+def region_ablations(
+    net: Net, labels: NDArray[np.int32], x: F32, max_elements: int = 2**22
+) -> tuple[F32, Iterator[tuple[NDArray[np.int64], F32]]]:
+    """The logits on ``x`` (``(N, H*W)`` float32 in [0, 1]), and, chunk by chunk of regions
+    (rows ``g`` of the region table), the logits ``(G, N, classes)`` with each region of the
+    chunk zeroed on its own. Zeroing a region changes one neuron of layer 1 only, by the
+    region's share of its pre-activation; ``max_elements`` bounds the working array (regions
+    per chunk x N x layer-2 width)."""
+    x = np.asarray(x, dtype=np.float32)
+    gid, counts = global_ids(labels)
+    n = int(counts.sum())
+    neuron, _ = region_index(counts)
+    # R[p, g] = w1[neuron(g), p] for the pixels p of region g: x @ R is each region's share of
+    # its neuron's pre-activation.
+    rows, pix = np.nonzero(gid >= 0)
+    r = np.zeros((x.shape[1], n), dtype=np.float32)
+    r[pix, gid[rows, pix]] = net.w1[rows, pix]
+    share = x @ r  # (N, n)
+    z1, h1, z2 = net.hidden(x)
+    chunk = max(1, max_elements // max(1, x.shape[0] * z2.shape[1]))
+
+    def chunks() -> Iterator[tuple[NDArray[np.int64], F32]]:
+        for start in range(0, n, chunk):
+            g = np.arange(start, min(start + chunk, n))
+            j = neuron[g]
+            dh = net.act(z1[:, j] - share[:, g]) - h1[:, j]  # (N, G): only neuron j changes
+            z2g = z2[None] + dh.T[:, :, None] * net.w2[:, j].T[:, None, :]  # (G, N, width2)
+            yield g, net.head(z2g)
+
+    return net.head(z2), chunks()
+
+
+def own_logprob(logits: F32, y: NDArray) -> NDArray[np.float64]:
+    """Each image's log-probability of its own class ``y``: ``(..., N, C)`` logits to ``(..., N)``."""
+    index = np.broadcast_to(np.asarray(y, dtype=np.int64)[:, None], (*logits.shape[:-1], 1))
+    return np.take_along_axis(log_softmax(logits), index, axis=-1)[..., 0].astype(np.float64)
+
+
+def region_effects(net: Net, labels: NDArray[np.int32], x: F32, y: NDArray) -> NDArray:
+    """``(N, regions)``: per image, the drop in its class's log-probability when each region
+    alone is zeroed (the per-image form of ``region_importance``'s ``-delta_logprob``)."""
+    logits0, chunks = region_ablations(net, labels, x)
+    logp0 = own_logprob(logits0, y)
+    out = np.zeros((len(logp0), int(global_ids(labels)[1].sum())))
+    for g, logits in chunks:
+        out[:, g] = (logp0[None] - own_logprob(logits, y)).T
+    return out
+
+
+def neuron_ablation(net: Net, x: F32, y: NDArray, n_classes: int) -> NDArray:
+    """``(neurons, classes)`` importance (``-delta_logprob``) of every hidden neuron of layer 1
+    with all its surviving input weights removed at once (a neuron without any: 0)."""
+    alive = net.w1 != 0
+    whole = alive.astype(np.int32)[:, None, :]  # each neuron's weights as one "region"
+    table = region_importance(net, whole, x, y, n_classes)
+    out = np.zeros((alive.shape[0], n_classes))
+    out[alive.any(axis=1)] = importance_matrix(table, len(table) // n_classes, n_classes)
+    return out
+
+
+def occlusion_per_image(net: Net, x: F32, y: NDArray, max_elements: int = 2**20) -> NDArray:
+    """``(N, pixels)`` occlusion per image: the drop in the image's class log-probability when
+    one input pixel is set to 0 (all its W1 weights removed), for every pixel on its own.
+    Setting pixel p of image i to 0 changes layer 1 only, by ``-x[i, p] * w1[:, p]``, so a
+    pixel that is already 0, or has no weights, changes nothing (0): only the (image, pixel)
+    pairs with ink and weights run, chunks of them as one batch through the layers after it."""
+    import torch
+    import torch.nn.functional as F
+
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y, dtype=np.int64)
+    used = np.flatnonzero((net.w1 != 0).any(axis=0))
+    z1, _, z2 = net.hidden(x)
+    logp0 = own_logprob(net.head(z2), y)
+    params = {k: torch.from_numpy(v) for k, v in net.params.items()}
+    act = activation(net.activation, params[W1])
+    xt, z1t, w1t = torch.from_numpy(x), torch.from_numpy(z1), params[W1]
+    out = np.zeros((x.shape[0], net.w1.shape[1]))
+    images, pixels = np.nonzero(x[:, used])
+    pixels = used[pixels]
+    chunk = max(1, max_elements // max(1, z1.shape[1]))
+    with torch.no_grad():
+        for start in range(0, len(images), chunk):
+            i, p = images[start : start + chunk], pixels[start : start + chunk]
+            it, pt = torch.from_numpy(i), torch.from_numpy(p)
+            z1p = torch.addcmul(z1t[it], xt[it, pt][:, None], w1t[:, pt].T, value=-1.0)
+            logits = forward(params, act(z1p), net.activation, F.linear, first=1).numpy()
+            out[i, p] = logp0[i] - own_logprob(logits, y[i])
+    return out
+
+
+def occlusion(
+    net: Net, x: F32, y: NDArray, n_classes: int, max_elements: int = 2**20
+) -> NDArray:
+    """``(classes, pixels)`` occlusion: per class, the mean over its images of
+    ``occlusion_per_image``. A test checks it against Captum's ``FeatureAblation``."""
+    y = np.asarray(y, dtype=np.int64)
+    per_image = occlusion_per_image(net, x, y, max_elements)
+    counts = np.bincount(y, minlength=n_classes)
+    if np.any(counts == 0):
+        raise ValueError(f"classes {np.flatnonzero(counts == 0).tolist()} have no images")
+    return np.stack([per_image[y == c].mean(axis=0) for c in range(n_classes)])
 
 
 def importance_matrix(table: pd.DataFrame, n_regions: int, n_classes: int) -> NDArray:
