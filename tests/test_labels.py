@@ -107,3 +107,7 @@ def test_tidy_tables_carry_label_path_and_settings():
         ("s0 · region · 2 iterations", 1),
         ("s0 · region · 2 iterations", 2),
     ]
+    # a table column named as a setting would be overwritten by the run's value: refused
+    clash = faith.assign(method="integrated_gradients")
+    with pytest.raises(ValueError, match=r"\['method'\] clash with the run settings"):
+        tidy(clash, keyed, per_stage=True)

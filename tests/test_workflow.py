@@ -200,16 +200,27 @@ def test_evidence_tables_agree_with_the_network(run_dir, mnist_dir):
     assert row["delta_acc"] == pytest.approx(acc1 - acc0, abs=1e-9)
     assert row["delta_logprob"] == pytest.approx(lp1 - lp0, abs=1e-4) and lp1 < lp0
 
-    deletion = pd.read_parquet(ev / "deletion.parquet")
+    tables = dict(iter(pd.read_parquet(ev / "deletion.parquet").groupby("test")))
+    assert set(tables) == {"deletion", "insertion", "roar"}
+    deletion = tables["deletion"]
     counts = deletion.groupby("method")["draw"].nunique().to_dict()
-    assert counts == {"region": 1, "random": 10, "input_x_gradient": 1, "integrated_gradients": 1}
+    assert counts == {"region": 1, "random": 10, "input_x_gradient": 1, "integrated_gradients": 1,
+                      "occlusion": 1, "neuron": 1, "region_gradients": 1}  # fmt: skip
     assert sorted(deletion["budget"].unique()) == [0.0, 0.01, 0.02, 0.05, 0.1, 0.2]
-    at0 = deletion[deletion["budget"] == 0].groupby("class")["class_acc"].nunique()
-    assert (at0 == 1).all()  # every method starts from the same network
+    for test, table in tables.items():  # every method starts from the same network
+        at0 = table[table["budget"] == 0].groupby("class")["class_acc"].nunique()
+        assert (at0 == 1).all(), test
     budget = deletion[deletion["budget"] == 0.2]
     assert (budget["removed"] == round(0.2 * mask.sum())).all()
+    roar = tables["roar"]  # the roar methods' first draw, at evidence.budget
+    assert set(roar["method"]) == {"region", "random", "integrated_gradients", "occlusion"}
+    assert sorted(roar["budget"].unique()) == [0.0, 0.05] and (roar["draw"] == 0).all()
     faithful = pd.read_parquet(ev / "faithfulness.parquet")
     assert len(faithful) == 10 * 5 and faithful["drop_random_sd"].notna().all()
+    assert faithful["roar_region"].notna().sum() == 10  # one budget per class
+    for name in ("sanity", "yardstick"):
+        table = pd.read_parquet(ev / f"{name}.parquet")
+        assert len(table) and (table["run"] == run.run_path).all(), name
     summary = pd.read_parquet(run_dir / "results" / "summary" / "faithfulness.parquet")
     assert (summary["run"] == run.run).all() and (summary["train_seed"] == 3).all()
     pd.testing.assert_frame_equal(summary[faithful.columns[1:]], faithful.iloc[:, 1:])

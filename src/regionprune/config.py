@@ -166,6 +166,16 @@ class EvidenceSettings(Settings):
                             " budgets)", exclusiveMinimum=0, maximum=1)  # fmt: skip
     random_draws: int = setting(10, "random-region deletion orders (the control)", minimum=1)
     ig_steps: int = setting(32, "integration steps of integrated gradients", minimum=1)
+    roar_epochs: int = setting(1, "remove-and-retrain: epochs of retraining (on the ranking"
+                               " images, as many as the test images) after deleting evidence.budget"
+                               " of each roar method's units; 0: skip it", minimum=0)  # fmt: skip
+    sanity_images: int = setting(500, "the sanity check (cascading randomisation of the"
+                                 " layers): training images its maps are computed on; 0: skip it",
+                                 minimum=0)  # fmt: skip
+    yardstick_images: int = setting(100, "Quantus's PixelFlipping, ROAD and MPRT on per-image"
+                                    " maps of the regions, integrated gradients, occlusion and"
+                                    " random maps: the first this many test images; 0: skip it",
+                                    minimum=0)  # fmt: skip
     top_regions: int = setting(3, "regions drawn per class in the evidence maps", minimum=1)
     gallery: int = setting(30, "hidden neurons in the neuron gallery", minimum=1)
 

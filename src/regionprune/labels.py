@@ -133,7 +133,10 @@ def tidy(table: pd.DataFrame, keyed: pd.DataFrame, *, per_stage: bool = False) -
         out = table.rename(columns={"run": "run_path"})
         out.insert(0, "run", out["run_path"].map(keyed.set_index("run_path")["label"]))
         return out
-    own = [c for c in table.columns if c != "run" and c not in columns]
+    clash = sorted(set(table.columns) & set(columns))
+    if clash:  # a table column named as a setting would be overwritten by the run's value
+        raise ValueError(f"table columns {clash} clash with the run settings' names; rename them")
+    own = [c for c in table.columns if c != "run"]
     if per_stage:
         path = table["run"].map(lambda s: settings.split_stage(s)[0])
         runs_path = keyed["run_path"].map(lambda s: settings.split_stage(s)[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from regionprune.explain.deletion import METHODS
@@ -121,6 +122,105 @@ def faithfulness_markdown(faithful: pd.DataFrame, budget: float) -> str:
                  f"{r['ratio_vs_random']:.1f}", f"{r['classes_2x_random']}/{r['classes']}",
                  *(pct(r[f"drop_{m}"]) for m in others), f"{r['ratio_vs_ig']:.2f}",
                  "yes" if r["ratio_vs_random"] >= 2 else "no"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def retrain_markdown(faithful: pd.DataFrame, budget: float) -> str:
+    """Insertion and remove-and-retrain at the judged budget, per stage ('' without them)."""
+    if faithful.empty:
+        return ""
+    at = faithful[np.isclose(faithful["budget"].astype(float), budget)]
+    kept = [m for m in METHODS if f"insert_{m}" in at.columns]
+    roar = [m for m in METHODS if f"roar_{m}" in at.columns and at[f"roar_{m}"].notna().any()]
+    if at.empty or not (kept or roar):
+        return ""
+    pct = lambda x: f"{100 * x:.1f}"  # noqa: E731
+    head = ["stage", *(f"kept: {METHODS[m].label}" for m in kept),
+            *(f"retrained: {METHODS[m].label}" for m in roar)]  # fmt: skip
+    lines = [
+        "\n## Insertion and remove-and-retrain\n",
+        (
+            f"Kept: class accuracy (%, mean over classes) with only the {100 * budget:g}% of the"
+            " surviving W1 weights that each method ranks highest kept (higher: the method found"
+            " what the class needs). Retrained: the drop in class accuracy (points) after deleting"
+            " them and retraining with them held at zero (evidence.roar_epochs), against the same"
+            " network retrained with nothing deleted (higher: what was deleted cannot be replaced"
+            " by what remains; Hooker et al. 2019).\n"
+        ),
+        "| " + " | ".join(head) + " |",
+        "|" + " --- |" * len(head),
+    ]
+    for (run, it), g in at.groupby(["run", "iteration"], sort=False):
+        cells = [f"{run} · iteration {it}", *(pct(g[f"insert_{m}"].mean()) for m in kept),
+                 *(pct(g[f"roar_{m}"].mean()) for m in roar)]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def sanity_markdown(sanity: pd.DataFrame) -> str:
+    """The sanity check per stage and method: each randomisation step's rank correlation and
+    SSIM with the trained network's class maps, mean over classes ('' without it)."""
+    if sanity.empty:
+        return ""
+    steps = sanity.drop_duplicates("layers").sort_values("layers")["randomised"].tolist()
+    head = ["stage", "maps", *(f"{s} randomised" for s in steps)]
+    lines = [
+        "\n## Sanity check: do the maps change when the network is randomised?\n",
+        (
+            "Cascading model-parameter randomisation (Adebayo et al. 2018), top layer first:"
+            " Spearman rank correlation / SSIM between the class maps of the trained and the"
+            " randomised network, mean over classes. Near 0: the maps depend on the weights, as"
+            " an explanation must; near 1: they would look the same for any network.\n"
+        ),
+        "| " + " | ".join(head) + " |",
+        "|" + " --- |" * len(head),
+    ]
+    means = sanity.groupby(["run", "iteration", "maps", "randomised"], sort=False)[
+        ["spearman", "ssim"]
+    ].mean()
+    for (run, it, method), g in means.groupby(level=[0, 1, 2], sort=False):
+        g = g.droplevel([0, 1, 2])
+        cells = [f"{run} · iteration {it}", METHODS[method].label,
+                 *(f"{g.loc[s, 'spearman']:.2f} / {g.loc[s, 'ssim']:.2f}" for s in steps)]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def yardstick_markdown(yardstick: pd.DataFrame) -> str:
+    """Quantus's metrics per stage and maps: pixel flipping's mean class probability along its
+    curve, ROAD's surviving accuracy at each fraction, MPRT's correlation after each
+    randomisation step ('' without it)."""
+    if yardstick.empty:
+        return ""
+    road = sorted(yardstick.loc[yardstick["metric"] == "road", "fraction"].unique())
+    mprt = yardstick[yardstick["metric"] == "mprt"]
+    steps = mprt.drop_duplicates("layers").sort_values("layers")["randomised"].tolist()
+    head = ["stage", "maps", "pixel flipping", *(f"ROAD {100 * f:g}%" for f in road),
+            *(f"MPRT {s}" for s in steps)]  # fmt: skip
+    lines = [
+        "\n## A standard yardstick: Quantus on per-image maps\n",
+        (
+            "Each method's map of each of the first evidence.yardstick_images test images, scored"
+            " by Quantus (lower is better in every column). Pixel flipping: the image's class"
+            " probability, mean along the curve as pixels are set to black most relevant first."
+            " ROAD: the share of images still classified correctly with that fraction of the"
+            " most relevant pixels replaced by a noisy imputation of their neighbours. MPRT: the"
+            " Spearman correlation of |map| with the trained network's after Quantus re-draws the"
+            " layers, top first. Region maps: each pixel gets its regions' per-image ablation"
+            " effects; random: a uniform draw, the control.\n"
+        ),
+        "| " + " | ".join(head) + " |",
+        "|" + " --- |" * len(head),
+    ]
+    for (run, it, maps), g in yardstick.groupby(["run", "iteration", "maps"], sort=False):
+        flips = g.loc[g["metric"] == "pixel_flipping", "value"]
+        r = g[g["metric"] == "road"].set_index("fraction")["value"]
+        m = g[g["metric"] == "mprt"].set_index("randomised")["value"]
+        label = "random map" if maps == "random" else METHODS[maps].label
+        cells = [f"{run} · iteration {it}", label, f"{flips.mean():.3f}",
+                 *(f"{r.get(f, float('nan')):.2f}" for f in road),
+                 *(f"{m.get(s, float('nan')):.2f}" for s in steps)]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -309,7 +309,13 @@ RUN_TABLES = ("iterations", "epochs", "regions", "neurons", "pixels", "run")
 SUMMARY_TABLES = ("runs", "iterations", "epochs", "neurons", "pixels")
 
 
-EVIDENCE_TABLES = ("region_importance", "deletion", "faithfulness")
+EVIDENCE_TABLES = (
+    "region_importance",
+    "deletion",
+    "faithfulness",
+    "sanity",
+    "yardstick",
+)
 EVIDENCE_FIGURES = ("evidence_maps", "neuron_gallery", "deletion_curves")
 
 

@@ -2,8 +2,9 @@ EVIDENCE_DIR = f"{RUNS_DIR}/{STAGE}/evidence"
 
 
 rule evidence:
-    """The decision basis of one stage: every region ablated per class, and the deletion test
-    against random regions and pixel attributions."""
+    """The decision basis of one stage: every region ablated per class; the deletion, insertion
+    and remove-and-retrain tests against random regions, pixel attributions and the controls;
+    the sanity check (cascading randomisation); Quantus's metrics on per-image maps."""
     input:
         data=train_data,
         model=stage_model,
@@ -24,7 +25,15 @@ rule evidence:
         data_dir=data_dir,
         train=train_json,
         region=region_json,
-        settings=EVIDENCE_SETTINGS.to_json("budgets", "random_draws", "ig_steps"),
+        settings=EVIDENCE_SETTINGS.to_json(
+            "budgets",
+            "budget",
+            "random_draws",
+            "ig_steps",
+            "roar_epochs",
+            "sanity_images",
+            "yardstick_images",
+        ),
         run_id=stage_id,
         threads=RESOURCES.train_threads,
         code=code_version("evidence"),
@@ -37,7 +46,9 @@ rule evidence:
         " --model {input.model:q} --run-id {params.run_id:q} --iteration {wildcards.n}"
         " --threads {params.threads}"
         " --out-importance {output.region_importance:q} --out-deletion {output.deletion:q}"
-        " --out-faithfulness {output.faithfulness:q} --out-labels {output.labels:q}"
+        " --out-faithfulness {output.faithfulness:q} --out-sanity {output.sanity:q}"
+        " --out-yardstick {output.yardstick:q}"
+        " --out-labels {output.labels:q}"
         " > {log:q} 2>&1"
 
 

@@ -65,9 +65,13 @@ rule summary:
     input:
         **{t: run_tables("run" if t == "runs" else t) for t in SUMMARY_TABLES},
         faithfulness=evidence_tables("faithfulness"),
+        sanity=evidence_tables("sanity"),
+        yardstick=evidence_tables("yardstick"),
     output:
         **{t: f"{SUMMARY}/{t}.parquet" for t in SUMMARY_TABLES},
         faithfulness=f"{SUMMARY}/faithfulness.parquet",
+        sanity=f"{SUMMARY}/sanity.parquet",
+        yardstick=f"{SUMMARY}/yardstick.parquet",
         markdown=f"{SUMMARY}/summary.md",
         html=in_report(f"{SUMMARY}/summary.html", "summary", "summary"),
     log:
@@ -80,6 +84,8 @@ rule summary:
             f"--{t} {' '.join(input[t])} --out-{t} {output[t]}" for t in SUMMARY_TABLES
         ),
         faithfulness=lambda w, input: " ".join(input.faithfulness),
+        sanity=lambda w, input: " ".join(input.sanity),
+        yardstick=lambda w, input: " ".join(input.yardstick),
         settings=EVIDENCE_SETTINGS.to_json("budget"),
         code=code_version("summary"),
     message:
@@ -87,6 +93,8 @@ rule summary:
     shell:
         "python -m regionprune summary {params.args}"
         " --faithfulness {params.faithfulness} --out-faithfulness {output.faithfulness:q}"
+        " --sanity {params.sanity} --out-sanity {output.sanity:q}"
+        " --yardstick {params.yardstick} --out-yardstick {output.yardstick:q}"
         " --evidence-settings {params.settings:q} --out-markdown {output.markdown:q}"
         " --out-html {output.html:q}"
         " > {log:q} 2>&1"

@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--region-settings", required=True,
                    help="RegionSettings as JSON (the connectivity regions are labelled with)")  # fmt: skip
     p.add_argument("--settings", default="{}",
-                   help="EvidenceSettings as JSON: budgets, random_draws, ig_steps")  # fmt: skip
+                   help="EvidenceSettings as JSON: budgets, budget, random_draws, ig_steps,"
+                   " roar_epochs, sanity_images, yardstick_images")  # fmt: skip
     p.add_argument("--model", type=Path, required=True, help="the stage's checkpoint")
     p.add_argument("--run-id", required=True, help="run id written into the tables")
     p.add_argument("--iteration", type=int, required=True, help="the stage's iteration")
@@ -28,6 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="deletion.parquet: every method's deletion curve, per class")  # fmt: skip
     p.add_argument("--out-faithfulness", type=Path, required=True,
                    help="faithfulness.parquet: the drops per class and budget")  # fmt: skip
+    p.add_argument("--out-sanity", type=Path, required=True,
+                   help="sanity.parquet: trained against randomised maps, per layer and class")  # fmt: skip
+    p.add_argument("--out-yardstick", type=Path, required=True,
+                   help="yardstick.parquet: Quantus's metrics of each method's per-image maps")  # fmt: skip
     p.add_argument("--out-labels", type=Path, required=True,
                    help="regions.h5: the stage's regions as labelled here, for the figures")  # fmt: skip
 
@@ -37,11 +42,14 @@ def run(args: argparse.Namespace) -> None:
     import time
 
     import numpy as np
+    import pandas as pd
     import torch
 
     from regionprune.config import EvidenceSettings
     from regionprune.data import describe, load_split, unit_pixels
-    from regionprune.explain.deletion import Ranked, deletion_test, faithfulness_table
+    from regionprune.explain.deletion import Ranked, Retrain, deletion_test, faithfulness_table
+    from regionprune.explain.sanity import SANITY_COLUMNS, cascade
+    from regionprune.explain.yardstick import YARDSTICK_COLUMNS, yardstick
     from regionprune.explain.importance import Net, region_importance
     from regionprune.regions import label_neurons
     from regionprune.settings import (
@@ -72,12 +80,34 @@ def run(args: argparse.Namespace) -> None:
     xr, yr = load_split(args.data_dir, ts.dataset, "train", ts.train_limit)
     ranked = Ranked(net, labels, unit_pixels(xr[: len(y)]), yr[: len(y)], spec.n_classes,
                     es.ig_steps)  # fmt: skip
-    rng = np.random.default_rng(stream_seed(ts.seed, EVIDENCE_STREAM + args.iteration))
+    seed = stream_seed(ts.seed, EVIDENCE_STREAM + args.iteration)
+    rng = np.random.default_rng(seed)  # the random control's draws
+    more = np.random.default_rng([seed, 1])  # the rest: retraining's batches, the sanity check
+    # remove-and-retrain: the training settings' SGD on the ranking images
+    retrain = None
+    if es.roar_epochs:
+        retrain = Retrain(ranked.x, ranked.y, es.budget, ts.lr, ts.batch_size,
+                          int(more.integers(2**31)), ts.weight_decay, es.roar_epochs)  # fmt: skip
     start = time.perf_counter()
-    deletion = deletion_test(net, labels, ranked, x, y, es.budgets, es.random_draws, rng)
-    log.info("deletion test in %.1f s", time.perf_counter() - start)
+    deletion = deletion_test(net, labels, ranked, x, y, es.budgets, es.random_draws, rng, retrain)
+    log.info("deletion, insertion and remove-and-retrain tests in %.1f s",
+             time.perf_counter() - start)  # fmt: skip
     faithful = faithfulness_table(deletion)
-    for df in (importance, deletion, faithful):
+    sanity = pd.DataFrame(columns=list(SANITY_COLUMNS))
+    if es.sanity_images:
+        start = time.perf_counter()
+        n = es.sanity_images
+        sanity = cascade(net, labels, ranked.x[:n], ranked.y[:n], spec.n_classes,
+                         spec.image_shape, more, es.ig_steps)  # fmt: skip
+        log.info("sanity check in %.1f s", time.perf_counter() - start)
+    quantus = pd.DataFrame(columns=list(YARDSTICK_COLUMNS))
+    if es.yardstick_images:
+        start = time.perf_counter()
+        n = es.yardstick_images
+        quantus = yardstick(net, labels, x[:n], y[:n], spec.image_shape, more, es.ig_steps,
+                            seed=int(more.integers(2**31)))  # fmt: skip
+        log.info("Quantus's metrics in %.1f s", time.perf_counter() - start)
+    for df in (importance, deletion, faithful, sanity, quantus):
         df.insert(0, "iteration", np.int32(args.iteration))
         df.insert(0, "run", args.run_id)
     summary = faithful.groupby("budget")[["drop_region", "drop_random"]].mean()
@@ -85,5 +115,7 @@ def run(args: argparse.Namespace) -> None:
     write_table(importance, args.out_importance)
     write_table(deletion, args.out_deletion)
     write_table(faithful, args.out_faithfulness)
+    write_table(sanity, args.out_sanity)
+    write_table(quantus, args.out_yardstick)
     save_labels(args.out_labels, labels, stage=ckpt.attrs["stage"], iteration=args.iteration,
                 connectivity=connectivity, code_version=code_version("evidence"))  # fmt: skip

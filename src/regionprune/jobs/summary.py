@@ -15,6 +15,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--faithfulness", type=Path, nargs="*", default=[],
                    help="per-stage evidence/faithfulness.parquet")  # fmt: skip
     p.add_argument("--out-faithfulness", type=Path, required=True)
+    p.add_argument("--sanity", type=Path, nargs="*", default=[],
+                   help="per-stage evidence/sanity.parquet")  # fmt: skip
+    p.add_argument("--out-sanity", type=Path, required=True)
+    p.add_argument("--yardstick", type=Path, nargs="*", default=[],
+                   help="per-stage evidence/yardstick.parquet")  # fmt: skip
+    p.add_argument("--out-yardstick", type=Path, required=True)
     p.add_argument("--evidence-settings", default="{}",
                    help="EvidenceSettings as JSON: the budget the Markdown reports")  # fmt: skip
     p.add_argument("--out-markdown", type=Path, required=True)
@@ -26,8 +32,11 @@ def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from regionprune.markdown import (
-        faithfulness_markdown, grid_markdown, paper_table, readability_markdown, to_html,
+        faithfulness_markdown, grid_markdown, paper_table, readability_markdown, retrain_markdown,
+        sanity_markdown, to_html, yardstick_markdown,
     )  # fmt: skip
+    from regionprune.explain.sanity import SANITY_COLUMNS
+    from regionprune.explain.yardstick import YARDSTICK_COLUMNS
     from regionprune.config import EvidenceSettings
     from regionprune.labels import settings_by_run, tidy
     from regionprune.metrics import grid_table
@@ -43,13 +52,22 @@ def run(args: argparse.Namespace) -> None:
     for t, df in tables.items():
         write_table(df, getattr(args, f"out_{t}"))
     runs = tables["runs"]
-    faithful = (
-        pd.concat([read_table(p) for p in args.faithfulness], ignore_index=True)
-        if args.faithfulness
-        else pd.DataFrame(columns=["run", "iteration", "class", "budget"])
-    )
-    faithful = tidy(faithful, keyed, per_stage=True)
+    def stages(paths: list[Path], columns: list[str]) -> pd.DataFrame:
+        """Every explained stage's table, keyed as the run tables are."""
+        table = (
+            pd.concat([read_table(p) for p in paths], ignore_index=True)
+            if paths
+            else pd.DataFrame(columns=["run", "iteration", *columns])
+        )
+        return tidy(table, keyed, per_stage=True)
+
+    faithful = stages(args.faithfulness, ["class", "budget"])
     write_table(faithful, args.out_faithfulness)
+    sanity = stages(args.sanity, list(SANITY_COLUMNS))
+    write_table(sanity, args.out_sanity)
+    yardstick = stages(args.yardstick, list(YARDSTICK_COLUMNS))
+    write_table(yardstick, args.out_yardstick)
+    budget = EvidenceSettings.from_json(args.evidence_settings).budget
     page = (
         "# Results\n\n"
         "## The grid: mean +- standard deviation over seeds, after the last iteration\n\n"
@@ -71,7 +89,10 @@ def run(args: argparse.Namespace) -> None:
         "(and how many weights) lie on pixels that are blank in every training image, whose\n"
         "weights never had a gradient (MNIST: 67 such pixels).\n\n"
         + readability_markdown(runs)
-        + faithfulness_markdown(faithful, EvidenceSettings.from_json(args.evidence_settings).budget)
+        + faithfulness_markdown(faithful, budget)
+        + retrain_markdown(faithful, budget)
+        + sanity_markdown(sanity)
+        + yardstick_markdown(yardstick)
     )
     write_text(page, args.out_markdown)
     write_text(to_html(page), args.out_html)
