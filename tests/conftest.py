@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 # The real data set, verified against its official MD5s (../shared/data/mnist, read-only).
@@ -99,3 +100,20 @@ def synthetic_images(
     x_train, y_train = split(n_train)
     x_test, y_test = split(n_test)
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def sequential(params: dict, activation: str) -> torch.nn.Sequential:
+    """A network's ``fc{i}.weight``/``fc{i}.bias`` arrays as torch's own ``nn.Sequential`` of
+    ``nn.Linear`` and activation modules: a reference written without the package's forward
+    pass."""
+    act = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[activation]
+    n = len(params) // 2
+    layers: list[torch.nn.Module] = []
+    for i in range(1, n + 1):
+        w = torch.from_numpy(np.asarray(params[f"fc{i}.weight"], dtype=np.float32))
+        lin = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            lin.bias.copy_(torch.from_numpy(np.asarray(params[f"fc{i}.bias"], dtype=np.float32)))
+        layers += [lin, act()] if i < n else [lin]
+    return torch.nn.Sequential(*layers).eval()

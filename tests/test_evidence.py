@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import sequential
 from regionprune.explain import deletion as dl
 from regionprune.explain import importance as ev
 from regionprune.explain.attribution import class_attributions, network
@@ -17,22 +18,6 @@ SHAPE = (4, 4)
 SIZES = (16, 3, 5, 3)  # a 4x4 input, 3 hidden neurons on it, 5, then 3 classes
 #: Other depths: one hidden layer (W1's layer feeds the logits), and three.
 DEPTHS = [(16, 3, 3), SIZES, (16, 3, 4, 5, 3)]
-
-
-def sequential(params, activation):
-    """The network as torch's own ``nn.Sequential`` of ``nn.Linear`` and activation modules:
-    a reference written without the package's forward pass."""
-    act = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[activation]
-    n = len(params) // 2
-    layers = []
-    for i in range(1, n + 1):
-        w = torch.from_numpy(np.asarray(params[f"fc{i}.weight"], dtype=np.float32))
-        lin = torch.nn.Linear(w.shape[1], w.shape[0])
-        with torch.no_grad():
-            lin.weight.copy_(w)
-            lin.bias.copy_(torch.from_numpy(np.asarray(params[f"fc{i}.bias"], dtype=np.float32)))
-        layers += [lin, act()] if i < n else [lin]
-    return torch.nn.Sequential(*layers).eval()
 
 
 def tiny(activation: str, seed: int = 0, sizes=SIZES):

@@ -14,6 +14,7 @@ import pytest
 import torch
 from scipy import ndimage
 
+from conftest import sequential
 from regionprune.explain import deletion as dl
 from regionprune.explain import importance as ev
 from regionprune.explain import sanity as sn
@@ -21,20 +22,6 @@ from regionprune.regions import global_ids, label_neurons
 
 SHAPE = (5, 5)
 P = 25
-
-
-def sequential(params: dict, activation: str) -> torch.nn.Sequential:
-    act = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[activation]
-    n = len(params) // 2
-    layers: list[torch.nn.Module] = []
-    for i in range(1, n + 1):
-        w = torch.tensor(np.asarray(params[f"fc{i}.weight"], dtype=np.float32))
-        lin = torch.nn.Linear(w.shape[1], w.shape[0])
-        with torch.no_grad():
-            lin.weight.copy_(w)
-            lin.bias.copy_(torch.tensor(np.asarray(params[f"fc{i}.bias"], dtype=np.float32)))
-        layers += [lin, act()] if i < n else [lin]
-    return torch.nn.Sequential(*layers).eval()
 
 
 def small(activation: str = "sigmoid", seed: int = 0):

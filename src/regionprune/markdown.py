@@ -17,9 +17,21 @@ PAPER = {
 }
 
 
+def _pct(x: float) -> str:
+    """A share as percent (or points), one decimal."""
+    return f"{100 * x:.1f}"
+
+
+def _section(title: str, caption: str, head: list[str], rows: list[list[str]]) -> str:
+    """One summary.md section: a heading, its caption and a table."""
+    lines = [f"\n## {title}\n", caption + "\n", "| " + " | ".join(head) + " |",
+             "|" + " --- |" * len(head), *("| " + " | ".join(r) + " |" for r in rows)]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def paper_table(runs: pd.DataFrame) -> str:
     """Markdown: each run beside the paper's reported numbers."""
-    pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
+    pct = lambda x: f"{_pct(x)}%"  # noqa: E731
     papers = ((runs["train_dataset"] == "mnist") & (runs["train_hidden"] == "100-50")).all()
     # runs on other data or shapes are told that the paper's numbers are MNIST's at 784-100-50-10
     paper = "paper (Takehana & Ozaki, 4.2)" if papers else (
@@ -100,30 +112,25 @@ def faithfulness_markdown(faithful: pd.DataFrame, budget: float) -> str:
     if table.empty:
         return (f"\n## Deletion test\n\nNo stage was tested at budget {budget}: evidence.budget"
                 " must be one of evidence.budgets.\n")  # fmt: skip
-    pct = lambda x: f"{100 * x:.1f}"  # noqa: E731
     others = [m for m in METHODS if m not in ("region", "random") and f"drop_{m}" in table]
     head = ["stage", "regions", "random", "ratio", "classes >= 2x",
             *(METHODS[m].label for m in others), "regions / IG", "faithful"]  # fmt: skip
-    lines = [
-        "\n## Deletion test: do the maps tell the truth?\n",
-        (
-            f"Drop in class accuracy (points, mean over classes) when {100 * budget:g}% of the"
-            " surviving W1 weights are deleted: the regions most important for the class, random"
-            " regions of the same size (mean of the draws), and the pixels that the other"
-            " methods rank highest. Ranked on training images, measured on the test images."
-            " Faithful: regions >= 2x random. Regions / IG: the regions' drop over integrated"
-            " gradients'.\n"
-        ),
-        "| " + " | ".join(head) + " |",
-        "|" + " --- |" * len(head),
+    caption = (
+        f"Drop in class accuracy (points, mean over classes) when {100 * budget:g}% of the"
+        " surviving W1 weights are deleted: the regions most important for the class, random"
+        " regions of the same size (mean of the draws), and the pixels that the other"
+        " methods rank highest. Ranked on training images, measured on the test images."
+        " Faithful: regions >= 2x random. Regions / IG: the regions' drop over integrated"
+        " gradients'."
+    )
+    rows = [
+        [f"{r['run']} · iteration {r['iteration']}", _pct(r["drop_region"]), _pct(r["drop_random"]),
+         f"{r['ratio_vs_random']:.1f}", f"{r['classes_2x_random']}/{r['classes']}",
+         *(_pct(r[f"drop_{m}"]) for m in others), f"{r['ratio_vs_ig']:.2f}",
+         "yes" if r["ratio_vs_random"] >= 2 else "no"]  # fmt: skip
+        for r in table.to_dict("records")
     ]
-    for r in table.to_dict("records"):
-        cells = [f"{r['run']} · iteration {r['iteration']}", pct(r["drop_region"]), pct(r["drop_random"]),
-                 f"{r['ratio_vs_random']:.1f}", f"{r['classes_2x_random']}/{r['classes']}",
-                 *(pct(r[f"drop_{m}"]) for m in others), f"{r['ratio_vs_ig']:.2f}",
-                 "yes" if r["ratio_vs_random"] >= 2 else "no"]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return _section("Deletion test: do the maps tell the truth?", caption, head, rows)
 
 
 def retrain_markdown(faithful: pd.DataFrame, budget: float) -> str:
@@ -135,27 +142,22 @@ def retrain_markdown(faithful: pd.DataFrame, budget: float) -> str:
     roar = [m for m in METHODS if f"roar_{m}" in at.columns and at[f"roar_{m}"].notna().any()]
     if at.empty or not (kept or roar):
         return ""
-    pct = lambda x: f"{100 * x:.1f}"  # noqa: E731
     head = ["stage", *(f"kept: {METHODS[m].label}" for m in kept),
             *(f"retrained: {METHODS[m].label}" for m in roar)]  # fmt: skip
-    lines = [
-        "\n## Insertion and remove-and-retrain\n",
-        (
-            f"Kept: class accuracy (%, mean over classes) with only the {100 * budget:g}% of the"
-            " surviving W1 weights that each method ranks highest kept (higher: the method found"
-            " what the class needs). Retrained: the drop in class accuracy (points) after deleting"
-            " them and retraining with them held at zero (evidence.roar_epochs), against the same"
-            " network retrained with nothing deleted (higher: what was deleted cannot be replaced"
-            " by what remains; Hooker et al. 2019).\n"
-        ),
-        "| " + " | ".join(head) + " |",
-        "|" + " --- |" * len(head),
+    caption = (
+        f"Kept: class accuracy (%, mean over classes) with only the {100 * budget:g}% of the"
+        " surviving W1 weights that each method ranks highest kept (higher: the method found"
+        " what the class needs). Retrained: the drop in class accuracy (points) after deleting"
+        " them and retraining with them held at zero (evidence.roar_epochs), against the same"
+        " network retrained with nothing deleted (higher: what was deleted cannot be replaced"
+        " by what remains; Hooker et al. 2019)."
+    )
+    rows = [
+        [f"{run} · iteration {it}", *(_pct(g[f"insert_{m}"].mean()) for m in kept),
+         *(_pct(g[f"roar_{m}"].mean()) for m in roar)]  # fmt: skip
+        for (run, it), g in at.groupby(["run", "iteration"], sort=False)
     ]
-    for (run, it), g in at.groupby(["run", "iteration"], sort=False):
-        cells = [f"{run} · iteration {it}", *(pct(g[f"insert_{m}"].mean()) for m in kept),
-                 *(pct(g[f"roar_{m}"].mean()) for m in roar)]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return _section("Insertion and remove-and-retrain", caption, head, rows)
 
 
 def sanity_markdown(sanity: pd.DataFrame) -> str:
@@ -165,26 +167,23 @@ def sanity_markdown(sanity: pd.DataFrame) -> str:
         return ""
     steps = sanity.drop_duplicates("layers").sort_values("layers")["randomised"].tolist()
     head = ["stage", "maps", *(f"{s} randomised" for s in steps)]
-    lines = [
-        "\n## Sanity check: do the maps change when the network is randomised?\n",
-        (
-            "Cascading model-parameter randomisation (Adebayo et al. 2018), top layer first:"
-            " Spearman rank correlation / SSIM between the class maps of the trained and the"
-            " randomised network, mean over classes. Near 0: the maps depend on the weights, as"
-            " an explanation must; near 1: they would look the same for any network.\n"
-        ),
-        "| " + " | ".join(head) + " |",
-        "|" + " --- |" * len(head),
-    ]
+    caption = (
+        "Cascading model-parameter randomisation (Adebayo et al. 2018), top layer first:"
+        " Spearman rank correlation / SSIM between the class maps of the trained and the"
+        " randomised network, mean over classes. Near 0: the maps depend on the weights, as"
+        " an explanation must; near 1: they would look the same for any network."
+    )
     means = sanity.groupby(["run", "iteration", "maps", "randomised"], sort=False)[
         ["spearman", "ssim"]
     ].mean()
+    rows = []
     for (run, it, method), g in means.groupby(level=[0, 1, 2], sort=False):
         g = g.droplevel([0, 1, 2])
-        cells = [f"{run} · iteration {it}", METHODS[method].label,
-                 *(f"{g.loc[s, 'spearman']:.2f} / {g.loc[s, 'ssim']:.2f}" for s in steps)]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append([f"{run} · iteration {it}", METHODS[method].label,
+                     *(f"{g.loc[s, 'spearman']:.2f} / {g.loc[s, 'ssim']:.2f}" for s in steps)])  # fmt: skip
+    return _section(
+        "Sanity check: do the maps change when the network is randomised?", caption, head, rows
+    )
 
 
 def yardstick_markdown(yardstick: pd.DataFrame) -> str:
@@ -198,31 +197,26 @@ def yardstick_markdown(yardstick: pd.DataFrame) -> str:
     steps = mprt.drop_duplicates("layers").sort_values("layers")["randomised"].tolist()
     head = ["stage", "maps", "pixel flipping", *(f"ROAD {100 * f:g}%" for f in road),
             *(f"MPRT {s}" for s in steps)]  # fmt: skip
-    lines = [
-        "\n## A standard yardstick: Quantus on per-image maps\n",
-        (
-            "Each method's map of each of the first evidence.yardstick_images test images, scored"
-            " by Quantus (lower is better in every column). Pixel flipping: the image's class"
-            " probability, mean along the curve as pixels are set to black most relevant first."
-            " ROAD: the share of images still classified correctly with that fraction of the"
-            " most relevant pixels replaced by a noisy imputation of their neighbours. MPRT: the"
-            " Spearman correlation of |map| with the trained network's after Quantus re-draws the"
-            " layers, top first. Region maps: each pixel gets its regions' per-image ablation"
-            " effects; random: a uniform draw, the control.\n"
-        ),
-        "| " + " | ".join(head) + " |",
-        "|" + " --- |" * len(head),
-    ]
+    caption = (
+        "Each method's map of each of the first evidence.yardstick_images test images, scored"
+        " by Quantus (lower is better in every column). Pixel flipping: the image's class"
+        " probability, mean along the curve as pixels are set to black most relevant first."
+        " ROAD: the share of images still classified correctly with that fraction of the"
+        " most relevant pixels replaced by a noisy imputation of their neighbours. MPRT: the"
+        " Spearman correlation of |map| with the trained network's after Quantus re-draws the"
+        " layers, top first. Region maps: each pixel gets its regions' per-image ablation"
+        " effects; random: a uniform draw, the control."
+    )
+    rows = []
     for (run, it, maps), g in yardstick.groupby(["run", "iteration", "maps"], sort=False):
         flips = g.loc[g["metric"] == "pixel_flipping", "value"]
         r = g[g["metric"] == "road"].set_index("fraction")["value"]
         m = g[g["metric"] == "mprt"].set_index("randomised")["value"]
         label = "random map" if maps == "random" else METHODS[maps].label
-        cells = [f"{run} · iteration {it}", label, f"{flips.mean():.3f}",
-                 *(f"{r.get(f, float('nan')):.2f}" for f in road),
-                 *(f"{m.get(s, float('nan')):.2f}" for s in steps)]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append([f"{run} · iteration {it}", label, f"{flips.mean():.3f}",
+                     *(f"{r.get(f, float('nan')):.2f}" for f in road),
+                     *(f"{m.get(s, float('nan')):.2f}" for s in steps)])  # fmt: skip
+    return _section("A standard yardstick: Quantus on per-image maps", caption, head, rows)
 
 
 #: The HTML page's style: readable tables in Snakemake's report (which shows HTML inline).
