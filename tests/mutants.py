@@ -56,6 +56,13 @@ MUTANTS = [
   "params[f\"{name}.weight\"] = new_w", "params[f\"{name}.weight\"] = w"),
  ("sanity: W1's zeros filled", S,
   "new_w = new_w * (w != 0)", "new_w = new_w"),
+ ("ROAD: a diagonal neighbour weighs as one beside", Y,
+  "_ROAD_WEIGHTS = np.array([1, 2, 1, 1, 2, 1, 2, 2]) / 12",
+  "_ROAD_WEIGHTS = np.array([2, 2, 1, 1, 2, 1, 2, 2]) / 12"),
+ ("ROAD: its noise unseeded", Y,
+  "rng=np.random.RandomState([seed, k])", "rng=None"),
+ ("ROAD: images in batches of 10 (Quantus then scores the first only)", Y,
+  "\"channel_first\": True, \"batch_size\": len(y)}", "\"channel_first\": True, \"batch_size\": 10}"),
 ]
 TESTS = ["tests/test_faithfulness.py", "tests/test_evidence.py"]
 out = []

@@ -10,6 +10,7 @@ maps whose answer is known. Nothing below imports ``regionprune`` except the fun
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import ndimage
@@ -403,3 +404,52 @@ def test_quantus_pixel_flipping_equals_the_definition_and_random_maps_fail_mprt(
     road = table[table["metric"] == "road"]
     assert sorted(road["fraction"].unique()) == [p / 100 for p in ys.ROAD_PERCENT]
     assert road["value"].between(0, 1).all()
+
+
+def test_road_imputation_equals_quantus_own_and_repeats():
+    """The fast ROAD imputation gives Quantus's ``noisy_linear_imputation`` values (the same
+    noise, drawn from the same seed) on images of several shapes, removed pixels at the borders
+    and corners included; and a stage's ROAD repeats exactly (its noise is seeded)."""
+    from quantus.functions.perturb_func import noisy_linear_imputation
+
+    from regionprune.explain import yardstick as ys
+
+    rng = np.random.default_rng(0)
+    for t, (h, w) in enumerate([(5, 5), (4, 7), (28, 28), (28, 28)]):
+        x = rng.random((1, h, w)).astype(np.float32)
+        idx = rng.permutation(h * w)[: int(rng.integers(1, h * w))]
+        np.random.seed(t)
+        want = noisy_linear_imputation(x, idx, noise=0.01)
+        got = ys.road_imputation(x, idx, noise=0.01, rng=np.random.RandomState(t))
+        np.testing.assert_allclose(got, want, atol=1e-6)
+        assert np.abs(got - x).max() > 0.05  # not vacuous: the removed pixels changed
+
+    params, mask, xr, yr, _, _ = small("relu", seed=0)  # predicts all 3 classes
+    net = ev.Net.from_params(params, "relu", mask)
+    labels = label_neurons(mask, SHAPE, 8)
+    maps = {"random": ys.MAPS["random"]}
+    x = xr[:60]
+    with torch.no_grad():  # the network's own predictions as labels: ROAD starts at 1
+        y = sequential({**params, "fc1.weight": params["fc1.weight"] * mask}, "relu")(
+            torch.tensor(x)).argmax(1).numpy()  # fmt: skip
+    # noise large enough to change predictions, so that unseeded noise would show
+    runs = [ys.yardstick(net, labels, x, y, SHAPE, np.random.default_rng(1), 8, s, maps,
+                         road_noise=0.5) for s in (3, 3, 4)]  # fmt: skip
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    road = [r.loc[r["metric"] == "road", "value"].to_numpy() for r in runs]
+    assert not np.array_equal(road[0], road[2])  # another seed, other noise
+
+    # ROAD by its definition: per fraction, each image's top pixels of its (random) map imputed,
+    # the noise drawn in Quantus's order (fractions, then images); the share still predicted
+    # as labelled, over all images
+    a = np.random.default_rng(np.random.default_rng(1).integers(2**63)).random(x.shape)
+    noise = np.random.RandomState([3, 0])
+    model = sequential({**params, "fc1.weight": params["fc1.weight"] * mask}, "relu")
+    want = []
+    for pct in ys.ROAD_PERCENT:
+        top = np.argsort(-a, axis=1)[:, : int(P * pct / 100)]
+        xs = np.stack([ys.road_imputation(xi.reshape(1, *SHAPE), t, 0.5, noise).ravel()
+                       for xi, t in zip(x, top)])  # fmt: skip
+        with torch.no_grad():
+            want.append(float((model(torch.tensor(xs)).argmax(1).numpy() == y).mean()))
+    np.testing.assert_allclose(road[0], want)

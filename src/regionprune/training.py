@@ -110,6 +110,25 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = 10_000) -> tuple[f
     return correct / n, loss / n
 
 
+class SGD:
+    """Plain SGD with an optional L2 penalty: ``torch.optim.SGD(params, lr, weight_decay)``'s
+    arithmetic, bit for bit (a test trains against torch's), without the 2.3 s import of
+    ``torch._dynamo`` that constructing any ``torch.optim`` optimiser costs each process."""
+
+    def __init__(self, params: list[torch.Tensor], lr: float, weight_decay: float = 0.0):
+        self.params, self.lr, self.weight_decay = list(params), lr, weight_decay
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for p in self.params:
+            g = p.grad if self.weight_decay == 0 else p.grad.add(p, alpha=self.weight_decay)
+            p.add_(g, alpha=-self.lr)
+
+
 def train(
     model: nn.Module,
     train_data: Split,
@@ -128,7 +147,7 @@ def train(
     before the step, and the decay of a zero weight is zero."""
     masked = _masked(dict(model.named_parameters()), masks or {})
     _zero_masked(masked)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = SGD(list(model.parameters()), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     n = len(train_data.y)
     records = []
@@ -143,7 +162,7 @@ def train(
         for i in range(0, n, batch_size):
             y = ys[i : i + batch_size]
             loss = F.cross_entropy(model(as_float(xs[i : i + batch_size])), y)
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             for param, mask in masked:
                 param.grad.mul_(mask)
@@ -252,7 +271,7 @@ def train_lockstep(
     with torch.no_grad():
         for name, mask in stacked_masks.items():
             stack.params[name].mul_(mask)
-    opt = torch.optim.SGD(list(stack.params.values()), lr=lr, weight_decay=weight_decay)
+    opt = SGD(list(stack.params.values()), lr=lr, weight_decay=weight_decay)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     n = len(train_data.y)
     records: list[list[dict[str, float]]] = [[] for _ in range(m)]
@@ -268,7 +287,7 @@ def train_lockstep(
             per_model = F.cross_entropy(
                 logits.transpose(1, 2), train_data.y[idx], reduction="none"
             ).mean(1)
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             per_model.sum().backward()
             for name, mask in stacked_masks.items():
                 stack.params[name].grad.mul_(mask)

@@ -14,10 +14,13 @@ from regionprune.model import MLP, model_from_params
 
 
 def network(params: dict[str, NDArray], activation: str) -> MLP:
-    """The MLP holding ``params`` (W1 already masked), sized by them, in eval mode on CPU."""
-    return model_from_params(
+    """The MLP holding ``params`` (W1 already masked), sized by them, in eval mode on CPU; its
+    weights need no gradient (attributions differentiate by the input: the same values, and
+    backward skips the weights' gradients)."""
+    model = model_from_params(
         {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}, activation
     ).eval()
+    return model.requires_grad_(False)
 
 
 def summed_logit(net: MLP, c: int) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,56 @@ YARDSTICK_COLUMNS = ("maps", "metric", "fraction", "randomised", "layers", "valu
 
 #: The fractions of the pixels ROAD removes (Quantus's ``percentages``, in per cent).
 ROAD_PERCENT = (1, 2, 5, 10, 20, 50)
+#: ROAD's imputation noise (sd, in pixel units), as Rong et al. and Quantus set it.
+ROAD_NOISE = 0.01
+
+#: ROAD's neighbours (row, column offset) and their weights: 1/6 beside, 1/12 diagonal.
+_ROAD_OFFSETS = np.array([(1, 1), (0, 1), (-1, 1), (1, -1), (0, -1), (-1, -1), (1, 0), (-1, 0)])
+_ROAD_WEIGHTS = np.array([1, 2, 1, 1, 2, 1, 2, 2]) / 12
+
+
+def road_imputation(
+    arr: NDArray,
+    indices: NDArray,
+    noise: float = ROAD_NOISE,
+    rng: np.random.RandomState | None = None,
+    **_,
+) -> NDArray:
+    """Quantus's ``noisy_linear_imputation`` (ROAD, Rong et al. 2022) with its linear system
+    built in one step instead of element by element, 5x faster, the same values: each removed
+    pixel of ``arr`` (channels, H, W) becomes the weighted mean of its 8 neighbours (removed
+    neighbours are unknowns of the same system), plus ``noise`` x N(0, 1) drawn from ``rng``
+    as Quantus draws it from numpy's global generator (``rng`` None: that generator, which
+    Quantus leaves unseeded, so that its ROAD differs from run to run)."""
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
+    c, h, w = arr.shape
+    idx = np.asarray(indices, dtype=np.int64).ravel()
+    n = len(idx)
+    flat = arr.reshape(c, -1)
+    unknown_id = np.full(h * w, -1, dtype=np.int64)
+    unknown_id[idx] = np.arange(n)
+    r, q = np.divmod(idx, w)
+    rr, qq = r[None, :] + _ROAD_OFFSETS[:, :1], q[None, :] + _ROAD_OFFSETS[:, 1:]
+    inside = (rr >= 0) & (rr < h) & (qq >= 0) & (qq < w)  # (8, n): neighbour in the image
+    neighbour = np.where(inside, rr * w + qq, 0)
+    weight = np.broadcast_to(_ROAD_WEIGHTS[:, None], inside.shape)
+    row = np.broadcast_to(np.arange(n)[None, :], inside.shape)
+    var = np.where(inside, unknown_id[neighbour], -1)
+    unknown, known = inside & (var >= 0), inside & (var < 0)
+    a = sparse.csc_matrix(
+        (np.concatenate([weight[unknown], -(weight * inside).sum(0)]),
+         (np.concatenate([row[unknown], np.arange(n)]),
+          np.concatenate([var[unknown], np.arange(n)]))),
+        shape=(n, n),
+    )  # fmt: skip
+    b = np.zeros((n, c))
+    np.add.at(b, row[known], -weight[known][:, None] * flat[:, neighbour[known]].T)
+    solved = np.asarray(spsolve(a, b)).reshape(n, c).T if n else np.zeros((c, 0))
+    out = flat.copy()
+    out[:, idx] = solved + noise * (np.random if rng is None else rng).randn(*solved.shape)
+    return out.reshape(arr.shape)
 
 
 def region_attributions(net: Net, labels: NDArray[np.int32], x: NDArray, y: NDArray) -> NDArray:
@@ -120,6 +171,7 @@ def yardstick(
     ig_steps: int = 32,
     seed: int = 0,
     maps: dict[str, Explain] | None = None,
+    road_noise: float = ROAD_NOISE,
 ) -> pd.DataFrame:
     """Every method's per-image maps on ``x`` (pixels in [0, 1], ``y`` their classes) scored by
     Quantus's PixelFlipping, ROAD and MPRT (top-down); one row per maps, metric and step."""
@@ -136,8 +188,10 @@ def yardstick(
     model = _model(net)
     common = {"disable_warnings": True, "display_progressbar": False}
     rows = []
-    for name, explain in maps.items():
+    for k, (name, explain) in enumerate(maps.items()):
         draw = np.random.default_rng(rng.integers(2**63))  # the random maps' own stream
+        # ROAD's imputation noise, seeded per maps so that the stage's results repeat
+        perturb = partial(road_imputation, rng=np.random.RandomState([seed, k]))
         a4 = explain(net, labels, x, y, ig_steps, draw).reshape(x4.shape).astype(np.float32)
 
         def explain_func(model, inputs, targets, name=name, draw=draw, **_):
@@ -149,13 +203,15 @@ def yardstick(
         # Quantus warns, and logs at INFO on the root logger, about every call it likes
         with warnings.catch_warnings(), _quiet(logging.INFO):
             warnings.simplefilter("ignore")
+            # one batch of all images: Quantus 0.6's ROAD averages only its first batch
             call = {"model": model, "x_batch": x4, "y_batch": y, "a_batch": a4, "device": "cpu",
                     "channel_first": True, "batch_size": len(y)}  # fmt: skip
             curves = np.asarray(quantus.PixelFlipping(features_in_step=w, perturb_baseline="black",
                                                       **common)(**call))  # fmt: skip
             fractions = np.arange(1, curves.shape[1] + 1) * w / (h * w)
             rows += [(name, "pixel_flipping", f, "", 0, v) for f, v in zip(fractions, curves.mean(0))]
-            road = quantus.ROAD(percentages=list(ROAD_PERCENT), noise=0.01, **common)(**call)
+            road = quantus.ROAD(percentages=list(ROAD_PERCENT), noise=road_noise,
+                                perturb_func=perturb, **common)(**call)  # fmt: skip
             rows += [(name, "road", p / 100, "", 0, float(v)) for p, v in road.items()]
             mprt = quantus.MPRT(layer_order="top_down", seed=seed, **common)(
                 **{**call, "a_batch": None}, explain_func=explain_func)  # fmt: skip
