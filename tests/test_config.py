@@ -96,3 +96,18 @@ def test_job_device_resolves_auto_here_and_refuses_a_missing_gpu():
     assert Resources(device="cuda", gpus=1).job_device(no_gpu) == "cuda"  # the nodes have GPUs
     with pytest.raises(ValueError, match="device: cuda asked for, but this machine has no CUDA"):
         Resources(device="cuda").job_device(no_gpu)
+
+
+@pytest.mark.parametrize("caption", sorted((REPO / "workflow" / "report").glob("*.rst")),
+                         ids=lambda p: p.name)  # fmt: skip
+def test_report_captions_render_without_docutils_messages(caption):
+    """Snakemake's report renders each caption with docutils; any warning or error shows up in
+    the report as a "Docutils System Messages" block (a bare ``|w|`` is a substitution)."""
+    import io
+
+    import docutils.core
+
+    stream = io.StringIO()
+    docutils.core.publish_parts(caption.read_text(), writer_name="html",
+                                settings_overrides={"warning_stream": stream})  # fmt: skip
+    assert stream.getvalue() == "", f"{caption.name}: {stream.getvalue()}"
