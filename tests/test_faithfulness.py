@@ -429,9 +429,9 @@ def test_road_imputation_equals_quantus_own_and_repeats():
     labels = label_neurons(mask, SHAPE, 8)
     maps = {"random": ys.MAPS["random"]}
     x = xr[:60]
+    model = sequential({**params, "fc1.weight": params["fc1.weight"] * mask}, "relu")
     with torch.no_grad():  # the network's own predictions as labels: ROAD starts at 1
-        y = sequential({**params, "fc1.weight": params["fc1.weight"] * mask}, "relu")(
-            torch.tensor(x)).argmax(1).numpy()  # fmt: skip
+        y = model(torch.tensor(x)).argmax(1).numpy()
     # noise large enough to change predictions, so that unseeded noise would show
     runs = [ys.yardstick(net, labels, x, y, SHAPE, np.random.default_rng(1), 8, s, maps,
                          road_noise=0.5) for s in (3, 3, 4)]  # fmt: skip
@@ -444,7 +444,6 @@ def test_road_imputation_equals_quantus_own_and_repeats():
     # as labelled, over all images
     a = np.random.default_rng(np.random.default_rng(1).integers(2**63)).random(x.shape)
     noise = np.random.RandomState([3, 0])
-    model = sequential({**params, "fc1.weight": params["fc1.weight"] * mask}, "relu")
     want = []
     for pct in ys.ROAD_PERCENT:
         top = np.argsort(-a, axis=1)[:, : int(P * pct / 100)]
