@@ -156,6 +156,30 @@ def test_a_dead_server_means_the_job_runs_alone(tmp_path):
     assert "the job server ended" not in err
 
 
+@pytest.mark.parametrize("module", ["json", "regionprune.cli", "argparse"])
+def test_ctrl_c_while_a_job_still_imports_says_one_line(module):
+    """Ctrl-C reaches a job Snakemake has just started while it still imports (a second or more
+    on a busy machine), before any handler of its own: one line and exit 130, no traceback in
+    its log (test_faults' Ctrl-C test met this now and then under load). A real SIGINT, sent by
+    the job to itself when it starts importing ``module``."""
+    start = f"""
+import os, runpy, signal, sys
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["regionprune", "settings", "--check"]
+runpy.run_module("regionprune", run_name="__main__", alter_sys=True)
+"""
+    out = subprocess.run([sys.executable, "-c", start], env=ENV, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert out.returncode == 130, out.stderr
+    assert "Traceback" not in out.stderr and "KeyboardInterrupt" not in out.stderr, out.stderr
+    assert out.stderr.strip().endswith("interrupted; nothing of this job was kept"), out.stderr
+
+
 def _state(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]

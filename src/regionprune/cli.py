@@ -7,6 +7,8 @@ import importlib
 import logging
 import sys
 
+from regionprune import INTERRUPTED
+
 JOBS = (
     "fetch", "blank_pixels", "baseline", "magnitude", "label", "prune", "match", "retrain",
     "collect", "evidence", "evidence_figures", "figures", "summary", "grid_figures", "settings",
@@ -66,5 +68,5 @@ def main(argv: list[str] | None = None) -> None:
         log.error("%s", err)
         sys.exit(1)
     except KeyboardInterrupt:  # Ctrl-C: Snakemake reports it; a traceback would say nothing
-        log.error("interrupted; nothing of this job was kept")
+        log.error(INTERRUPTED)
         sys.exit(130)

@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from regionprune import INTERRUPTED
+
 VARIABLE = "REGIONPRUNE_JOB_SERVER"
 #: Linux has an abstract socket namespace: names that are no file, so that a server killed by
 #: SIGKILL (a killed process group, the OOM killer) leaves nothing behind in /tmp. Such a name
@@ -254,7 +256,7 @@ def _child(request: dict, fds: list[int], listener: socket.socket, others: list[
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except KeyboardInterrupt:  # Ctrl-C before the job's own handler (cli.main) took over
-        print("interrupted; nothing of this job was kept", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         code = 130
     except BaseException:  # noqa: BLE001 - as an uncaught exception would end the interpreter
         import traceback
