@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from captum.attr import IntegratedGradients
 from scipy import ndimage
 
 from conftest import sequential
@@ -164,9 +165,10 @@ def test_occlusion_equals_captums_feature_ablation():
 
 
 def test_region_integrated_gradients_equal_a_riemann_sum_of_weight_gradients():
-    """The compactness control's scores: per region, the weights' integrated gradients
-    (w * mean gradient of the class's mean log-probability along alpha * W1), by a 400-step
-    midpoint sum in plain torch; they add up to logp(W1) - logp(W1 = 0) (completeness)."""
+    """The compactness control's scores: per region, the weights' integrated gradients (w *
+    mean gradient of the class's mean log-probability along alpha * W1), by a 400-step
+    midpoint sum in plain torch; they add up to logp(W1) - logp(W1 = 0) (completeness); and
+    they equal Captum's integrated gradients on the regions' scales."""
     params, mask, xr, yr, _, _ = small("sigmoid", seed=5)
     net = ev.Net.from_params(params, "sigmoid", mask)
     labels = label_neurons(mask, SHAPE, 8)
@@ -193,6 +195,20 @@ def test_region_integrated_gradients_equal_a_riemann_sum_of_weight_gradients():
         np.testing.assert_allclose(got[c], want, rtol=2e-3, atol=1e-5)
         ends = [scores(params, "sigmoid", m, xr, yr, c)[2] for m in (w1.numpy(), 0 * w1.numpy())]
         assert got[c].sum() == pytest.approx(ends[0] - ends[1], rel=1e-3)
+        # and Captum's IntegratedGradients (32 Gauss-Legendre steps) of logp on region scales
+        gid_t = torch.from_numpy(gid)
+
+        def logp_of(scales, c=c, model=model):  # (steps, regions) -> (steps,)
+            out = []
+            for s in scales:
+                w = w1 * torch.where(gid_t >= 0, s[gid_t.clamp(min=0)], 0.0)
+                h = torch.sigmoid(torch.tensor(xr[yr == c]) @ w.T + model[0].bias)
+                out.append(torch.log_softmax(model[2:](h), dim=1)[:, c].mean())
+            return torch.stack(out)
+
+        ig = IntegratedGradients(logp_of).attribute(torch.ones(1, len(regions)), baselines=0.0,
+                                                    n_steps=32, internal_batch_size=32)  # fmt: skip
+        np.testing.assert_allclose(got[c], ig[0].detach().numpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_remove_and_retrain_equals_a_plain_sgd_loop(evaluated):
@@ -291,6 +307,42 @@ def test_the_cascade_flags_a_map_that_ignores_the_network():
     np.testing.assert_allclose(ink_rows[["spearman", "ssim"]], 1.0)
     last = table[(table["maps"] == "region") & (table["layers"] == 3)]
     assert last["spearman"].mean() < 0.8
+
+
+@pytest.mark.parametrize("activation, sizes", [("sigmoid", (784, 100, 50, 10)),
+                                               ("relu", (784, 100, 50, 10)), ("tanh", (784, 30, 4))])
+@pytest.mark.parametrize("baselines", [0.0, 0.3])
+def test_attributions_equal_captums(activation, sizes, baselines):
+    """``integrated_gradients`` and ``input_x_gradient`` (layer 1 run once, through its
+    linearity) against Captum's own ``IntegratedGradients`` and ``InputXGradient`` with
+    ``target`` per image, on pruned networks of the workflow's size and of one hidden layer,
+    from black and from grey, in batches that do not divide N; and the Gauss-Legendre rule
+    against Captum's."""
+    from captum.attr import InputXGradient, IntegratedGradients
+    from captum.attr._utils.approximation_methods import approximation_parameters
+
+    from regionprune.explain.attribution import (
+        gauss_legendre, input_x_gradient, integrated_gradients, network,
+    )  # fmt: skip
+    from regionprune.model import MLP
+
+    weights, alphas = approximation_parameters("gausslegendre")
+    np.testing.assert_allclose(gauss_legendre(16), (weights(16), alphas(16)), rtol=1e-12)
+
+    rng = np.random.default_rng(11)
+    params = {k: v.detach().numpy() for k, v in MLP(sizes=sizes).state_dict().items()}
+    params["fc1.weight"] = params["fc1.weight"] * (rng.random(params["fc1.weight"].shape) < 0.3)
+    x = rng.random((70, 784)).astype(np.float32)
+    y = np.arange(70) % sizes[-1]
+    got = integrated_gradients(params, activation, x, y, 16, baselines, batch=32)
+    want = IntegratedGradients(network(params, activation)).attribute(
+        torch.from_numpy(x), baselines=baselines, target=torch.from_numpy(y), n_steps=16)
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-4, atol=1e-6 * np.abs(want.numpy()).max())
+    if baselines == 0.0:  # InputXGradient has no baseline
+        got = input_x_gradient(params, activation, x, y)
+        want = InputXGradient(network(params, activation)).attribute(
+            torch.from_numpy(x).requires_grad_(), target=torch.from_numpy(y)).detach().numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * np.abs(want).max())
 
 
 def test_pixel_integrated_gradients_equal_a_riemann_sum_from_black():

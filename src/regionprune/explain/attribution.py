@@ -1,10 +1,11 @@
-"""Standard pixel attributions of the same network (Captum), the reference the regions are
-tested against in the deletion test (``deletion.METHODS`` names the Captum methods it uses)."""
+"""Pixel attributions of the same network, the reference the regions are tested against in the
+deletion test, the sanity check and the yardstick: integrated gradients and input x gradient,
+as Captum defines them (a test checks every one against Captum's own), computed through
+layer 1's linearity, so that its 784-wide product runs once per image, not once per step.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import torch
@@ -23,51 +24,90 @@ def network(params: dict[str, NDArray], activation: str) -> MLP:
     return model.requires_grad_(False)
 
 
-def summed_logit(net: MLP, c: int) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The forward Captum is given: class ``c``'s logit summed over the batch, one number.
-
-    Images do not interact in an eval-mode MLP, so its gradient with respect to each image is
-    that image's own logit gradient: the same values, bit for bit, as Captum's ``target=c``
-    (a test checks). ``target=c`` makes Captum ask autograd for one gradient per image and
-    integration step (``torch.unbind`` of the outputs, 16,000 of them per batch of integrated
-    gradients), which cost three times the arithmetic; Captum's own notes on ``_select_targets``
-    advise returning the target from the forward instead."""
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        return net(x)[:, c].sum().reshape(1)
-
-    return forward
+def gauss_legendre(n_steps: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Captum's default integration rule for integrated gradients: the ``n_steps`` weights and
+    points (alphas) of Gauss-Legendre quadrature on [0, 1] (a test checks them against
+    Captum's ``approximation_parameters("gausslegendre")``)."""
+    points, weights = np.polynomial.legendre.leggauss(n_steps)
+    return 0.5 * weights, 0.5 * (points + 1.0)
 
 
-def class_attributions(
-    net: MLP,
+def _gradient_times_path(
+    params: dict[str, NDArray],
+    activation_name: str,
     x: NDArray[np.float32],
-    y: NDArray,
-    n_classes: int,
-    method: str,
-    batch: int = 500,
-    **kwargs: Any,
-) -> NDArray[np.float64]:
-    """``(classes, inputs)``: per class c, the mean attribution to class c's logit over the
-    images of class c (positive: the pixel's value raises the class's logit). ``method`` is a
-    Captum attribution class (``IntegratedGradients``); ``kwargs`` go to its ``attribute``."""
-    import captum.attr
+    target: NDArray,
+    weights: NDArray,
+    alphas: NDArray,
+    baselines: float,
+    batch: int,
+) -> NDArray[np.float32]:
+    """``(x - baselines) * sum_k weights[k] * grad logit_target(baselines + alphas[k] (x -
+    baselines))``, per image, on the MLP of ``params`` (W1 already masked).
 
-    explainer_class = getattr(captum.attr, method, None)
-    if explainer_class is None:
-        raise ValueError(f"captum.attr has no attribution method {method!r}")
+    Along that path layer 1's pre-activation is ``z1(baselines) + alpha W1 (x - baselines)``
+    and the input gradient is ``W1^T dlogit/dz1``: layer 1 runs once per image and only the
+    layers after it run per point."""
+    import torch.nn.functional as F
+
+    from regionprune.network import FIRST, W1, activation, forward
+
+    p = {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in params.items()}
+    weights = torch.tensor(np.asarray(weights), dtype=torch.float32)
+    alpha = torch.tensor(np.asarray(alphas), dtype=torch.float32)[:, None, None]
+    x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    target = torch.from_numpy(np.asarray(target, dtype=np.int64))
+    w1, b1 = p[W1], p[f"{FIRST}.bias"]
+    act = activation(activation_name, w1)
+    delta = x - baselines
+    start = F.linear(torch.full((1, x.shape[1]), float(baselines)), w1, b1)  # z1 at the baseline
+    out = torch.empty_like(x)
+    with torch.enable_grad():
+        for i in range(0, len(x), batch):
+            z1 = (start + alpha * F.linear(delta[i : i + batch], w1)).requires_grad_()
+            logits = forward(p, act(z1), activation_name, F.linear, first=1)  # (S, n, classes)
+            index = target[i : i + batch, None].expand(len(weights), -1, 1)
+            (grad,) = torch.autograd.grad(logits.gather(-1, index).sum(), z1)
+            out[i : i + batch] = delta[i : i + batch] * (
+                torch.einsum("s,snh->nh", weights, grad) @ w1
+            )
+    return out.numpy()
+
+
+def integrated_gradients(
+    params: dict[str, NDArray],
+    activation_name: str,
+    x: NDArray[np.float32],
+    target: NDArray,
+    n_steps: int = 32,
+    baselines: float = 0.0,
+    batch: int = 1000,
+) -> NDArray[np.float32]:
+    """``(N, inputs)``: Captum's ``IntegratedGradients`` (its default Gauss-Legendre rule) of
+    each image's logit ``target[i]`` from the image ``baselines`` (a grey level; 0: black), on
+    the MLP of ``params`` (W1 already masked)."""
+    weights, alphas = gauss_legendre(n_steps)
+    return _gradient_times_path(params, activation_name, x, target, weights, alphas, baselines,
+                                batch)  # fmt: skip
+
+
+def input_x_gradient(
+    params: dict[str, NDArray], activation_name: str, x: NDArray[np.float32], target: NDArray
+) -> NDArray[np.float32]:
+    """``(N, inputs)``: Captum's ``InputXGradient``, each image times the gradient of its logit
+    ``target[i]``: the path method above with one point, the image itself."""
+    return _gradient_times_path(params, activation_name, x, target, np.ones(1), np.ones(1), 0.0,
+                                1000)  # fmt: skip
+
+
+def class_means(per_image: NDArray, y: NDArray, n_classes: int) -> NDArray[np.float64]:
+    """``(classes, inputs)``: per class, the mean of ``per_image``'s rows of that class."""
     y = np.asarray(y, dtype=np.int64)
-    out = np.zeros((n_classes, x.shape[1]))
+    out = np.zeros((n_classes, per_image.shape[1]))
     for c in range(n_classes):
-        xc = torch.from_numpy(np.ascontiguousarray(x[y == c], dtype=np.float32)).requires_grad_()
-        if len(xc) == 0:
+        if not np.any(y == c):
             raise ValueError(f"class {c} has no images to attribute")
-        explainer = explainer_class(summed_logit(net, c))
-        total = torch.zeros(x.shape[1], dtype=torch.float64)
-        for i in range(0, len(xc), batch):
-            a = explainer.attribute(xc[i : i + batch], **kwargs)
-            total += a.detach().double().sum(dim=0)
-        out[c] = (total / len(xc)).numpy()
+        out[c] = per_image[y == c].astype(np.float64).mean(axis=0)
     return out
 
 
@@ -86,7 +126,6 @@ def region_integrated_gradients(
     of by ablation. The same number as summing the weight-wise integrated gradients
     ``w * mean_path(d logp / d w)`` over the region's weights; the regions' sum is the whole
     change from W1 = 0 (completeness). ``gid`` gives each W1 weight its region (-1: removed)."""
-    import captum.attr
     import torch.nn.functional as F
 
     from regionprune.network import FIRST, W1, activation, forward
@@ -105,16 +144,17 @@ def region_integrated_gradients(
     y = np.asarray(y, dtype=np.int64)
     out = np.zeros((n_classes, n_regions))
     act = activation(activation_name, p[W1])
-    for c in range(n_classes):
-        part = torch.from_numpy(np.ascontiguousarray(x[y == c], dtype=np.float32)) @ share_t
-
-        def logp(scale: torch.Tensor, part: torch.Tensor = part, c: int = c) -> torch.Tensor:
+    weights, alphas = (torch.tensor(v, dtype=torch.float32) for v in gauss_legendre(n_steps))
+    ones, baseline = torch.ones(n_regions), 0.0
+    with torch.enable_grad():
+        for c in range(n_classes):
+            part = torch.from_numpy(np.ascontiguousarray(x[y == c], dtype=np.float32)) @ share_t
+            # Captum's IntegratedGradients of the class's mean log-probability with respect to
+            # the scales, from all 0 (``baseline``) to all 1 (a test checks it against Captum's)
+            scale = (baseline + alphas[:, None] * (ones - baseline)).requires_grad_()
             z1 = (part[None] * scale[:, None, :]) @ member_t + p[f"{FIRST}.bias"]
             logits = forward(p, act(z1), activation_name, F.linear, first=1)
-            return torch.log_softmax(logits, dim=-1)[..., c].mean(dim=1)
-
-        ig = captum.attr.IntegratedGradients(logp)
-        ones = torch.ones(1, n_regions)
-        a = ig.attribute(ones, baselines=0.0, n_steps=n_steps, internal_batch_size=n_steps)
-        out[c] = a.detach().double().numpy()[0]
+            logp = torch.log_softmax(logits, dim=-1)[..., c].mean(dim=1)  # (steps,)
+            (grad,) = torch.autograd.grad(logp.sum(), scale)
+            out[c] = ((weights[:, None] * grad).sum(0) * (ones - baseline)).double().numpy()
     return out

@@ -1,4 +1,4 @@
-"""The deletion test: do the maps tell the truth? (numpy; attributions through Captum).
+"""The deletion test: do the maps tell the truth? (numpy; pixel attributions from ``attribution``).
 
 For each class, W1 weights are deleted in the order a method ranks them and the class's accuracy
 is measured at fixed budgets (fractions of the surviving weights). Every method ranks *units* (a
@@ -172,17 +172,28 @@ class Ranked:
                                            region_groups(self.labels), self.x, self.y,
                                            self.n_classes, self.ig_steps)  # fmt: skip
 
-    def attribution(self, method: str, **kwargs: Any) -> NDArray:
-        """``(classes, pixels)`` mean attribution of a Captum method (``explain.attribution``)
-        with ``kwargs`` for its ``attribute``; computed once per method."""
-        if method not in self._cache:
-            from regionprune.explain.attribution import class_attributions, network
+    def integrated_gradients(self, baselines: float = 0.0) -> NDArray:
+        """``(classes, pixels)``: per class, the mean integrated gradients of its logit over its
+        images, from the image ``baselines`` (0: black); computed once."""
+        from regionprune.explain.attribution import integrated_gradients
 
-            torch_net = network(self.net.params, self.net.activation)
-            self._cache[method] = class_attributions(
-                torch_net, self.x, self.y, self.n_classes, method, **kwargs
-            )
-        return self._cache[method]
+        return self._class_means(f"integrated gradients from {baselines}", integrated_gradients,
+                                 n_steps=self.ig_steps, baselines=baselines)  # fmt: skip
+
+    def input_x_gradient(self) -> NDArray:
+        """``(classes, pixels)``: per class, the mean input x gradient of its logit over its
+        images; computed once."""
+        from regionprune.explain.attribution import input_x_gradient
+
+        return self._class_means("input x gradient", input_x_gradient)
+
+    def _class_means(self, key: str, method: Callable[..., NDArray], **kwargs: Any) -> NDArray:
+        if key not in self._cache:
+            from regionprune.explain.attribution import class_means
+
+            per_image = method(self.net.params, self.net.activation, self.x, self.y, **kwargs)
+            self._cache[key] = class_means(per_image, self.y, self.n_classes)
+        return self._cache[key]
 
 
 @dataclass(frozen=True)
@@ -206,11 +217,10 @@ METHODS: dict[str, DeletionMethod] = {
     "random": DeletionMethod("region", None, "random regions (mean, sd)",
                              {"color": "0.4", "linestyle": "-"}, roar=True),
     "input_x_gradient": DeletionMethod(
-        "pixel", lambda r: r.attribution("InputXGradient"), "input x gradient",
+        "pixel", lambda r: r.input_x_gradient(), "input x gradient",
         {"color": "tab:blue", "linestyle": "--", "marker": "o", "markersize": 3.5}),
     "integrated_gradients": DeletionMethod(  # from an all-black image
-        "pixel", lambda r: r.attribution("IntegratedGradients", baselines=0.0,
-                                         n_steps=r.ig_steps),
+        "pixel", lambda r: r.integrated_gradients(baselines=0.0),
         # hollow and larger, so that it stays visible where it lies on input x gradient
         "integrated gradients", {"color": "tab:green", "linestyle": ":", "marker": "s",
                                  "markersize": 6.5, "markerfacecolor": "none",

@@ -38,10 +38,10 @@ def region_maps(net: Net, labels, x, y, n_classes: int, ig_steps: int) -> NDArra
 
 def ig_maps(net: Net, labels, x, y, n_classes: int, ig_steps: int) -> NDArray:
     """Integrated gradients from a black image, each class's mean over its images."""
-    from regionprune.explain.attribution import class_attributions, network
+    from regionprune.explain.attribution import class_means, integrated_gradients
 
-    return class_attributions(network(net.params, net.activation), x, y, n_classes,
-                              "IntegratedGradients", baselines=0.0, n_steps=ig_steps)  # fmt: skip
+    per_image = integrated_gradients(net.params, net.activation, x, y, ig_steps, baselines=0.0)
+    return class_means(per_image, y, n_classes)
 
 
 def occlusion_maps(net: Net, labels, x, y, n_classes: int, ig_steps: int) -> NDArray:

@@ -33,7 +33,6 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from regionprune.explain.importance import Net, occlusion_per_image, region_effects
-from regionprune.settings import W1
 from regionprune.regions import global_ids
 
 #: Columns of yardstick.parquet after ``run`` and ``iteration``: per method's maps and metric,
@@ -107,18 +106,13 @@ def region_attributions(net: Net, labels: NDArray[np.int32], x: NDArray, y: NDAr
 
 
 def ig_attributions(net: Net, x: NDArray, y: NDArray, steps: int) -> NDArray:
-    """``(N, pixels)``: Captum's integrated gradients of each image's class logit, from black."""
-    import torch
-    from captum.attr import IntegratedGradients
+    """``(N, pixels)``: Captum's integrated gradients of each image's class logit, from black
+    (``attribution.integrated_gradients``)."""
+    from regionprune.explain.attribution import integrated_gradients
 
-    from regionprune.explain.attribution import network
-
-    model = network(net.params, net.activation)
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    target = torch.from_numpy(np.asarray(y, dtype=np.int64))
-    a = IntegratedGradients(model).attribute(xt, baselines=0.0, target=target, n_steps=steps,
-                                             internal_batch_size=max(steps, 512))  # fmt: skip
-    return a.detach().double().numpy()
+    return integrated_gradients(net.params, net.activation, x, y, steps, baselines=0.0).astype(
+        np.float64
+    )
 
 
 Explain = Callable[[Net, NDArray[np.int32], NDArray, NDArray, int, np.random.Generator], NDArray]
