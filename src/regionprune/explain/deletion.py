@@ -74,7 +74,22 @@ def unit_curves(
     z1: F32 | None = None,
 ) -> tuple[tuple[NDArray, NDArray], tuple[NDArray, NDArray]]:
     """The deletion and the insertion curve of one order: (accuracy, mean logit of class ``c``)
-    with the first ``k`` weights of ``order`` deleted, and with only them kept.
+    with the first ``k`` weights of ``order`` deleted, and with only them kept (``curves``)."""
+    return curves(net, [order], counts, x, y, c, z1)[0]
+
+
+def curves(
+    net: Net,
+    orders: list[NDArray[np.int64]],
+    counts: NDArray[np.int64],
+    x: F32,
+    y: NDArray,
+    c: int,
+    z1: F32 | None = None,
+) -> list[tuple[tuple[NDArray, NDArray], tuple[NDArray, NDArray]]]:
+    """Per order, the deletion and the insertion curve: (accuracy on ``x`` with labels ``y``,
+    mean logit of class ``c``) with the first ``k`` weights of the order deleted, and with only
+    them kept, for each ``k`` in ``counts``; all orders as one batch.
 
     Deleting weights changes layer 1 only: its pre-activation loses ``x @ D.T`` where ``D``
     holds the deleted weights, a sparse product (the weights deleted) instead of a dense one
@@ -88,17 +103,18 @@ def unit_curves(
     h1, n_in = net.w1.shape
     flat = net.w1.ravel()
     rows, cols, vals = [], [], []
-    for t, k in enumerate(counts):
+    points = [(order, k) for order in orders for k in counts]
+    for t, (order, k) in enumerate(points):
         j, p = np.divmod(order[:k], n_in)
         rows.append(p)
         cols.append(t * h1 + j)
         vals.append(flat[order[:k]])
     d = sparse.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n_in, len(counts) * h1), dtype=np.float64,
+        shape=(n_in, len(points) * h1), dtype=np.float64,
     )  # fmt: skip
     part = np.asarray(d.T @ x.T.astype(np.float64))  # (points * H1, N)
-    part = part.reshape(len(counts), h1, -1).transpose(0, 2, 1)  # (points, N, H1)
+    part = part.reshape(len(points), h1, -1).transpose(0, 2, 1)  # (points, N, H1)
     z1 = (net.hidden(x)[0] if z1 is None else z1).astype(np.float64)
     bias = net.params[f"{FIRST}.bias"].astype(np.float64)
     y = np.asarray(y)
@@ -109,8 +125,10 @@ def unit_curves(
         for z in (z1[None] - part, bias + part):
             h = act(torch.from_numpy(z.astype(np.float32)))
             logits = forward(params, h, net.activation, F.linear, first=1).numpy()
-            out.append(((logits.argmax(axis=-1) == y).mean(axis=1), logits[..., c].mean(axis=1)))
-    return out[0], out[1]
+            acc, logit = (logits.argmax(axis=-1) == y).mean(axis=1), logits[..., c].mean(axis=1)
+            out.append((acc.reshape(len(orders), -1), logit.reshape(len(orders), -1)))
+    (acc_d, logit_d), (acc_i, logit_i) = out
+    return [((acc_d[o], logit_d[o]), (acc_i[o], logit_i[o])) for o in range(len(orders))]
 
 
 def region_groups(labels: NDArray[np.int32]) -> NDArray[np.int64]:
@@ -288,6 +306,7 @@ def deletion_test(
     for c in range(ranked.n_classes):
         xc, yc = x[y == c], y[y == c]
         z1 = net.hidden(xc)[0]
+        todo: list[tuple[str, int, NDArray[np.int64]]] = []  # (method, draw, order)
         for name, method in METHODS.items():
             if method.scores is None:
                 orders = [rng.permutation(n_units[method.unit]) for _ in range(random_draws)]
@@ -297,13 +316,16 @@ def deletion_test(
                 orders = [ranking(scores[name][c])]
             for draw, units in enumerate(orders):
                 order = deletion_order(groups[method.unit], units, net.w1)
-                curves = unit_curves(net, order, counts, xc, yc, c, z1)
-                for test, (acc, logit) in zip(TESTS, curves):
-                    for b, k, a, lg in zip([0.0, *budgets], counts, acc, logit):
-                        rows.append((test, c, name, draw, b, int(k), a, lg))
+                todo.append((name, draw, order))
             if retrain is not None and method.roar:
                 to_retrain.append((c, name, deletion_order(groups[method.unit], orders[0],
                                                            net.w1)))  # fmt: skip
+        # every order of the class as one batch
+        measured = curves(net, [order for _, _, order in todo], counts, xc, yc, c, z1)
+        for (name, draw, _), both in zip(todo, measured):
+            for test, (acc, logit) in zip(TESTS, both):
+                for b, k, a, lg in zip([0.0, *budgets], counts, acc, logit):
+                    rows.append((test, c, name, draw, b, int(k), a, lg))
     if retrain is not None:
         rows += remove_and_retrain(net, mask, to_retrain, retrain, x, y)
     return pd.DataFrame(rows, columns=list(DELETION_COLUMNS))

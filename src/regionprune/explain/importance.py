@@ -242,16 +242,18 @@ def occlusion_per_image(net: Net, x: F32, y: NDArray, max_elements: int = 2**20)
     logp0 = own_logprob(net.head(z2), y)
     params = {k: torch.from_numpy(v) for k, v in net.params.items()}
     act = activation(net.activation, params[W1])
-    xt, z1t, w1t = torch.from_numpy(x), torch.from_numpy(z1), params[W1]
+    z1t = torch.from_numpy(z1)
+    w1_rows = params[W1].T.contiguous()  # a pixel's weights as one row: gathered as rows
     out = np.zeros((x.shape[0], net.w1.shape[1]))
     images, pixels = np.nonzero(x[:, used])
     pixels = used[pixels]
+    ink = torch.from_numpy(x[images, pixels])
     chunk = max(1, max_elements // max(1, z1.shape[1]))
     with torch.no_grad():
         for start in range(0, len(images), chunk):
             i, p = images[start : start + chunk], pixels[start : start + chunk]
             it, pt = torch.from_numpy(i), torch.from_numpy(p)
-            z1p = torch.addcmul(z1t[it], xt[it, pt][:, None], w1t[:, pt].T, value=-1.0)
+            z1p = torch.addcmul(z1t[it], ink[start : start + chunk, None], w1_rows[pt], value=-1.0)
             logits = forward(params, act(z1p), net.activation, F.linear, first=1).numpy()
             out[i, p] = logp0[i] - own_logprob(logits, y[i])
     return out
