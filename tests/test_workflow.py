@@ -660,7 +660,8 @@ def test_docs_pandas_examples_run_as_written(grid_dir):
     paste them, on the grid's results."""
     sections = (("README.md", "## Outputs", 1),
                 ("docs/outputs.md", "## Analysing with pandas", 3),
-                ("docs/findings.md", "### Reproduce the tables with pandas", 1))  # fmt: skip
+                ("docs/findings.md", "### Reproduce the tables with pandas", 1),
+                ("docs/findings.md", "### Reproduce these tables", 1))  # fmt: skip
     for page, heading, count in sections:
         section = (REPO / page).read_text().split(heading)[1].split("\n## ")[0]
         blocks = re.findall(r"```python\n(.*?)```", section, re.S)
