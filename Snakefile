@@ -72,10 +72,16 @@ onstart:
 
 onsuccess:
     jobserver.stop(JOB_SERVER.pop() if JOB_SERVER else None)
+    # the hints run in this folder as written: the Snakefile named where it lies elsewhere
+    elsewhere = (
+        ""
+        if Path("Snakefile").resolve() == Path(workflow.main_snakefile).resolve()
+        else f" -s {workflow.main_snakefile}"
+    )
     print(
         f"\nResults: {SUMMARY}/summary.md (tables: {SUMMARY}/*.parquet, figures: {SUMMARY}/figures/)."
-        "\nReport with every figure: snakemake --report report.html"
-        "\nCheck for missing or damaged results: python -m regionprune check"
+        f"\nReport with every figure: {runnable('snakemake')}{elsewhere} --report report.html"
+        f"\nCheck for missing or damaged results: {runnable('python')} -m regionprune check{elsewhere}"
     )
 
 

@@ -81,8 +81,28 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
 def run_dir(tmp_path_factory, mnist_dir) -> Path:
     workdir = tmp_path_factory.mktemp("wf")
     write_config(workdir, mnist_dir)
-    snakemake(workdir)
+    out = snakemake(workdir)
+    (workdir / "console.txt").write_text(out.stdout + out.stderr)
     return workdir
+
+
+def test_the_console_says_when_each_job_starts_and_ends_and_its_hints_run(run_dir):
+    """Each job: a line when it starts and one when it has finished, whose counter only goes
+    up; the hints at the end run as written in a new shell without the venv on its PATH."""
+    lines = (run_dir / "console.txt").read_text().splitlines()
+    started = [m[1] for m in map(re.compile(r"^\[\d\d:\d\d:\d\d started\] (.+)$").match, lines) if m]
+    done = [m for m in map(re.compile(r"^\[\d\d:\d\d:\d\d (\d+)/(\d+) done\] (.+)$").match, lines) if m]
+    assert [int(m[1]) for m in done] == list(range(1, len(done) + 1)), lines
+    assert {int(m[2]) for m in done} == {len(done) + 1}  # and the rule all
+    assert sorted(started) == sorted(m[3] for m in done) and len(started) > 10
+    hints = [ln.split(": ", 1)[1] for ln in lines if ln.startswith(("Report with", "Check for"))]
+    assert len(hints) == 2, lines[-8:]
+    bare = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    check = subprocess.run(hints[1], shell=True, cwd=run_dir, env=bare, capture_output=True,
+                           text=True, timeout=300)  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    report = hints[0].replace("report.html", str(run_dir / "hint_report.html"))
+    assert Path(report.split()[0]).exists() or (run_dir / report.split()[0]).exists(), report
 
 
 def _only(paths):

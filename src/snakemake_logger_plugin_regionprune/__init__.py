@@ -1,5 +1,6 @@
-"""regionprune's console for Snakemake: one line per job in words (its rule's ``message:``),
-instead of Snakemake's listing of every input, output and wildcard of every job.
+"""regionprune's console for Snakemake: a line in words (the rule's ``message:``) when a job
+starts and one when it has finished, with the count of finished jobs, instead of Snakemake's
+listing of every input, output and wildcard of every job.
 
 The workflow's profiles select it with ``logger: [regionprune]``; Snakemake finds it by this
 package's name. It shows Snakemake's own text for everything else (errors, warnings, the job
@@ -38,16 +39,17 @@ QUIET_LINES = (
 )
 
 
-def job_line(clock: str, done: int | None, total: int | None, rule: str, message: str | None,
+def job_line(clock: str, status: str | None, rule: str, message: str | None,
              wildcards: dict[str, Any]) -> str:  # fmt: skip
-    """One job as the console shows it: ``[10:37:32 3/35 done] retrain s0 · iteration 3/8``."""
-    progress = f" {done}/{total} done" if total else ""
+    """One job as the console shows it: ``[10:37:32 3/35 done] retrain s0 · iteration 3/8``
+    (``status``: ``started``, or ``3/35 done``; None in a dry run's listing)."""
     what = message or " ".join([rule, *(f"{k}={v}" for k, v in wildcards.items())])
-    return f"[{clock}{progress}] {what}"
+    return f"[{clock} {status}] {what}" if status else f"[{clock}] {what}"
 
 
 class LogHandler(LogHandlerBase, ColorizingTextHandler):
-    """Snakemake's own stream handler, with a line per job and no per-job progress lines."""
+    """Snakemake's own stream handler, with a job's start and end as a line each and no per-job
+    progress lines."""
 
     def __post_init__(self) -> None:
         s = self.common_settings
@@ -59,8 +61,9 @@ class LogHandler(LogHandlerBase, ColorizingTextHandler):
             filter=DefaultFilter(s.quiet, s.debug_dag, s.verbose, s.dryrun, s.printshellcmds),
         )
         self.compact = not s.verbose
-        self.done: int | None = None
-        self.total: int | None = None
+        self.dryrun = s.dryrun
+        self.jobs: dict[int, str] = {}  # job id -> its line's words, from its start
+        self.finishing: list[int] = []  # jobs finished since the last progress report
 
     @property
     def writes_to_stream(self) -> bool:
@@ -92,20 +95,33 @@ class LogHandler(LogHandlerBase, ColorizingTextHandler):
         event = get_event(record)
         if event == LogEvent.JOB_INFO:
             if record.rule_name != "all" and self.filter(record):
-                clock = time.strftime("%H:%M:%S")
-                line = job_line(clock, self.done, self.total, record.rule_name,
-                                record.rule_msg, record.wildcards)  # fmt: skip
-                with self._output_lock:
-                    self.stream.write(line + "\n")
-                    self.flush()
+                line = job_line(time.strftime("%H:%M:%S"), None if self.dryrun else "started",
+                                record.rule_name, record.rule_msg, record.wildcards)  # fmt: skip
+                self.jobs[record.jobid] = line.split("] ", 1)[1]
+                self._write(line)
+            return False
+        if event == LogEvent.JOB_FINISHED:
+            # Snakemake reports each finished job, then the count done so far (PROGRESS)
+            self.finishing.append(record.job_id)
             return False
         if event == LogEvent.PROGRESS:
-            self.done, self.total = record.done, record.total
+            first = record.done - len(self.finishing) + 1  # a job group: several at once
+            for n, job in enumerate(self.finishing, start=first):
+                if job in self.jobs:  # not the rule all
+                    status = f"{n}/{record.total} done"
+                    self._write(job_line(time.strftime("%H:%M:%S"), status, "", self.jobs.pop(job),
+                                         {}))  # fmt: skip
+            self.finishing.clear()
             return record.done == record.total  # the last one: "35 of 35 steps (100%) done"
-        if event in (LogEvent.JOB_FINISHED, LogEvent.WORKFLOW_STARTED, LogEvent.JOB_STARTED,
+        if event in (LogEvent.WORKFLOW_STARTED, LogEvent.JOB_STARTED,
                      LogEvent.RESOURCES_INFO, LogEvent.GROUP_INFO):  # fmt: skip
             # a job group's header: its jobs have their own lines (cluster_jobs, cluster.md)
             return False
         if event is None and record.levelno == logging.INFO:
             return not str(record.msg).lstrip().startswith(QUIET_LINES)
         return True
+
+    def _write(self, line: str) -> None:
+        with self._output_lock:
+            self.stream.write(line + "\n")
+            self.flush()

@@ -367,3 +367,14 @@ def all_targets():
             for x in FIGURE_FORMATS
         ]
     return targets
+
+
+def runnable(program: str) -> str:
+    """``program`` of the environment that runs this workflow, as a new shell in the working
+    folder can run it (an inactive venv is not on its PATH): its path, relative where it lies
+    below the working folder; the bare name where the environment has no such program."""
+    path = Path(sys.executable).parent / program
+    if not path.exists():
+        return program
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
