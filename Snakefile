@@ -35,7 +35,11 @@ if workflow.is_main_process and "--nolock" not in sys.argv:
         raise WorkflowError(str(err)) from None
 
 
-configfile: "config.yaml"
+# the working folder's config.yaml, or the defaults beside this Snakefile (-s ... -d elsewhere)
+configfile:
+    "config.yaml"
+    if Path("config.yaml").exists()
+    else Path(workflow.basedir) / "config.yaml"
 
 
 config.update(coerce_cli_strings(config))

@@ -691,3 +691,13 @@ def test_docs_pandas_examples_run_as_written(grid_dir):
                                  text=True, timeout=120)  # fmt: skip
             assert out.returncode == 0, f"{page}:\n{code}\n{out.stderr}"
             assert "Traceback" not in out.stderr and out.stdout.strip()
+
+
+def test_another_working_folder_uses_the_default_config_beside_the_snakefile(tmp_path, mnist_dir):
+    """``-s path/Snakefile -d other`` with no config.yaml in ``other``: the defaults beside the
+    Snakefile (it failed: config.yaml was looked up in the working folder only)."""
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d",
+                          str(tmp_path), "-n", "--config", f"data={{local_dir: {mnist_dir}}}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert job_counts(out.stdout)["retrain"] == 8  # the paper's eight iterations
