@@ -1,6 +1,6 @@
 """The console's job line (the logger plugin's only formatting of its own)."""
 
-from snakemake_logger_plugin_regionprune import job_line
+from snakemake_logger_plugin_regionprune import fix_lines, job_line
 
 
 def test_a_job_is_one_line_in_words():
@@ -13,3 +13,12 @@ def test_a_job_is_one_line_in_words():
     assert job_line("10:37:32", None, "fetch", None, {"dataset": "mnist"}) == (
         "[10:37:32] fetch dataset=mnist"
     )
+
+
+def test_the_ways_out_are_taken_from_failure_messages():
+    text = ("Logfile results/logs/fetch/mnist.log:\n====\nERROR could not download\n"
+            "Fix: set data.local_dir to it\n====\n"
+            "results/x/model.h5 is damaged (truncated). Fix: add --forcerun results/x/model.h5")
+    assert fix_lines(text) == ["Fix: set data.local_dir to it",
+                               "Fix: add --forcerun results/x/model.h5"]  # fmt: skip
+    assert fix_lines("Exiting because a job execution failed.") == []

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from regionprune.data import (
-    IDX_FILES, MNIST, DataError, content_md5, fetch, inactive_pixels, load_split,
+    DOWNLOAD_ROUNDS, IDX_FILES, MNIST, DataError, content_md5, fetch, inactive_pixels, load_split,
 )  # fmt: skip
 
 
@@ -89,10 +89,25 @@ def test_download_falls_back_to_next_mirror(tmp_path, http_mirror):
     assert len(placed) == 4
 
 
-def test_download_failure_lists_mirrors_and_fix(tmp_path):
-    with pytest.raises(DataError, match=r"(?s)127\.0\.0\.1:9.*local_dir"):
+def test_download_failure_lists_mirrors_and_fix(tmp_path, monkeypatch):
+    """A refused connection may be a mirror's hiccup: every round is tried, waiting between."""
+    waits: list[float] = []
+    monkeypatch.setattr("time.sleep", waits.append)
+    with pytest.raises(DataError, match=r"(?s)127\.0\.0\.1:9.*local_dir") as err:
         fetch("mnist", tmp_path / "out", mirrors=["http://127.0.0.1:9/"], timeout=5)
+    assert "offline" not in str(err.value)
+    assert waits == [w for w in DOWNLOAD_ROUNDS if w] and len(waits) == 2
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_offline_machine_is_told_at_once(tmp_path, monkeypatch):
+    """A name that cannot be looked up (``.invalid`` never resolves, RFC 2606; offline, every
+    name fails so) is not retried: waiting would not bring the network back."""
+    waits: list[float] = []
+    monkeypatch.setattr("time.sleep", waits.append)
+    with pytest.raises(DataError, match=r"this machine seems to be offline.*\n.*mirror\.invalid"):
+        fetch("mnist", tmp_path / "out", mirrors=["http://mirror.invalid/"], timeout=5)
+    assert waits == []
 
 
 def test_a_users_data_set_needs_a_folder():

@@ -701,3 +701,17 @@ def test_another_working_folder_uses_the_default_config_beside_the_snakefile(tmp
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert job_counts(out.stdout)["retrain"] == 8  # the paper's eight iterations
+
+
+def test_offline_the_fetch_fails_once_and_the_screen_ends_with_the_fix(tmp_path):
+    """No network (a mirror whose name cannot be looked up): the fetch is not retried, its error
+    is shown once, and the last line on the screen is what to do."""
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d",
+                          str(tmp_path), "--config", "data={mirrors: [http://mirror.invalid/]}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert text.count("could not download") == 1 and "Trying to restart" not in text, text
+    assert "this machine seems to be offline" in text
+    last = text.strip().splitlines()[-1]
+    assert last.startswith("Fix: on a machine without network access"), text[-2000:]

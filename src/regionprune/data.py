@@ -180,18 +180,45 @@ def _stream_md5(f: Any) -> str:
     return digest.hexdigest()
 
 
+#: Rounds over the mirrors before a download gives up, and the wait before each next round (s).
+DOWNLOAD_ROUNDS = (0.0, 2.0, 8.0)
+
+
+def _offline(err: Exception) -> bool:
+    """Whether ``err`` is a failed name lookup: no network (or no DNS), which waiting does not
+    mend, unlike a timeout or a dropped connection."""
+    import socket
+
+    return isinstance(getattr(err, "reason", err), socket.gaierror)
+
+
 def _download(urls: list[str], dest: Path, timeout: float) -> None:
-    errors = []
-    for url in urls:
-        try:
-            log.info("downloading %s", url)
-            with urllib.request.urlopen(url, timeout=timeout) as r, open(dest, "wb") as f:
-                shutil.copyfileobj(r, f)
-            return
-        except (urllib.error.URLError, OSError, ValueError) as err:
-            errors.append(f"  {url}: {err}")
+    """Download from the first mirror that answers; each round (``DOWNLOAD_ROUNDS``) tries every
+    mirror, and a round whose every failure is a failed name lookup (offline) is the last."""
+    import time
+
+    errors: list[str] = []
+    offline = False
+    for wait in DOWNLOAD_ROUNDS:
+        if wait:
+            log.info("no mirror answered; trying again in %.0f s", wait)
+            time.sleep(wait)
+        errors, failures = [], []
+        for url in urls:
+            try:
+                log.info("downloading %s", url)
+                with urllib.request.urlopen(url, timeout=timeout) as r, open(dest, "wb") as f:
+                    shutil.copyfileobj(r, f)
+                return
+            except (urllib.error.URLError, OSError, ValueError) as err:
+                errors.append(f"  {url}: {err}")
+                failures.append(err)
+        offline = all(_offline(err) for err in failures)
+        if offline:
+            break
+    why = " (no mirror's name could be looked up: this machine seems to be offline)" if offline else ""
     raise DataError(
-        f"could not download {dest.name} from any mirror:\n" + "\n".join(errors) + "\n"
+        f"could not download {dest.name} from any mirror{why}:\n" + "\n".join(errors) + "\n"
         "Fix: on a machine without network access, put the four IDX .gz files into a folder and "
         "set data.local_dir to it (config.yaml, or --config 'data={local_dir: /path}')."
     )

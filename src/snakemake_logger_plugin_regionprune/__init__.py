@@ -38,6 +38,15 @@ QUIET_LINES = (
     "Conda environments: ignored",
 )
 
+#: Snakemake's last words when a job failed; the ways out seen in the failure messages (their
+#: "Fix:" lines, each once) follow it, so that the screen ends with what to do.
+FINAL_FAILURE = "At least one job did not complete successfully"
+
+
+def fix_lines(text: str) -> list[str]:
+    """The "Fix: ..." parts of a failure message's lines, in order."""
+    return [line[line.index("Fix:"):].strip() for line in text.splitlines() if "Fix:" in line]
+
 
 def job_line(clock: str, status: str | None, rule: str, message: str | None,
              wildcards: dict[str, Any]) -> str:  # fmt: skip
@@ -64,6 +73,7 @@ class LogHandler(LogHandlerBase, ColorizingTextHandler):
         self.dryrun = s.dryrun
         self.jobs: dict[int, str] = {}  # job id -> its line's words, from its start
         self.finishing: list[int] = []  # jobs finished since the last progress report
+        self.fixes: list[str] = []  # the failure messages' ways out, to repeat at the end
 
     @property
     def writes_to_stream(self) -> bool:
@@ -88,7 +98,13 @@ class LogHandler(LogHandlerBase, ColorizingTextHandler):
     def emit(self, record: logging.LogRecord) -> None:
         if self.compact and not self._compact(record):
             return
+        if record.levelno >= logging.ERROR:
+            for fix in fix_lines(self.format(record)):  # a failed job's log included
+                if fix not in self.fixes:
+                    self.fixes.append(fix)
         ColorizingTextHandler.emit(self, record)
+        if self.fixes and FINAL_FAILURE in str(record.msg):
+            self._write("\n" + "\n".join(self.fixes))
 
     def _compact(self, record: logging.LogRecord) -> bool:
         """Write a job's line here, or drop the record: False; True: Snakemake's text."""

@@ -104,8 +104,6 @@ try:  # the sections that are no run's settings, checked as the jobs will read t
     for ds, folder in LOCAL_DIRS.items():
         if not is_builtin(ds) and not folder:
             raise DataError(user_needs_folder(ds))
-    # a download may fail for a while; a local copy that fails would fail again
-    FETCH_RETRIES = 0 if all(LOCAL_DIRS.values()) else 2
     for ds, folder in LOCAL_DIRS.items():
         if folder and not all(Path(f).is_file() for f in data_files(ds)):
             check_local_dir(ds, folder)

@@ -5,7 +5,6 @@ rule fetch:
         [f"{RESULTS}/data/{{dataset}}/{f}" for f in IDX_FILES],
     log:
         f"{LOGS}/fetch/{{dataset}}.log",
-    retries: FETCH_RETRIES
     localrule: True
     conda:
         ENV
@@ -23,7 +22,6 @@ rule fetch:
 use rule fetch as import_data with:
     output:
         [f"{RESULTS}/data/{{dataset}}/{f}" for f in USER_FILES],
-    retries: 0
     message:
         "import {wildcards.dataset} from data.local_dir (checked)"
 
