@@ -1,4 +1,4 @@
-"""Code versions: follow imports, ignore comments, change with behaviour."""
+"""Code versions: follow imports, ignore comments and docstrings, change with behaviour."""
 
 from __future__ import annotations
 
@@ -28,3 +28,20 @@ def test_version_changes_with_code_not_with_comments(tmp_path):
     regions.write_text(regions.read_text().replace("connectivity=connectivity", "connectivity=4"))
     assert code_version("label", root) != before["label"]
     assert code_version("baseline", root) == before["baseline"]  # baseline never uses regions
+
+
+def test_version_ignores_docstrings_but_not_other_strings(tmp_path):
+    """Editing a docstring in pruning.py reran 14 jobs (issue 23); a string the code uses is
+    behaviour."""
+    root = _copy_package(tmp_path)
+    before = code_version("label", root)
+    pruning = root / "pruning.py"
+    text = pruning.read_text()
+    module_doc = text.index('"""') + 3
+    edited = text[:module_doc] + "Edited: " + text[module_doc:]
+    function_doc = edited.index('"""', edited.index("\ndef ")) + 3
+    edited = edited[:function_doc] + "Also edited. " + edited[function_doc:]
+    pruning.write_text(edited)
+    assert code_version("label", root) == before
+    pruning.write_text(edited + '\nMESSAGE = "a value the code may use"\n')
+    assert code_version("label", root) != before

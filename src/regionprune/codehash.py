@@ -2,8 +2,9 @@
 
 Snakemake sees changes to a rule's own text, not to the modules it imports. Each rule therefore
 puts ``code_version(job)`` into its params: a hash over the job's module and every module of this
-package it imports, directly or not. The hash is taken over the parsed syntax tree, so comments and
-formatting do not trigger reruns, while any change to what the code does does. Nothing is imported.
+package it imports, directly or not. The hash is taken over the parsed syntax tree without its
+docstrings, so comments, docstrings and formatting do not trigger reruns, while any change to what
+the code does does. Nothing is imported.
 """
 
 from __future__ import annotations
@@ -66,12 +67,24 @@ def module_closure(module: str, root: Path | None = None) -> dict[str, str]:
 _PARSED: dict[tuple[str, int, int], tuple[str, set[str]]] = {}
 
 
+def without_docstrings(tree: ast.AST) -> ast.AST:
+    """``tree`` with the docstring of its module, classes and functions replaced by ``pass``
+    (in place): documentation, not behaviour."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):  # fmt: skip
+                node.body[0] = ast.Pass()
+    return tree
+
+
 def _parsed(path: Path) -> tuple[str, set[str]]:
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _PARSED:
         tree = ast.parse(path.read_text(), filename=str(path))
-        _PARSED[key] = (ast.dump(tree), _imports(tree))
+        _PARSED[key] = (ast.dump(without_docstrings(tree)), _imports(tree))
     return _PARSED[key]
 
 
