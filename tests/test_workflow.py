@@ -105,6 +105,21 @@ def test_the_console_says_when_each_job_starts_and_ends_and_its_hints_run(run_di
     assert Path(report.split()[0]).exists() or (run_dir / report.split()[0]).exists(), report
 
 
+
+def test_the_data_copy_is_its_content_not_its_source_or_its_mtime(run_dir, mnist_dir, tmp_path):
+    """The same files in another folder, no folder at all (offline, nothing to download), or
+    the copy touched without a change: nothing reruns (each reran from the fetch, issue 23)."""
+    other = tmp_path / "elsewhere"
+    shutil.copytree(mnist_dir, other)
+    for data in (f"data={{local_dir: {other}}}",
+                 "data={local_dir: null, mirrors: [http://mirror.invalid/]}"):  # fmt: skip
+        out = snakemake(run_dir, "--dry-run", "--config", data)
+        assert "Nothing to be done" in out.stdout + out.stderr, (data, out.stdout[-3000:])
+    for path in (run_dir / "results" / "data" / "mnist").iterdir():
+        os.utime(path)  # newer than everything made from it, the same content
+    out = snakemake(run_dir, "--dry-run")
+    assert "Nothing to be done" in out.stdout + out.stderr, out.stdout[-3000:]
+
 def _only(paths):
     paths = list(paths)
     assert len(paths) == 1, paths

@@ -22,6 +22,7 @@ from regionprune.data import (
     DataError,
     check_local_dir,
     copy_files,
+    get_spec,
     is_builtin,
     user_needs_folder,
 )
@@ -89,8 +90,13 @@ RUN_BY_PATH = {(r.path, r.iterations): r for r in RUNS.values()}
 LABEL = Labels([r.row() for r in RUNS.values()])
 USED_DATASETS = sorted({t.dataset for t in TRAIN.values()})
 MATCHED = ("magnitude", "random")  # baselines that follow the region run's density
+#: The environment variable that carries data.local_dir, mirrors and timeout to the fetch job.
+SOURCE_VARIABLE = "REGIONPRUNE_DATA_SOURCE"
 try:  # the sections that are no run's settings, checked as the jobs will read them
     DATA_SOURCE = DataSource.pick(config["data"])
+    # where the data come from reaches the fetch job by its environment, not its params: a
+    # data copy is what its content is (its MD5s), whichever folder or mirror it came from
+    os.environ[SOURCE_VARIABLE] = DATA_SOURCE.to_json()
     FIGURE_SETTINGS = FiguresSettings.from_dict(config["figures"])
     EVIDENCE_SETTINGS = EvidenceSettings.from_dict(config["evidence"])
     EVIDENCE_SETTINGS.check_budget()
@@ -370,9 +376,19 @@ def all_targets():
 def runnable(program: str) -> str:
     """``program`` of the environment that runs this workflow, as a new shell in the working
     folder can run it (an inactive venv is not on its PATH): its path, relative where it lies
-    below the working folder; the bare name where the environment has no such program."""
+    below the working folder; the bare name where the environment has no such program.
+    """
     path = Path(sys.executable).parent / program
     if not path.exists():
         return program
     relative = os.path.relpath(path)
     return str(path) if relative.startswith("..") else relative
+
+
+def data_identity(dataset: str) -> str:
+    """What a data set's copy is, for the fetch rule's params: a built-in data set's content
+    MD5s, so that another data.local_dir (or none) with the same files reruns nothing; a user's
+    data set, its folder (its content is checked when it is imported)."""
+    if is_builtin(dataset):
+        return json.dumps(get_spec(dataset).md5, sort_keys=True)
+    return str(DATA_SOURCE.folder(dataset))

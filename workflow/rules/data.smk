@@ -9,14 +9,15 @@ rule fetch:
     conda:
         ENV
     params:
-        source=DATA_SOURCE.to_json(),
+        # the files' identity, not their source (data.local_dir, mirrors: data_identity)
+        content=lambda w: data_identity(w.dataset),
         out_dir=lambda w: f"{RESULTS}/data/{w.dataset}",
         code=code_version("fetch"),
     message:
         "get {wildcards.dataset} (checked by MD5)"
     shell:
         "python -m regionprune fetch --dataset {wildcards.dataset}"
-        " --source {params.source:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        f' --source "${SOURCE_VARIABLE}" --out-dir {{params.out_dir:q}} > {{log:q}} 2>&1'
 
 
 use rule fetch as import_data with:
