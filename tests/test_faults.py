@@ -160,6 +160,30 @@ def test_ctrl_c_stops_quietly_and_the_rerun_finishes(reference, tmp_path, mnist_
     same_results(reference, tmp_path)
 
 
+
+def test_another_runs_checkpoint_is_named_and_rebuilt(reference, tmp_path):
+    """Another seed's valid baseline copied over this run's (here: this run's weights recorded
+    as seed 4's) and newer than what was made from it: the next job refuses it by name, the
+    screen ends with the fix, and the fix restores the run's results."""
+    from regionprune.storage import save_checkpoint
+
+    work = tmp_path / "work"
+    shutil.copytree(reference, work, ignore=shutil.ignore_patterns(".snakemake"))
+    (baseline,) = (work / "results" / "runs").glob("*/baseline/model.h5")
+    ckpt = load_checkpoint(baseline)
+    ckpt.attrs["settings"]["train"]["seed"] += 1
+    save_checkpoint(baseline, ckpt)
+    failed = snakemake(work, check=False)
+    rel = baseline.relative_to(work)
+    text = failed.stdout + failed.stderr
+    assert failed.returncode != 0 and f"{rel} belongs to another run" in text, text[-3000:]
+    assert text.strip().splitlines()[-1] == (
+        f"Fix: add --forcerun {rel} to your snakemake command; it rebuilds this file and "
+        "everything computed from it.")  # fmt: skip
+    snakemake(work, "--forcerun", str(rel))
+    same_results(reference, work)
+
+
 def _iteration_file(workdir: Path, name: str, k: int = 1) -> Path:
     (path,) = (workdir / "results" / "runs").glob(f"*/*/*/region/iter{k}/{name}")
     return path

@@ -50,6 +50,25 @@ def test_checkpoint_round_trip(tmp_path):
         assert f["params/fc1.weight"].compression == "gzip"
 
 
+
+def test_another_runs_checkpoint_is_refused_by_name(tmp_path):
+    """Seed 1's valid checkpoint copied over seed 0's passes every checksum; its recorded
+    training settings name it (issue 23: it was trusted, and seed 0's summary showed seed 1)."""
+    from regionprune.damage import ForeignFile
+
+    ck = _ckpt(np.random.default_rng(0))
+    ck.attrs["settings"] = {"train": {"seed": 1, "lr": 0.1}, "magnitude": {"rate": 0.5}}
+    save_checkpoint(tmp_path / "m.h5", ck)
+    assert load_checkpoint(tmp_path / "m.h5", train={"seed": 1, "lr": 0.1, "new": 2}).params
+    with pytest.raises(ForeignFile) as err:
+        load_checkpoint(tmp_path / "m.h5", train={"seed": 0, "lr": 0.1})
+    text = str(err.value)
+    assert "belongs to another run: it was made with train.seed 1, where this run has " \
+           "train.seed 0" in text  # fmt: skip
+    assert text.endswith(f"Fix: add --forcerun {tmp_path / 'm.h5'} to your snakemake command; it "
+                         "rebuilds this file and everything computed from it.")  # fmt: skip
+
+
 def test_checkpoint_rejects_mismatched_mask(tmp_path):
     ck = _ckpt(np.random.default_rng(1))
     ck.masks["fc1.weight"] = ck.masks["fc1.weight"][:, :10]

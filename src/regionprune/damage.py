@@ -21,6 +21,35 @@ class DamagedFile(RuntimeError):
         )
 
 
+
+class ForeignFile(DamagedFile):
+    """A readable result that another run made (another seed, other training settings): copied
+    or moved over this run's file. Its checksum holds, so only its recorded settings tell."""
+
+    def __init__(self, path: str | os.PathLike[str], differences: dict[str, tuple[object, object]]):
+        theirs = ", ".join(f"{k} {v[0]!r}" for k, v in differences.items())
+        ours = ", ".join(f"{k} {v[1]!r}" for k, v in differences.items())
+        self.path = Path(path)
+        self.reason = f"made by another run: {theirs}; this run has {ours}"
+        RuntimeError.__init__(
+            self,
+            f"{path} belongs to another run: it was made with {theirs}, where this run has {ours}."
+            f" Fix: add --forcerun {path} to your snakemake command; it rebuilds this file and "
+            "everything computed from it.",
+        )
+
+
+def check_belongs(path: str | os.PathLike[str], recorded: dict | None, expected: dict,
+                  group: str = "train") -> None:  # fmt: skip
+    """Raise ``ForeignFile`` where settings ``recorded`` in a result differ from those of the
+    run that reads it (``expected``; settings only one side knows are not compared)."""
+    if not recorded:
+        return
+    differences = {f"{group}.{k}": (recorded[k], expected[k]) for k in sorted(recorded)
+                   if k in expected and recorded[k] != expected[k]}  # fmt: skip
+    if differences:
+        raise ForeignFile(path, differences)
+
 @contextlib.contextmanager
 def reading(path: str | os.PathLike[str]) -> Iterator[None]:
     """Turn a failure to read ``path`` (h5py, pyarrow, gzip) into ``DamagedFile``.

@@ -37,7 +37,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from regionprune import failpoint
-from regionprune.damage import DamagedFile, DiskFull, is_disk_full, reading
+from regionprune.damage import DamagedFile, DiskFull, check_belongs, is_disk_full, reading
 from regionprune.settings import W1
 
 #: 2: a content checksum over every dataset and attribute (1 had none)
@@ -201,17 +201,23 @@ def _group(datasets: dict[str, NDArray[Any]], group: str) -> dict[str, NDArray[A
     return {k.split("/", 1)[1]: v for k, v in datasets.items() if k.startswith(f"{group}/")}
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+def load_checkpoint(path: str | os.PathLike[str], train: dict | None = None) -> Checkpoint:
+    """A checkpoint; with ``train`` (the reading run's training settings, ``to_dict()``), one
+    that another run made is refused (``ForeignFile``): a copy of another seed's file passes
+    every checksum but not this."""
     datasets, attrs = _read_h5(path)
     params = _group(datasets, "params")
     if not params:
         raise DamagedFile(path, "no /params: not a checkpoint")
-    return Checkpoint(
+    ckpt = Checkpoint(
         params=params,
         masks={k: v.astype(bool) for k, v in _group(datasets, "masks").items()},
         labels=datasets.get("regions/labels"),
         attrs=_decoded(attrs),
     )
+    if train is not None:
+        check_belongs(path, (ckpt.attrs.get("settings") or {}).get("train"), train)
+    return ckpt
 
 
 def save_labels(path: str | os.PathLike[str], labels: NDArray[np.int32], **attrs: Any) -> None:

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> None:
     ts = TrainSettings.from_json(args.train_settings)
     shape = describe(args.data_dir, ts.dataset).image_shape
     inactive = read_blank_pixels(args.blank_pixels)
-    ckpts = [load_checkpoint(p) for p in args.checkpoints]
+    ckpts = [load_checkpoint(p, train=ts.to_dict()) for p in args.checkpoints]
     # every stage labelled once, afresh, the same way for every method (metrics.stage_metrics)
     labels = [label_neurons(c.mask(W1), shape, connectivity) for c in ckpts]
     stages = pd.DataFrame([stage_metrics(c, lab, inactive) for c, lab in zip(ckpts, labels)])

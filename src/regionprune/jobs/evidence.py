@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> None:
     spec = describe(args.data_dir, ts.dataset)
     x, y = load_split(args.data_dir, ts.dataset, "test", ts.test_limit)
     x = unit_pixels(x)
-    ckpt = load_checkpoint(args.model)
+    ckpt = load_checkpoint(args.model, train=ts.to_dict())
     mask = ckpt.mask(W1)
     net = Net.from_params(ckpt.params, ts.activation, mask)
     labels = label_neurons(mask, spec.image_shape, connectivity)

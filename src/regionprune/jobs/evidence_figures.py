@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> None:
     shape, names = spec.image_shape, list(spec.class_names)
     images, y = load_split(args.data_dir, ts.dataset, "test", ts.test_limit)
     means = np.stack([images[y == c].mean(axis=0) for c in range(spec.n_classes)])
-    ckpt = load_checkpoint(args.model)
+    ckpt = load_checkpoint(args.model, train=ts.to_dict())
     mask = ckpt.mask(W1)
     labels = load_labels(args.labels)
     if not np.array_equal(labels.reshape(len(mask), -1) > 0, mask):

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> None:
 
     ms = MagnitudeSettings.from_json(args.settings)
     ts, device, _, test = prepare(args, need_train=False)
-    base = load_checkpoint(args.baseline)
+    base = load_checkpoint(args.baseline, train=ts.to_dict())
     scores = criterion_scores(args.criterion, base.params[W1], stream_seed(ts.seed, RANDOM_STREAM))
     inactive = None
     if ms.drop_inactive:

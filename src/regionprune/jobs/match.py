@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.settings import RANDOM_STREAM, W1, TrainSettings, stream_seed
     from regionprune.storage import load_checkpoint, load_mask, save_mask
 
-    prev = load_checkpoint(args.model)
+    run = TrainSettings.from_json(args.train_settings)
+    prev = load_checkpoint(args.model, train=run.to_dict())
     target, _ = load_mask(args.target)
     keep = int(target.sum())
     alive = prev.mask(W1)
@@ -36,8 +37,7 @@ def run(args: argparse.Namespace) -> None:
             f"the region run keeps {keep} W1 weights at iteration {args.iteration}, more than the "
             f"{int(alive.sum())} that {args.model} has left; densities must not grow"
         )
-    run_seed = TrainSettings.from_json(args.train_settings).seed
-    seed = stream_seed(run_seed, RANDOM_STREAM + args.iteration)
+    seed = stream_seed(run.seed, RANDOM_STREAM + args.iteration)
     mask = prune_to_count(criterion_scores(args.criterion, prev.params[W1], seed), alive, keep)
     logging.getLogger(__name__).info(
         "iteration %d: %s pruning from %d to %d W1 weights, the region run's count",

@@ -40,14 +40,14 @@ def run(args: argparse.Namespace) -> None:
     if not len(args.pruned) == len(args.stage) == len(args.out_model) == len(args.out_epochs) == n:
         raise ValueError("--model, --pruned, --stage, --out-model and --out-epochs must pair up")
     rs = RegionSettings.from_json(args.settings)
-    prevs = [load_checkpoint(p) for p in args.model]
+    ts, device, train, test = prepare(args)
+    prevs = [load_checkpoint(p, train=ts.to_dict()) for p in args.model]
     masks = []
     for prev, model, pruned in zip(prevs, args.model, args.pruned):
         mask, kept = load_mask(pruned)
         if (mask & ~prev.mask(W1)).any():
             raise ValueError(f"{pruned} revives weights that {model} had removed")
         masks.append((mask, kept))
-    ts, device, train, test = prepare(args)
     nets = []
     for prev in prevs:
         nets.append(model_from_params(prev.params, ts.activation).to(device))
