@@ -93,7 +93,7 @@ def test_stage_metrics_and_run_row():
 
 
 def test_grid_table_mean_and_sd_over_seeds():
-    from regionprune.markdown import grid_markdown
+    from regionprune.markdown import count, grid_markdown
     from regionprune.metrics import GRID_MEASURES, grid_table
 
     rows = []
@@ -110,9 +110,12 @@ def test_grid_table_mean_and_sd_over_seeds():
     assert t["final_acc_std"][0] == pytest.approx(np.std([0.90, 0.92], ddof=1))
     md = grid_markdown(t)
     assert md.startswith("| method | seeds | final acc (%) | W1 density |")
-    assert "| region | 2 | 91.00 +- 1.41 |" in md
-    one = grid_markdown(grid_table(pd.DataFrame(rows[:1])))  # one seed: no "+- 0.00"
-    assert "| region | 1 | 90.00 |" in one and "+-" not in one
+    assert "| region | 2 | 91.0 +- 1.4 |" in md  # rounded as the runs table rounds it
+    one = grid_markdown(grid_table(pd.DataFrame(rows[:1])))  # one seed: no "+- 0.0"
+    assert "| region | 1 | 90.0 |" in one and "+-" not in one
+    # counts print as integers (alive neurons: 1, not 1.0), a mean of counts with a decimal
+    assert "| 1.000 | 100.0 | 1 | 1.00 | 1.00 | 1 | 1 | 1 |" in one, one
+    assert count(35.0) == "35" and count(35.5) == "35.5" and count(np.float64(774)) == "774"
 
 
 def test_faithfulness_summary_means_over_classes():

@@ -80,14 +80,21 @@ GRID_HEADERS = {
 }
 
 
+def count(x: float) -> str:
+    """A count as an integer (35, not 35.0); a mean of counts over seeds with one decimal."""
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
+
+
 def grid_markdown(table: pd.DataFrame) -> str:
     """The grid table as Markdown, each measure as mean +- sd over seeds (the mean alone for a
     setting with one seed)."""
     shown = [c for c in table.columns if not c.endswith(("_mean", "_std"))]
+    # each measure rounded as the other tables round it; counts as integers where they are
     fmt = {
-        "final_acc": lambda x: f"{100 * x:.2f}",
+        "final_acc": lambda x: f"{100 * x:.1f}",
         "neurons_ge90_pruned": lambda x: f"{100 * x:.1f}",
         "w1_density": lambda x: f"{x:.3f}",
+        "regions_per_neuron": lambda x: f"{x:.2f}",
         "largest_region_share": lambda x: f"{x:.2f}",
         "ipr_median": lambda x: f"{x:.4f}",
     }
@@ -97,7 +104,7 @@ def grid_markdown(table: pd.DataFrame) -> str:
         d = r._asdict()
         cells = [str(d[c]) for c in shown]
         for m in GRID_MEASURES:
-            f = fmt.get(m, lambda x: f"{x:.1f}")
+            f = fmt.get(m, count)
             mean = f(d[f"{m}_mean"])  # one seed has no spread to show
             cells.append(mean if d.get("seeds", 2) < 2 else f"{mean} +- {f(d[f'{m}_std'])}")
         lines.append("| " + " | ".join(cells) + " |")
