@@ -173,8 +173,12 @@ def test_another_runs_checkpoint_is_named_and_rebuilt(reference, tmp_path):
     ckpt = load_checkpoint(baseline)
     ckpt.attrs["settings"]["train"]["seed"] += 1
     save_checkpoint(baseline, ckpt)
-    failed = snakemake(work, check=False)
     rel = baseline.relative_to(work)
+    found = _check(work)  # check names it too (it said "all ... intact")
+    seed = ckpt.attrs["settings"]["train"]["seed"]
+    assert found.returncode == 1 and f"foreign  {rel}  (made by the run " in found.stdout
+    assert f"_s{seed}" in found.stdout, found.stdout
+    failed = snakemake(work, check=False)
     text = failed.stdout + failed.stderr
     assert failed.returncode != 0 and f"{rel} belongs to another run" in text, text[-3000:]
     assert text.strip().splitlines()[-1] == (

@@ -4,7 +4,8 @@ Snakemake reruns a job whose output is missing only when something downstream ne
 a deleted intermediate file, or one damaged after it was written, can sit unnoticed. ``check``
 asks Snakemake for every output of the workflow (``--summary``, with the user's own options),
 reads each existing one the way its loader does (HDF5 checksums, Parquet page CRCs, the data
-files' content MD5) and lists the missing and the damaged with the one flag that rebuilds them.
+files' content MD5) and lists the missing, the damaged and the foreign (a checkpoint whose recorded
+training settings are another run's) with the one flag that rebuilds them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from regionprune.damage import DamagedFile
 @dataclass(frozen=True)
 class Problem:
     path: str  # as Snakemake names it (relative to the workflow's folder)
-    kind: str  # "missing" or "damaged"
+    kind: str  # "missing", "damaged" or "foreign" (another run's)
     reason: str = ""
 
 
@@ -54,6 +55,24 @@ def verify_file(path: Path) -> None:
         data.verify_copy(path)
 
 
+def made_by(rel: str, path: Path) -> str | None:
+    """For a checkpoint below ``runs/<train folder>/``, the training folder of the run that
+    made it, where that is another run's (a file copied over this run's); None otherwise."""
+    from regionprune.settings import TrainSettings
+    from regionprune.storage import load_checkpoint
+
+    parts = Path(rel).parts
+    if path.name != "model.h5" or "runs" not in parts[:-2]:
+        return None
+    folder = parts[parts.index("runs") + 1]
+    recorded = (load_checkpoint(path).attrs.get("settings") or {}).get("train")
+    try:
+        name = TrainSettings.from_dict(recorded).name if recorded else folder
+    except (TypeError, ValueError):  # settings of an older layout: nothing to compare
+        return None
+    return None if name == folder else name
+
+
 def find_problems(outputs: list[tuple[str, str]], root: Path) -> list[Problem]:
     problems = []
     for rel, status in outputs:
@@ -63,8 +82,12 @@ def find_problems(outputs: list[tuple[str, str]], root: Path) -> list[Problem]:
             continue
         try:
             verify_file(path)
+            other = made_by(rel, path)
         except DamagedFile as err:
             problems.append(Problem(rel, "damaged", err.reason))
+            continue
+        if other:
+            problems.append(Problem(rel, "foreign", f"made by the run {other}"))
     return problems
 
 
