@@ -338,3 +338,20 @@ def test_integrated_gradients_start_from_a_black_image():
         assert attr[c].sum() == pytest.approx(gap[y == c, c].mean(), rel=1e-4)
     # class 0's evidence lies on region A, 2 per unit of ink (weight 1 through fc2's 2)
     np.testing.assert_allclose(attr[0][REGION_A], 2.0, rtol=1e-4)
+
+
+def test_curves_in_batches_equal_one_order_at_a_time():
+    """The deletion test measures a class's orders as a batch (bounded by ``max_elements``):
+    the same numbers, bit for bit, as one order per call."""
+    params, mask, x, y = tiny("sigmoid", seed=6)
+    net = ev.Net.from_params(params, "sigmoid", mask)
+    groups = dl.pixel_groups(mask)
+    rng = np.random.default_rng(0)
+    orders = [dl.deletion_order(groups, rng.permutation(mask.shape[1]), net.w1) for _ in range(5)]
+    counts = dl.budget_counts(int(mask.sum()), [0.1, 0.3, 0.6])
+    one_by_one = [dl.unit_curves(net, o, counts, x, y, 0) for o in orders]
+    for max_elements in (1, 2 * len(counts) * len(x) * net.w1.shape[0], 2**24):
+        batched = dl.curves(net, orders, counts, x, y, 0, max_elements=max_elements)
+        for got, want in zip(batched, one_by_one, strict=True):
+            for g, w in zip(np.ravel(got), np.ravel(want)):
+                np.testing.assert_array_equal(g, w)

@@ -86,10 +86,12 @@ def curves(
     y: NDArray,
     c: int,
     z1: F32 | None = None,
+    max_elements: int = 2**24,
 ) -> list[tuple[tuple[NDArray, NDArray], tuple[NDArray, NDArray]]]:
     """Per order, the deletion and the insertion curve: (accuracy on ``x`` with labels ``y``,
     mean logit of class ``c``) with the first ``k`` weights of the order deleted, and with only
-    them kept, for each ``k`` in ``counts``; all orders as one batch.
+    them kept, for each ``k`` in ``counts``; orders in batches of at most ``max_elements``
+    layer-1 values (points x images x width), the same numbers as one at a time.
 
     Deleting weights changes layer 1 only: its pre-activation loses ``x @ D.T`` where ``D``
     holds the deleted weights, a sparse product (the weights deleted) instead of a dense one
@@ -101,6 +103,11 @@ def curves(
 
     x = np.asarray(x, dtype=np.float32)
     h1, n_in = net.w1.shape
+    per_batch = max(1, max_elements // max(1, len(counts) * len(x) * h1))
+    if len(orders) > per_batch:
+        return [out for i in range(0, len(orders), per_batch)
+                for out in curves(net, orders[i : i + per_batch], counts, x, y, c, z1,
+                                  max_elements)]  # fmt: skip
     flat = net.w1.ravel()
     rows, cols, vals = [], [], []
     points = [(order, k) for order in orders for k in counts]
