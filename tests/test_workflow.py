@@ -90,8 +90,10 @@ def test_the_console_says_when_each_job_starts_and_ends_and_its_hints_run(run_di
     """Each job: a line when it starts and one when it has finished, whose counter only goes
     up; the hints at the end run as written in a new shell without the venv on its PATH."""
     lines = (run_dir / "console.txt").read_text().splitlines()
-    started = [m[1] for m in map(re.compile(r"^\[\d\d:\d\d:\d\d started\] (.+)$").match, lines) if m]
-    done = [m for m in map(re.compile(r"^\[\d\d:\d\d:\d\d (\d+)/(\d+) done\] (.+)$").match, lines) if m]
+    start_line = re.compile(r"^\[\d\d:\d\d:\d\d started\] (.+)$")
+    done_line = re.compile(r"^\[\d\d:\d\d:\d\d (\d+)/(\d+) done\] (.+)$")
+    started = [m[1] for m in map(start_line.match, lines) if m]
+    done = [m for m in map(done_line.match, lines) if m]
     assert [int(m[1]) for m in done] == list(range(1, len(done) + 1)), lines
     assert {int(m[2]) for m in done} == {len(done) + 1}  # and the rule all
     assert sorted(started) == sorted(m[3] for m in done) and len(started) > 10

@@ -21,7 +21,6 @@ class DamagedFile(RuntimeError):
         )
 
 
-
 class ForeignFile(DamagedFile):
     """A readable result that another run made (another seed, other training settings): copied
     or moved over this run's file. Its checksum holds, so only its recorded settings tell."""
@@ -49,6 +48,7 @@ def check_belongs(path: str | os.PathLike[str], recorded: dict | None, expected:
                    if k in expected and recorded[k] != expected[k]}  # fmt: skip
     if differences:
         raise ForeignFile(path, differences)
+
 
 @contextlib.contextmanager
 def reading(path: str | os.PathLike[str]) -> Iterator[None]:

@@ -216,7 +216,9 @@ def _download(urls: list[str], dest: Path, timeout: float) -> None:
         offline = all(_offline(err) for err in failures)
         if offline:
             break
-    why = " (no mirror's name could be looked up: this machine seems to be offline)" if offline else ""
+    why = ""
+    if offline:
+        why = " (no mirror's name could be looked up: this machine seems to be offline)"
     raise DataError(
         f"could not download {dest.name} from any mirror{why}:\n" + "\n".join(errors) + "\n"
         "Fix: on a machine without network access, put the four IDX .gz files into a folder and "
