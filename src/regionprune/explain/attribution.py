@@ -6,7 +6,6 @@ layer 1's linearity, so that its 784-wide product runs once per image, not once 
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from numpy.typing import NDArray
@@ -98,17 +97,6 @@ def input_x_gradient(
     ``target[i]``: the path method above with one point, the image itself."""
     return _gradient_times_path(params, activation_name, x, target, np.ones(1), np.ones(1), 0.0,
                                 1000)  # fmt: skip
-
-
-def class_means(per_image: NDArray, y: NDArray, n_classes: int) -> NDArray[np.float64]:
-    """``(classes, inputs)``: per class, the mean of ``per_image``'s rows of that class."""
-    y = np.asarray(y, dtype=np.int64)
-    out = np.zeros((n_classes, per_image.shape[1]))
-    for c in range(n_classes):
-        if not np.any(y == c):
-            raise ValueError(f"class {c} has no images to attribute")
-        out[c] = per_image[y == c].astype(np.float64).mean(axis=0)
-    return out
 
 
 def region_integrated_gradients(

@@ -20,7 +20,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from regionprune.explain.importance import (
-    F32, Net, importance_matrix, neuron_ablation, occlusion, ranking, region_importance,
+    F32, Net, class_means, importance_matrix, neuron_ablation, occlusion, ranking,
+    region_importance,
 )  # fmt: skip
 from regionprune.network import FIRST, W1, activation, forward
 from regionprune.regions import global_ids, mask_from_labels
@@ -214,8 +215,6 @@ class Ranked:
 
     def _class_means(self, key: str, method: Callable[..., NDArray], **kwargs: Any) -> NDArray:
         if key not in self._cache:
-            from regionprune.explain.attribution import class_means
-
             per_image = method(self.net.params, self.net.activation, self.x, self.y, **kwargs)
             self._cache[key] = class_means(per_image, self.y, self.n_classes)
         return self._cache[key]

@@ -264,12 +264,16 @@ def occlusion(
 ) -> NDArray:
     """``(classes, pixels)`` occlusion: per class, the mean over its images of
     ``occlusion_per_image``. A test checks it against Captum's ``FeatureAblation``."""
+    return class_means(occlusion_per_image(net, x, y, max_elements), y, n_classes)
+
+
+def class_means(per_image: NDArray, y: NDArray, n_classes: int) -> NDArray[np.float64]:
+    """``(classes, inputs)``: per class, the mean of ``per_image``'s rows of that class."""
     y = np.asarray(y, dtype=np.int64)
-    per_image = occlusion_per_image(net, x, y, max_elements)
     counts = np.bincount(y, minlength=n_classes)
     if np.any(counts == 0):
         raise ValueError(f"classes {np.flatnonzero(counts == 0).tolist()} have no images")
-    return np.stack([per_image[y == c].mean(axis=0) for c in range(n_classes)])
+    return np.stack([per_image[y == c].astype(np.float64).mean(axis=0) for c in range(n_classes)])
 
 
 def importance_matrix(table: pd.DataFrame, n_regions: int, n_classes: int) -> NDArray:

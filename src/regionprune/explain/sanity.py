@@ -19,7 +19,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from regionprune.explain.importance import (
-    Net, evidence_maps, importance_matrix, occlusion, region_importance,
+    Net, class_means, evidence_maps, importance_matrix, occlusion, region_importance,
 )  # fmt: skip
 from regionprune.network import W1
 
@@ -38,7 +38,7 @@ def region_maps(net: Net, labels, x, y, n_classes: int, ig_steps: int) -> NDArra
 
 def ig_maps(net: Net, labels, x, y, n_classes: int, ig_steps: int) -> NDArray:
     """Integrated gradients from a black image, each class's mean over its images."""
-    from regionprune.explain.attribution import class_means, integrated_gradients
+    from regionprune.explain.attribution import integrated_gradients
 
     per_image = integrated_gradients(net.params, net.activation, x, y, ig_steps, baselines=0.0)
     return class_means(per_image, y, n_classes)
