@@ -71,7 +71,7 @@ class LogHandler(LogHandlerBase, ColorizingTextHandler):
         )
         self.compact = not s.verbose
         self.dryrun = s.dryrun
-        self.jobs: dict[int, str] = {}  # job id -> its line's words, from its start
+        self.jobs: dict[int, tuple] = {}  # job id -> (rule, message, wildcards), from its start
         self.finishing: list[int] = []  # jobs finished since the last progress report
         self.fixes: list[str] = []  # the failure messages' ways out, to repeat at the end
 
@@ -111,10 +111,10 @@ class LogHandler(LogHandlerBase, ColorizingTextHandler):
         event = get_event(record)
         if event == LogEvent.JOB_INFO:
             if record.rule_name != "all" and self.filter(record):
-                line = job_line(time.strftime("%H:%M:%S"), None if self.dryrun else "started",
-                                record.rule_name, record.rule_msg, record.wildcards)  # fmt: skip
-                self.jobs[record.jobid] = line.split("] ", 1)[1]
-                self._write(line)
+                job = (record.rule_name, record.rule_msg, record.wildcards)
+                self.jobs[record.jobid] = job
+                self._write(job_line(time.strftime("%H:%M:%S"),
+                                     None if self.dryrun else "started", *job))  # fmt: skip
             return False
         if event == LogEvent.JOB_FINISHED:
             # Snakemake reports each finished job, then the count done so far (PROGRESS)
@@ -125,8 +125,7 @@ class LogHandler(LogHandlerBase, ColorizingTextHandler):
             for n, job in enumerate(self.finishing, start=first):
                 if job in self.jobs:  # not the rule all
                     status = f"{n}/{record.total} done"
-                    self._write(job_line(time.strftime("%H:%M:%S"), status, "", self.jobs.pop(job),
-                                         {}))  # fmt: skip
+                    self._write(job_line(time.strftime("%H:%M:%S"), status, *self.jobs.pop(job)))
             self.finishing.clear()
             return record.done == record.total  # the last one: "35 of 35 steps (100%) done"
         if event in (LogEvent.WORKFLOW_STARTED, LogEvent.JOB_STARTED,
