@@ -41,31 +41,34 @@ def summary_outputs(summary: str) -> list[tuple[str, str]]:
     return rows
 
 
-def verify_file(path: Path) -> None:
-    """Read ``path`` as its loader would; ``DamagedFile`` if that fails or it is empty."""
+def verify_file(path: Path) -> dict:
+    """Read ``path`` as its loader would; ``DamagedFile`` if that fails or it is empty. An HDF5
+    result's attributes ({} for other files)."""
     from regionprune import data, storage
 
     if path.stat().st_size == 0:
         raise DamagedFile(path, "empty")
     if path.suffix == ".h5":
-        storage.verify_h5(path)
+        return storage.verify_h5(path)
     elif path.suffix == ".parquet":
         storage.read_table(path)
     elif path.name in data.IDX_FILES:
         data.verify_copy(path)
+    return {}
 
 
-def made_by(rel: str, path: Path) -> str | None:
-    """For a checkpoint below ``runs/<train folder>/``, the training folder of the run that
-    made it, where that is another run's (a file copied over this run's); None otherwise."""
+def made_by(rel: str, attrs: dict) -> str | None:
+    """For a checkpoint below ``runs/<train folder>/`` (its attributes ``attrs``), the training
+    folder of the run that made it, where that is another run's (a file copied over this
+    run's); None otherwise."""
     from regionprune.settings import TrainSettings
-    from regionprune.storage import load_checkpoint
+    from regionprune.storage import recorded_train
 
     parts = Path(rel).parts
-    if path.name != "model.h5" or "runs" not in parts[:-2]:
+    if parts[-1] != "model.h5" or "runs" not in parts[:-2]:
         return None
     folder = parts[parts.index("runs") + 1]
-    recorded = (load_checkpoint(path).attrs.get("settings") or {}).get("train")
+    recorded = recorded_train(attrs)
     try:
         name = TrainSettings.from_dict(recorded).name if recorded else folder
     except (TypeError, ValueError):  # settings of an older layout: nothing to compare
@@ -81,8 +84,7 @@ def find_problems(outputs: list[tuple[str, str]], root: Path) -> list[Problem]:
             problems.append(Problem(rel, "missing"))
             continue
         try:
-            verify_file(path)
-            other = made_by(rel, path)
+            other = made_by(rel, verify_file(path))
         except DamagedFile as err:
             problems.append(Problem(rel, "damaged", err.reason))
             continue

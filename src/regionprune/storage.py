@@ -98,9 +98,14 @@ def _decoded(attrs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def verify_h5(path: str | os.PathLike[str]) -> None:
-    """Read and verify an HDF5 result (``DamagedFile`` if it fails)."""
-    _read_h5(path)
+def verify_h5(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and verify an HDF5 result (``DamagedFile`` if it fails); its attributes."""
+    return _decoded(_read_h5(path)[1])
+
+
+def recorded_train(attrs: dict[str, Any]) -> dict | None:
+    """The training settings a result records of the run that made it (None: none recorded)."""
+    return (attrs.get("settings") or {}).get("train")
 
 
 @contextlib.contextmanager
@@ -216,7 +221,7 @@ def load_checkpoint(path: str | os.PathLike[str], train: dict | None = None) -> 
         attrs=_decoded(attrs),
     )
     if train is not None:
-        check_belongs(path, (ckpt.attrs.get("settings") or {}).get("train"), train)
+        check_belongs(path, recorded_train(ckpt.attrs), train)
     return ckpt
 
 
