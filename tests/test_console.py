@@ -1,6 +1,18 @@
-"""The console's job line (the logger plugin's only formatting of its own)."""
+"""The console's job line and the messages it rewrites (the logger plugin's own formatting)."""
 
-from snakemake_logger_plugin_regionprune import fix_lines, job_line
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from snakemake_logger_plugin_regionprune import (
+    config_file_problem,
+    config_files,
+    fix_lines,
+    job_line,
+)
 
 
 def test_a_job_is_one_line_in_words():
@@ -22,3 +34,46 @@ def test_the_ways_out_are_taken_from_failure_messages():
     assert fix_lines(text) == ["Fix: set data.local_dir to it",
                                "Fix: add --forcerun results/x/model.h5"]  # fmt: skip
     assert fix_lines("Exiting because a job execution failed.") == []
+
+
+def test_config_files_are_read_from_every_form_of_the_option():
+    argv = ["snakemake", "-n", "--configfile", "a.yaml", "b.yaml", "--cores", "2",
+            "--configfiles=c.yaml", "--config", "x=1"]  # fmt: skip
+    assert config_files(argv) == ["a.yaml", "b.yaml", "c.yaml"]
+    assert config_files(["snakemake", "-n"]) == []
+
+
+def test_a_config_file_problem_names_the_file_the_line_and_the_column(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("good.yaml").write_text("train:\n  seed: 1\n")
+    Path("bracket.yaml").write_text("train:\n  seed: [1\n  epochs: 2\n")
+    Path("tab.yaml").write_text("train:\n\tseed: 1\n")
+    assert config_file_problem(["good.yaml"]) is None
+    assert config_file_problem(["good.yaml", "bracket.yaml"]) == (
+        "config file bracket.yaml, line 3, column 9: expected ',' or ']', but got ':' (while "
+        "parsing a flow sequence that starts at line 2, column 9). Fix: correct the YAML there "
+        "(spaces, not tabs, for indentation; a colon and a space after each key)."
+    )
+    assert config_file_problem(["tab.yaml"]).startswith("config file tab.yaml, line 2, column 1: ")
+    assert config_file_problem(["gone.yaml", "bracket.yaml"]) == (
+        f"config file gone.yaml: no such file (looked up from {tmp_path}). Fix: give "
+        "--configfile an existing file, relative to that folder."
+    )
+
+
+@pytest.mark.parametrize("text, says", [
+    (None, "config file given.yaml: no such file"),
+    ("train:\n  seed: [1\n  epochs: 2\n", "config file given.yaml, line 3, column 9: "),
+])  # fmt: skip
+def test_a_bad_config_file_is_one_line_on_the_screen(tmp_path, text, says):
+    """Snakemake reads --configfile before the Snakefile runs: it said "Config file is not valid
+    JSON or YAML" (no file, no line) or, for a missing file, printed a 27-line traceback."""
+    if text is not None:
+        (tmp_path / "given.yaml").write_text(text)
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n",
+                          "--configfile", "given.yaml"], cwd=tmp_path, capture_output=True,
+                         text=True)  # fmt: skip
+    assert out.returncode == 1
+    lines = [x for x in (out.stdout + out.stderr).splitlines() if x.strip()]
+    ours = [x for x in lines if not x.startswith("Using workflow specific profile")]
+    assert len(ours) == 1 and ours[0].startswith(says) and "Fix: " in ours[0], lines

@@ -14,6 +14,7 @@ Snakemake imports this package when it starts, before the Snakefile chooses whic
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -41,6 +42,61 @@ QUIET_LINES = (
 #: Snakemake's last words when a job failed; the ways out seen in the failure messages (their
 #: "Fix:" lines, each once) follow it, so that the screen ends with what to do.
 FINAL_FAILURE = "At least one job did not complete successfully"
+
+
+#: Snakemake's words when a ``--configfile`` cannot be read, which it says before the Snakefile
+#: runs (naming neither the file nor the line, or as a traceback).
+CONFIG_FILE_FAILURES = ("Config file is not valid JSON or YAML", "load_configfile")
+
+
+def config_files(argv: list[str]) -> list[str]:
+    """The files given to ``--configfile``/``--configfiles`` on a snakemake command line."""
+    files: list[str] = []
+    taking = False
+    for arg in argv[1:]:
+        name, eq, value = arg.partition("=")
+        if name in ("--configfile", "--configfiles"):
+            taking = not eq
+            files += [value] if eq else []
+        elif arg.startswith("-"):
+            taking = False
+        elif taking:
+            files.append(arg)
+    return files
+
+
+def config_file_problem(paths: list[str]) -> str | None:
+    """One line for the first of ``paths`` that is missing or not YAML (JSON is YAML): the file,
+    the line and column, what is wrong there, and the fix; None where all of them read."""
+    import yaml
+
+    for path in paths:
+        try:
+            text = open(path, encoding="utf-8").read()
+        except OSError as err:
+            why = "no such file" if isinstance(err, FileNotFoundError) else err.strerror
+            return (f"config file {path}: {why} (looked up from {os.getcwd()}). "
+                    "Fix: give --configfile an existing file, relative to that folder.")  # fmt: skip
+        try:
+            yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            return (f"config file {path}{_place(err)}. Fix: correct the YAML there (spaces, "
+                    "not tabs, for indentation; a colon and a space after each key).")
+    return None
+
+
+def _place(err: Exception) -> str:
+    """Where a YAML error is and what it is: ``, line 3, column 9: expected ... (while parsing a
+    flow sequence that starts at line 2, column 9)``."""
+    def at(mark: Any) -> str:
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+
+    mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None)
+    if mark is None or not problem:
+        return f": {err}"
+    context, start = getattr(err, "context", None), getattr(err, "context_mark", None)
+    started = f" ({context} that starts at {at(start)})" if context and start else ""
+    return f", {at(mark)}: {problem}{started}"
 
 
 def fix_lines(text: str) -> list[str]:
@@ -98,6 +154,13 @@ class LogHandler(LogHandlerBase, ColorizingTextHandler):
     def emit(self, record: logging.LogRecord) -> None:
         if self.compact and not self._compact(record):
             return
+        if record.levelno >= logging.ERROR and any(
+            words in str(record.msg) for words in CONFIG_FILE_FAILURES
+        ):  # one line naming the file and the place, instead of Snakemake's words or traceback
+            # the files named on the command line, then the Snakefile's own config.yaml
+            problem = config_file_problem([*config_files(sys.argv), "config.yaml"])
+            if problem:
+                record.msg, record.args = problem, ()
         if record.levelno >= logging.ERROR:
             for fix in fix_lines(self.format(record)):  # a failed job's log included
                 if fix not in self.fixes:
