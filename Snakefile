@@ -84,8 +84,8 @@ onsuccess:
     )
     print(
         f"\nResults: {SUMMARY}/summary.md (tables: {SUMMARY}/*.parquet, figures: {SUMMARY}/figures/)."
-        f"\nReport with every figure: {runnable('snakemake')}{elsewhere} --report report.html"
-        f"\nCheck for missing or damaged results: {runnable('python')} -m regionprune check{elsewhere}"
+        f"\nReport with every figure, in report.html: {runnable('regionprune')} report{elsewhere}"
+        f"\nCheck for missing or damaged results: {runnable('regionprune')} check{elsewhere}"
     )
 
 

@@ -13,7 +13,6 @@ from regionprune.explain import importance as ev
 from regionprune.explain.attribution import (
     input_x_gradient, integrated_gradients, network,
 )  # fmt: skip
-from regionprune.model import MLP
 from regionprune.regions import label_neurons
 
 SHAPE = (4, 4)

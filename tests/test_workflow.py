@@ -11,8 +11,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -86,7 +88,7 @@ def run_dir(tmp_path_factory, mnist_dir) -> Path:
     return workdir
 
 
-def test_the_console_says_when_each_job_starts_and_ends_and_its_hints_run(run_dir):
+def test_the_console_says_when_each_job_starts_and_ends_and_its_hints_run(run_dir, tmp_path):
     """Each job: a line when it starts and one when it has finished, whose counter only goes
     up; the hints at the end run as written in a new shell without the venv on its PATH."""
     lines = (run_dir / "console.txt").read_text().splitlines()
@@ -103,8 +105,10 @@ def test_the_console_says_when_each_job_starts_and_ends_and_its_hints_run(run_di
     check = subprocess.run(hints[1], shell=True, cwd=run_dir, env=bare, capture_output=True,
                            text=True, timeout=300)  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
-    report = hints[0].replace("report.html", str(run_dir / "hint_report.html"))
-    assert Path(report.split()[0]).exists() or (run_dir / report.split()[0]).exists(), report
+    assert "present and read back intact" in check.stdout
+    report = subprocess.run(f"{hints[0]} -o {tmp_path / 'hint.html'}", shell=True, cwd=run_dir,
+                            env=bare, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert report.returncode == 0 and (tmp_path / "hint.html").stat().st_size > 10**6, report
 
 
 
@@ -442,11 +446,64 @@ def test_snakefmt_clean():
     assert out.returncode == 0, out.stderr
 
 
+def regionprune(command: str, workdir: Path, *args: str, **run) -> subprocess.CompletedProcess:
+    """``regionprune check`` or ``report`` with the options of ``snakemake(workdir)``."""
+    options = ["-s", str(REPO / "Snakefile"), "-d", str(workdir),
+               "--configfile", str(workdir / "config.yaml")]  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "regionprune", command, *args, *options],
+                          capture_output=True, text=True, timeout=300, **run)  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def report(run_dir, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("report") / "report.html"
-    snakemake(run_dir, "--report", str(path))
+    out = regionprune("report", run_dir, "-o", str(path))
+    assert out.returncode == 0, out.stdout + out.stderr
     return path
+
+
+def test_a_killed_report_leaves_the_earlier_one(run_dir, tmp_path):
+    """A kill while the report is written leaves the earlier report as it was (`snakemake
+    --report` left a 0-byte file where a complete report stood)."""
+    path = tmp_path / "report.html"
+    path.write_text("the earlier report")
+    with subprocess.Popen([sys.executable, "-m", "regionprune", "report", "-o", str(path), "-s",
+                           str(REPO / "Snakefile"), "-d", str(run_dir), "--configfile",
+                           str(run_dir / "config.yaml")], start_new_session=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not any(p.stat().st_size for p in tmp_path.glob(".report-*.html")):
+            assert proc.poll() is None and time.monotonic() < deadline, "no report was begun"
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGKILL)  # while Snakemake writes it
+    assert path.read_text() == "the earlier report"
+    out = regionprune("report", run_dir, "-o", str(path))  # and the next one replaces it
+    assert out.returncode == 0 and path.stat().st_size > 10**6, out.stdout + out.stderr
+
+
+def test_check_and_report_read_a_read_only_archive(run_dir, tmp_path):
+    """A finished results folder on a read-only disk (a bind mount in a namespace of its own):
+    check and report read it and write nothing there, a run is refused in one line. Both
+    failed with "Read-only file system: '.snakemake/regionprune.lock'"."""
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+        pytest.skip("no mount namespaces here (unshare -rm) to make a read-only folder")
+    before = sorted(p.relative_to(run_dir) for p in run_dir.rglob("*"))
+    out, options = tmp_path / "report.html", (f"-s {REPO / 'Snakefile'} -d {run_dir} "
+                                              f"--configfile {run_dir / 'config.yaml'}")  # fmt: skip
+    script = f"""mount --bind {run_dir} {run_dir} && mount -o remount,bind,ro {run_dir}
+        touch {run_dir}/x 2>/dev/null && exit 99  # the folder must be read-only now
+        {sys.executable} -m regionprune check {options} || exit 1
+        {sys.executable} -m regionprune report -o {out} {options} || exit 2
+        {sys.executable} -m snakemake {options} --forcerun summary; echo "run: $?"
+    """
+    ran = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True,
+                         timeout=600)  # fmt: skip
+    text = ran.stdout + ran.stderr
+    assert ran.returncode == 0, text
+    assert "present and read back intact" in ran.stdout and out.stat().st_size > 10**6, text
+    assert "run: 1" in text and "this folder cannot be written" in text, text
+    assert "Traceback" not in text
+    assert sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")) == before
 
 
 def test_report_bundles_figures_and_summary(report):

@@ -10,8 +10,6 @@ training settings are another run's) with the one flag that rebuilds them.
 
 from __future__ import annotations
 
-import argparse
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,16 +105,16 @@ def report(problems: list[Problem], n_checked: int) -> str:
 
 
 def run_check(snakemake_args: list[str]) -> int:
-    """Check the workflow that ``snakemake <snakemake_args>`` would run; print; 1 if problems."""
-    where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--directory", "-d", type=Path, default=Path("."))
-    root = where.parse_known_args(snakemake_args)[0].directory
-    cmd = [sys.executable, "-m", "snakemake", "--summary", *snakemake_args]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        print(proc.stdout + proc.stderr, file=sys.stderr)
-        return proc.returncode
-    outputs = summary_outputs(proc.stdout)
-    problems = find_problems(outputs, root)
+    """Check the workflow that ``snakemake <snakemake_args>`` would run; print; 1 if problems.
+    Writes nothing to its folder (a read-only archive is read through a view of it)."""
+    from regionprune.reading import readable_folder, snakemake, working_folder
+
+    with readable_folder(working_folder(snakemake_args)) as root:
+        proc = snakemake([*snakemake_args, "--summary"], root, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(proc.stdout + proc.stderr, file=sys.stderr)
+            return proc.returncode
+        outputs = summary_outputs(proc.stdout)
+        problems = find_problems(outputs, root)
     print(report(problems, len(outputs)))
     return 1 if problems else 0

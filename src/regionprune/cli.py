@@ -12,7 +12,7 @@ from regionprune import INTERRUPTED
 JOBS = (
     "fetch", "blank_pixels", "baseline", "magnitude", "label", "prune", "match", "retrain",
     "collect", "evidence", "evidence_figures", "figures", "summary", "grid_figures", "settings",
-    "check",
+    "check", "report",
 )  # fmt: skip
 
 log = logging.getLogger("regionprune")

@@ -7,11 +7,13 @@ OOM killer or a power cut leaves them behind, and the next run refuses until som
 when that process dies, however it dies. Holding it proves that no other run of this workflow is
 live in the folder, so Snakemake's lock files left there are stale and are removed; failing to
 get it means a live run, and the new run is refused with one message (dry runs and other
-read-only commands go on, as Snakemake allows them).
+read-only commands go on, as Snakemake allows them, taking nothing: they work on a read-only
+archive too).
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from pathlib import Path
@@ -45,19 +47,30 @@ def read_only(argv: list[str]) -> bool:
 def hold(snakemake_dir: Path, argv: list[str]) -> bool:
     """Take the folder's lock for this process's lifetime and clear stale Snakemake locks.
 
-    Returns False (taking nothing) for a read-only command while a run is live; raises
-    ``FolderBusy`` for any other command then.
+    Returns False, taking and writing nothing, for a read-only command (Snakemake lets it go on
+    beside a live run, and it works on a read-only disk); raises ``FolderBusy`` for any other
+    command while a run is live, or where the folder cannot be written.
     """
-    snakemake_dir.mkdir(parents=True, exist_ok=True)
+    if read_only(argv):
+        return False
     path = snakemake_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        snakemake_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        raise FolderBusy(
+            f"this folder cannot be written ({err.strerror}: {err.filename}), so nothing can run "
+            "here. Fix: to read a finished archive, check it (regionprune check -d <folder>) or "
+            "report it elsewhere (regionprune report -d <folder> -o <file>); to run, copy it to "
+            "a writable disk."
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
         os.close(fd)
-        if read_only(argv):
-            return False
         raise FolderBusy(
             f"another run of this workflow is live in this folder ({holder}). Wait for it to "
             "finish or stop it (Ctrl-C); do not use --unlock, which would break it. A run that "

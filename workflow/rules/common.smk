@@ -379,6 +379,8 @@ def runnable(program: str) -> str:
     below the working folder; the bare name where the environment has no such program.
     """
     path = Path(sys.executable).parent / program
+    if not path.exists() and program == "regionprune":  # the package is not installed
+        return f"{runnable('python')} -m regionprune"
     if not path.exists():
         return program
     relative = os.path.relpath(path)

@@ -1,0 +1,99 @@
+"""Snakemake's read-only commands (``--summary``, ``--report``) on a results folder, also one
+on a read-only disk (a published archive), and a report written atomically.
+
+Snakemake creates ``.snakemake/locks`` and its other folders in the working folder even to read
+it, so on a read-only disk it fails. There the command runs on a *view*: a temporary folder that
+links every entry of the archive except ``.snakemake``, with a copy of the archive's
+``.snakemake/metadata`` (what each result was made with, which ``--summary`` and the report
+read). Nothing is written to the archive; the view is removed afterwards.
+
+``snakemake --report report.html`` writes the report in place, so a kill leaves a truncated or
+empty file where a complete report stood. ``regionprune report`` has Snakemake write a temporary
+file beside it and renames it over the old one once complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def working_folder(snakemake_args: list[str]) -> Path:
+    """The folder a snakemake command line works in (``--directory``/``-d``, or here)."""
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--directory", "-d", type=Path, default=Path("."))
+    return where.parse_known_args(snakemake_args)[0].directory
+
+
+def without_directory(snakemake_args: list[str]) -> list[str]:
+    """The command line without its ``--directory``/``-d`` option."""
+    out, skip = [], False
+    for arg in snakemake_args:
+        if skip:
+            skip = False
+        elif arg in ("-d", "--directory"):
+            skip = True
+        elif not arg.startswith(("--directory=", "-d=")):
+            out.append(arg)
+    return out
+
+
+def writable(folder: Path) -> bool:
+    """Whether Snakemake can keep its records in ``folder`` (its ``.snakemake`` where that is)."""
+    records = folder / ".snakemake"
+    return os.access(records if records.exists() else folder, os.W_OK)
+
+
+@contextmanager
+def readable_folder(folder: Path) -> Iterator[Path]:
+    """``folder`` itself where Snakemake can write its records there; otherwise a temporary
+    view of it (links to its entries, a copy of its ``.snakemake/metadata``), removed after."""
+    if writable(folder):
+        yield folder
+        return
+    with tempfile.TemporaryDirectory(prefix="regionprune-view-") as tmp:
+        view = Path(tmp)
+        for entry in folder.resolve().iterdir():
+            if entry.name != ".snakemake":
+                (view / entry.name).symlink_to(entry)
+        metadata = folder / ".snakemake" / "metadata"
+        if metadata.is_dir():
+            shutil.copytree(metadata, view / ".snakemake" / "metadata")
+        yield view
+
+
+def snakemake(snakemake_args: list[str], folder: Path, **run) -> subprocess.CompletedProcess:
+    """``python -m snakemake <snakemake_args>`` with ``folder`` as its working folder."""
+    cmd = [sys.executable, "-m", "snakemake", *without_directory(snakemake_args),
+           "--directory", str(folder)]  # fmt: skip
+    return subprocess.run(cmd, **run)
+
+
+def write_report(out: Path, snakemake_args: list[str]) -> int:
+    """Have Snakemake write the report of the workflow that ``snakemake <snakemake_args>`` runs
+    to a temporary file beside ``out``, then rename it to ``out``: a kill or a failure leaves
+    the old ``out`` as it was. Returns Snakemake's exit status."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}-", suffix=out.suffix)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        with readable_folder(working_folder(snakemake_args)) as folder:
+            proc = snakemake([*snakemake_args, "--report", str(tmp)], folder,
+                             capture_output=True, text=True)  # fmt: skip
+        if proc.returncode != 0:  # Snakemake's words; otherwise its line per file is noise
+            print(proc.stdout + proc.stderr, file=sys.stderr)
+            return proc.returncode
+        os.chmod(tmp, 0o644)  # mkstemp's file is private; a report is for reading
+        os.replace(tmp, out)
+        return 0
+    finally:
+        tmp.unlink(missing_ok=True)
