@@ -6,9 +6,11 @@ Colours follow the paper's Fig. 1: red for positive weights, blue for negative, 
 
 from __future__ import annotations
 
+import logging
 import math
-
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -22,6 +24,8 @@ from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
+log = logging.getLogger(__name__)
+
 GAP = 0.35  # grey of the lines between tiles
 #: The colours of ``weight_rgb`` as a colour map, for its colour bar: -1 blue, 0 black, +1 red.
 WEIGHT_CMAP = LinearSegmentedColormap.from_list("weights", ["#0000ff", "#000000", "#ff0000"])
@@ -32,6 +36,32 @@ REGION_COLOURS = plt.get_cmap("tab20").colors
 MIN_ACC_SPAN = 5.0
 #: Text on images: white with a black edge, legible on any colour.
 ON_IMAGE = [patheffects.withStroke(linewidth=2, foreground="black")]
+#: The report shows a figure in a frame this wide and high (CSS px), scaled down to fit where it
+#: is larger: the frame's inner size in Chromium at a 1400x900 window (the browser test measures
+#: it).
+REPORT_FRAME_PX = (932, 862)
+#: The least size of a figure's text as the report shows it, in points (CSS: 96 px per inch).
+MIN_TEXT_PT = 8.0
+#: The PNG text chunk that records a figure's smallest text, in the PNG's own pixels.
+TEXT_PX_KEY = "Smallest text px"
+
+
+def smallest_text_pt(fig: Figure) -> float:
+    """The size in points of the smallest visible text of ``fig`` (titles, labels, ticks,
+    legends, colour bars); inf where it has none."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+    return min(sizes, default=math.inf)
+
+
+def shown_text_pt(text_px: float, size_px: tuple[float, float],
+                  frame_px: tuple[float, float] = REPORT_FRAME_PX) -> float:  # fmt: skip
+    """The size in points at which text ``text_px`` high in a PNG of ``size_px`` (width,
+    height) shows in a frame of ``frame_px``: shrunk with the image where that is larger than
+    the frame, 0.75 pt per CSS px."""
+    scale = min(1.0, frame_px[0] / size_px[0], frame_px[1] / size_px[1])
+    return text_px * scale * 0.75
 
 
 def weight_rgb(weight: NDArray, mask: NDArray, shape: tuple[int, int]) -> NDArray[np.float64]:
@@ -80,13 +110,15 @@ def tile_figure(
     ncols = ncols or grid_columns(len(tiles))
     img = mosaic(tiles, ncols)
     h, w = tiles.shape[1:3]
-    fig, ax = plt.subplots(figsize=(img.shape[1] / 28 + 1.2, img.shape[0] / 28 + 0.5), dpi=100)
+    width = img.shape[1] / 28 + 1.2
+    fig, ax = plt.subplots(figsize=(width, img.shape[0] / 28 + 0.5), dpi=100)
     ax.imshow(img, interpolation="nearest")
     for i in range(len(tiles)):
         r, c = divmod(i, ncols)
-        ax.text(1.5 + c * (w + 1), 5 + r * (h + 1), str(i), color="white", fontsize=8,
-                path_effects=ON_IMAGE)  # fmt: skip
-    ax.set_title(title, fontsize=11)
+        ax.text(1.5 + c * (w + 1), 1 + r * (h + 1), str(i), color="white", fontsize=10,
+                va="top", path_effects=ON_IMAGE)  # fmt: skip
+    # a long title wraps to the tiles' width (about 0.1 inch per character at 12 pt)
+    ax.set_title(textwrap.fill(title, int(10 * (width - 1.2))), fontsize=12)
     ax.set_axis_off()
     if weights:
         weight_colorbar(fig, ax)
@@ -99,8 +131,10 @@ def weight_colorbar(fig: Figure, ax: plt.Axes | list[plt.Axes] | None = None,
     """The colour bar of ``weight_rgb`` tiles: beside ``ax``, or in ``cax``."""
     bar = fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(-1, 1), WEIGHT_CMAP), ax=ax, cax=cax,
                        shrink=0.5, pad=0.02)  # fmt: skip
-    bar.set_label(f"{WEIGHT_LABEL} (removed: black)", fontsize=9 if cax is None else 7)
+    label = f"{WEIGHT_LABEL} (removed: black)"  # in a thin axis beside rows: wrapped
+    bar.set_label(label if cax is None else textwrap.fill(label, 22), fontsize=10 if cax is None else 9)
     bar.set_ticks([-1, 0, 1])
+    bar.ax.tick_params(labelsize=10)
 
 
 def side_axis(fig: Figure, top: plt.Axes, bottom: plt.Axes, left: float = 0.945) -> plt.Axes:
@@ -113,15 +147,19 @@ def side_axis(fig: Figure, top: plt.Axes, bottom: plt.Axes, left: float = 0.945)
 def neuron_figure(panels: list[tuple[str, NDArray]], neuron: int) -> Figure:
     """One neuron large, one panel per stage (the paper's Fig. 5); weights as in
     ``weight_rgb``, regions as in ``regions_rgb``."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 1.0, 3.6),
-                             layout="constrained")  # fmt: skip
-    for ax, (title, img) in zip(np.atleast_1d(axes), panels):
+    ncols = 2 if len(panels) > 2 else len(panels)  # compact: the paper's four stages in 2 x 2
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.7 * ncols + 1.2, 2.9 * nrows + 0.4),
+                             squeeze=False, layout="constrained")  # fmt: skip
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_axis_off()
+    for ax, (title, img) in zip(axes.ravel(), panels):
         ax.imshow(img, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
+        ax.set_title(textwrap.fill(title, 30), fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"hidden neuron {neuron}")
-    weight_colorbar(fig, list(np.atleast_1d(axes)))
+    fig.suptitle(f"hidden neuron {neuron}", fontsize=12)
+    weight_colorbar(fig, list(axes.ravel()))
     return fig
 
 
@@ -172,19 +210,31 @@ def acc_axis(ax: plt.Axes) -> None:
         ax.set_ylim(mid - MIN_ACC_SPAN / 2, mid + MIN_ACC_SPAN / 2)
 
 
-def save_figure(fig: Figure, out_dir: Path, name: str, dpi: int = 150) -> None:
-    """Write a figure as ``out_dir/name.<format>`` in every format of ``FIGURE_FORMATS``,
-    each atomically, and close it."""
-    from regionprune.config import FIGURE_FORMATS
-    from regionprune.storage import atomic_path
-
+def fix_layout(fig: Figure, dpi: int) -> tuple[Any, float, tuple[float, float]]:
+    """Lay ``fig`` out once for saving at ``dpi`` (its layout engine, then none): its tight
+    bounding box (inches), its smallest text in the image's pixels and the image's size."""
     # "tight" would lay the figure out and measure it again for each format; once is enough
     fig.draw_without_rendering()  # runs the layout engine, draws nothing
     bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
     fig.set_layout_engine("none")  # keep that layout
+    return bbox, smallest_text_pt(fig) * dpi / 72, (bbox.width * dpi, bbox.height * dpi)
+
+
+def save_figure(fig: Figure, out_dir: Path, name: str, dpi: int = 150) -> None:
+    """Write a figure as ``out_dir/name.<format>`` in every format of ``FIGURE_FORMATS``,
+    each atomically, and close it. The PNG records its smallest text (``TEXT_PX_KEY``); a
+    figure whose text the report would show under ``MIN_TEXT_PT`` is logged."""
+    from regionprune.config import FIGURE_FORMATS
+    from regionprune.storage import atomic_path
+
+    bbox, text_px, size = fix_layout(fig, dpi)
+    if (shown := shown_text_pt(text_px, size)) < MIN_TEXT_PT:
+        log.warning("%s: its smallest text shows at %.1f pt in the report (%.0f x %.0f px), "
+                    "under %.0f pt", name, shown, *size, MIN_TEXT_PT)  # fmt: skip
     for fmt in FIGURE_FORMATS:
+        meta = {TEXT_PX_KEY: f"{text_px:.2f}"} if fmt == "png" else None
         with atomic_path(out_dir / f"{name}.{fmt}") as tmp:
-            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox)
+            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox, metadata=meta)
     plt.close(fig)
 
 

@@ -1,8 +1,10 @@
 """Figures across a grid of runs, as functions from the summary tables to matplotlib Figures.
 
 Every figure takes ``keys``, the settings that vary in the grid besides the seed and the method,
-and draws one panel (or column of panels) per combination of them; seeds are averaged. The tables
-are the tidy summary tables (``labels.tidy``): every row carries its run's settings.
+and draws one panel (or column of panels) per combination of them, three to a row (the frontier:
+a line each); seeds are averaged. Text is 9 pt or more and a figure at most about 11 inches wide,
+so that the report shows it legibly (``figures.MIN_TEXT_PT``). The tables are the tidy summary
+tables (``labels.tidy``): every row carries its run's settings.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
 
 from regionprune.figures import acc_axis, mark_paper_groups, outline  # noqa: E402
 
@@ -39,6 +42,17 @@ def _facets(runs: pd.DataFrame, keys: list[str]) -> dict[str, list[str]]:
     return out
 
 
+#: Facets side by side at most: more wrap to further rows, so that a figure of a larger grid
+#: grows in height, not past the width at which the report shows it legibly.
+FACETS_PER_ROW = 3
+
+
+def _wrap(n: int, per_row: int = FACETS_PER_ROW) -> tuple[int, int]:
+    """(rows, columns) of ``n`` facets, ``per_row`` to a row."""
+    cols = min(n, per_row)
+    return -(-n // cols), cols
+
+
 METHOD_COLOURS = {"region": "tab:red", "magnitude": "tab:blue", "random": "tab:gray"}
 #: Line style and marker per method, so that the lines differ without colour too.
 METHOD_STYLES = {"region": ("-", "o"), "magnitude": ("--", "s"), "random": (":", "^")}
@@ -47,10 +61,13 @@ METHOD_STYLES = {"region": ("-", "o"), "magnitude": ("--", "s"), "random": (":",
 def accuracy_density_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str]) -> Figure:
     """Test accuracy against W1 density per method: mean over seeds, bars one s.d."""
     facets = _facets(runs, keys)
-    fig, axes = plt.subplots(1, len(facets), figsize=(4.2 * len(facets) + 1.6, 3.8),
+    nrows, ncols = _wrap(len(facets))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 0.4, 3.0 * nrows + 0.9),
                              squeeze=False, sharey=True)  # fmt: skip
+    for ax in axes.ravel()[len(facets):]:
+        ax.set_axis_off()
     its = iterations[iterations["iteration"] >= 0]
-    for ax, (title, ids) in zip(axes[0], facets.items()):
+    for ax, (title, ids) in zip(axes.ravel(), facets.items()):
         sub = its[its["run"].isin(ids)]
         for method, g in sub.groupby("method"):
             agg = g.groupby("iteration").agg(
@@ -61,40 +78,69 @@ def accuracy_density_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: 
                         linestyle=ls, ms=3.5, capsize=2, color=METHOD_COLOURS.get(method),
                         label=method)  # fmt: skip
         _log_density_axis(ax)
-        ax.set_xlabel("W1 density (surviving fraction, log scale)", fontsize=8)
-        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("W1 density (log scale)", fontsize=9)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=9)
         ax.grid(alpha=0.3)
     acc_axis(axes[0][0])
-    axes[0][0].set_ylabel("test accuracy (%)")
-    axes[0][-1].legend(fontsize=8, title="method", loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                       frameon=False)  # fmt: skip
-    fig.suptitle("Test accuracy against W1 density, stage by stage (mean over seeds, bars: 1 s.d.)",
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test accuracy (%)", fontsize=9)
+    fig.suptitle("Test accuracy against W1 density, stage by stage\n(mean over seeds, bars: 1 s.d.)",
                  fontsize=10)  # fmt: skip
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.6 / fig.get_figheight(), 1, 1))
+    handles, names = axes[0][0].get_legend_handles_labels()  # below the panels, in one row
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=9, frameon=False,
+               title="method", title_fontsize=9)  # fmt: skip
     return fig
 
 
+def _method_facet_axes(n_methods: int, n_facets: int, width: float, height: float,
+                       per_row: int) -> tuple[Figure, NDArray]:  # fmt: skip
+    """A panel per method (rows) and facet (columns), the facets wrapped ``per_row`` to a row
+    (a block of method rows each); ``axes[i, j]`` is method i's panel of facet j."""
+    blocks, ncols = _wrap(n_facets, per_row)
+    fig, grid = plt.subplots(blocks * n_methods, ncols, squeeze=False,
+                             figsize=(width * ncols, height * blocks * n_methods + 0.4),
+                             layout="constrained")  # fmt: skip
+    axes = np.empty((n_methods, n_facets), dtype=object)
+    for j in range(n_facets):
+        block, col = divmod(j, ncols)
+        for i in range(n_methods):
+            axes[i, j] = grid[block * n_methods + i, col]
+    used = set(axes.ravel())
+    for ax in grid.ravel():
+        if ax not in used:
+            ax.set_axis_off()
+    return fig, axes
+
+
 def ratio_histograms_figure(runs: pd.DataFrame, neurons: pd.DataFrame, keys: list[str]) -> Figure:
-    """Final per-neuron pruning ratios, pooled over seeds: methods by rows, settings by columns."""
+    """Final per-neuron pruning ratios, pooled over seeds: a panel per setting, the methods as
+    outlines over each other (a panel per method and setting grew too tall to read)."""
     facets = _facets(runs, [k for k in keys if k != "method"])
     methods = list(dict.fromkeys(runs["method"]))
-    fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
-                             figsize=(3.2 * len(facets), 2.4 * len(methods)))  # fmt: skip
-    for i, method in enumerate(methods):
-        for j, (title, ids) in enumerate(facets.items()):
-            ax = axes[i][j]
+    nrows, ncols = _wrap(len(facets))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 0.4, 2.6 * nrows + 1.0),
+                             squeeze=False, sharex=True)  # fmt: skip
+    for ax in axes.ravel()[len(facets):]:
+        ax.set_axis_off()
+    for ax, (title, ids) in zip(axes.ravel(), facets.items()):
+        for method in methods:
             r = neurons[(neurons["method"] == method) & neurons["run"].isin(ids)]["pruning_ratio"]
-            ax.hist(r, bins=np.linspace(0, 1, 21), color=METHOD_COLOURS.get(method, "0.3"))
-            mark_paper_groups(ax, "black", 0.8)
-            ax.set_title(f"{method}; {title}" if len(facets) > 1 else method, fontsize=7)
-            ax.tick_params(labelsize=7)
-    for ax in axes[-1]:
-        ax.set_xlabel("fraction of the neuron's input weights removed", fontsize=7)
+            ls, _ = METHOD_STYLES.get(method, ("-", "o"))
+            ax.hist(r, bins=np.linspace(0, 1, 21), histtype="step", linewidth=1.6, linestyle=ls,
+                    color=METHOD_COLOURS.get(method, "0.3"), label=method)  # fmt: skip
+        mark_paper_groups(ax, "black", 0.8)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=9)
+        ax.set_xlabel("input weights removed", fontsize=9)
     for ax in axes[:, 0]:
-        ax.set_ylabel("hidden neurons\n(all seeds)", fontsize=7)
-    fig.suptitle("Per-neuron pruning ratios after the last iteration (dashed: 40% and 90%)",
-                 fontsize=9)  # fmt: skip
-    fig.tight_layout()
+        ax.set_ylabel("hidden neurons\n(all seeds)", fontsize=9)
+    fig.suptitle("Per-neuron pruning ratios after the last iteration\n(dashed: 40% and 90%)",
+                 fontsize=10)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=9, frameon=False)
     return fig
 
 
@@ -110,8 +156,8 @@ def pixel_usage_figure(
     dataset_of = dict(zip(runs["run"], runs["train_dataset"].astype(str)))
     facets = _facets(runs, [k for k in keys if k != "method"])
     methods = list(dict.fromkeys(runs["method"]))
-    fig, axes = plt.subplots(len(methods), len(facets), squeeze=False,
-                             figsize=(2.8 * len(facets), 2.8 * len(methods)))  # fmt: skip
+    # small maps, six settings to a row: a figure of a larger grid stays legible
+    fig, axes = _method_facet_axes(len(methods), len(facets), 1.6, 1.9, per_row=6)
     vmax = max(1, pixels.groupby(["run"])["neurons"].max().max())
     for i, method in enumerate(methods):
         for j, (title, ids) in enumerate(facets.items()):
@@ -121,25 +167,30 @@ def pixel_usage_figure(
             img = sub.groupby("pixel")["neurons"].mean().reindex(range(shape[0] * shape[1]))
             im = ax.imshow(img.to_numpy().reshape(shape), cmap="magma", vmin=0, vmax=vmax)
             used = int((img > 0).sum())
-            text = f"{used} pixels used by any seed"
+            text = f"{used} in use"
             if "inactive" in sub:  # never-inked pixels, outlined in cyan
                 blank = sub.groupby("pixel")["inactive"].all().reindex(img.index, fill_value=False)
                 blank_used = int((blank & (img > 0)).sum())
                 outline(ax, blank.to_numpy().reshape(shape), "cyan")
-                text += f"\n({blank_used} never inked, in cyan)"
-            ax.set_title(f"{method}; {title}\n{text}" if len(facets) > 1
-                         else f"{method}: {text}", fontsize=7)  # fmt: skip
+                text += f" ({blank_used}\nnever inked)"
+            ax.set_title("\n".join(filter(None, [method, title, text])), fontsize=9)
             ax.set_axis_off()
-    fig.colorbar(im, ax=axes, shrink=0.6, label="hidden neurons using the pixel (mean over seeds)")
-    fig.suptitle("Input pixels in use after the last iteration", fontsize=9)
+    # below the panels: a bar beside them was shorter than its label, which ran into the title
+    bar = fig.colorbar(im, ax=list(axes.ravel()), orientation="horizontal", shrink=0.9,
+                       aspect=20)  # fmt: skip
+    bar.set_label("hidden neurons using the pixel\n(mean over seeds)", fontsize=9)
+    bar.ax.tick_params(labelsize=9)
+    fig.suptitle("Input pixels in use after the last iteration" + (
+        "\n(outlined in cyan: pixels no training image inks)" if "inactive" in pixels else ""
+    ), fontsize=10)  # fmt: skip
     return fig
 
 
 def _log_density_axis(ax: plt.Axes) -> None:
     ax.set_xscale("log")
-    # 1-2-5 ticks; a span of less than a decade gets every digit, so that it has enough ticks
+    # 1-2-5 ticks; a span of less than a factor 4 gets every digit, so that it has enough ticks
     low, high = ax.get_xlim()
-    subs = (1.0, 2.0, 5.0) if high / max(low, 1e-12) > 10 else tuple(range(1, 10))
+    subs = (1.0, 2.0, 5.0) if high / max(low, 1e-12) > 4 else tuple(range(1, 10))
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -159,11 +210,10 @@ FRONTIER_PANELS = (
 def frontier_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str]) -> Figure:
     """What readability costs. Every stage of every run (iteration 0 on, mean over seeds): test
     accuracy, the regions' median size and the input pixels in use against W1 density, and
-    accuracy against the pixels in use. A line per method (colour) and region variant (line
-    style); the legend gives each line's last stage. A 2x2 block of panels per combination of
-    the other varying settings."""
-    line_keys = [k for k in keys if k.startswith("region_")]
-    facets = _facets(runs, [k for k in keys if not k.startswith("region_")])
+    accuracy against the pixels in use. A line per method (colour) and combination of the other
+    varying settings (line style and marker), all in one 2x2 block of panels, so that the
+    figure keeps its size for any grid; the legend gives each line's last stage."""
+    line_keys = [k for k in keys if k != "method"]
     lines = runs[["run"]].copy()
     lines["line"] = [
         ", ".join(_setting_text(k, v) for k, v in zip(line_keys, row))
@@ -173,46 +223,41 @@ def frontier_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str
               for i, name in enumerate(dict.fromkeys(lines["line"]))}  # fmt: skip
     its = iterations.merge(lines, on="run")
     its = its[its["iteration"] >= 0]
-    fig, grid = plt.subplots(2, 2 * len(facets), squeeze=False,
-                             figsize=(9.0 * len(facets), 7.4))  # fmt: skip
-    for f, (title, ids) in enumerate(facets.items()):
-        axes = [grid[0][2 * f], grid[0][2 * f + 1], grid[1][2 * f], grid[1][2 * f + 1]]
-        sub = its[its["run"].isin(ids)]
-        for (method, line), g in sub.groupby(["method", "line"], sort=False):
-            agg = g.groupby("iteration")[["w1_density", "test_acc", "region_px_median",
-                                          "pixels_used"]].mean()  # fmt: skip
-            last = agg.iloc[-1]
-            label = (f"{method}{', ' + line if line else ''}: {100 * last['test_acc']:.2f}%,"
-                     f" density {last['w1_density']:.3f}, regions {last['region_px_median']:.0f} px,"
-                     f" {last['pixels_used']:.0f} pixels")  # fmt: skip
-            ls, marker = styles[line]
-            for i, (x, y, _) in enumerate(FRONTIER_PANELS):
-                scale = 100 if y == "test_acc" else 1
-                axes[i].plot(agg[x], scale * agg[y], linestyle=ls, marker=marker, ms=3.5,
-                             color=METHOD_COLOURS.get(method, "0.3"),
-                             label=label if i == 0 else None)  # fmt: skip
-        for ax, (x, y, ylabel) in zip(axes, FRONTIER_PANELS):
-            if x == "w1_density":
-                _log_density_axis(ax)
-                ax.set_xlabel("W1 density (surviving fraction, log scale)", fontsize=8)
-            else:
-                ax.set_xlabel("input pixels in use", fontsize=8)
-            if y == "region_px_median":
-                ax.set_yscale("log")
-            if y == "test_acc":
-                acc_axis(ax)
-            ax.set_ylabel(ylabel, fontsize=8)
-            ax.grid(alpha=0.3)
-            ax.tick_params(labelsize=7)
-        if title:
-            axes[0].set_title(title, fontsize=9, loc="left")
-    fig.suptitle("What readability costs: accuracy, region size and pixels in use, stage by stage",
+    fig, grid = plt.subplots(2, 2, figsize=(8.6, 7.0))
+    axes = list(grid.ravel())
+    for (method, line), g in its.groupby(["method", "line"], sort=False):
+        agg = g.groupby("iteration")[["w1_density", "test_acc", "region_px_median",
+                                      "pixels_used"]].mean()  # fmt: skip
+        last = agg.iloc[-1]
+        label = (f"{method}{', ' + line if line else ''}: {100 * last['test_acc']:.2f}% · "
+                 f"{last['w1_density']:.3f} · {last['region_px_median']:.0f} px · "
+                 f"{last['pixels_used']:.0f}")  # fmt: skip
+        ls, marker = styles[line]
+        for i, (x, y, _) in enumerate(FRONTIER_PANELS):
+            scale = 100 if y == "test_acc" else 1
+            axes[i].plot(agg[x], scale * agg[y], linestyle=ls, marker=marker, ms=3.5,
+                         color=METHOD_COLOURS.get(method, "0.3"),
+                         label=label if i == 0 else None)  # fmt: skip
+    for ax, (x, y, ylabel) in zip(axes, FRONTIER_PANELS):
+        if x == "w1_density":
+            _log_density_axis(ax)
+            ax.set_xlabel("W1 density (log scale)", fontsize=9)
+        else:
+            ax.set_xlabel("input pixels in use", fontsize=9)
+        if y == "region_px_median":
+            ax.set_yscale("log")
+        if y == "test_acc":
+            acc_axis(ax)
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=9)
+    fig.suptitle("What readability costs: accuracy, region size and pixels in use,\nstage by stage",
                  fontsize=10)  # fmt: skip
     fig.tight_layout()
-    # legends after the layout, below each block: saved with bbox_inches="tight"
-    for f in range(len(facets)):
-        handles, labels = grid[0][2 * f].get_legend_handles_labels()
-        grid[1][2 * f].legend(handles, labels, loc="upper left", bbox_to_anchor=(0.0, -0.16),
-                              fontsize=7.5, frameon=False, title_fontsize=7.5,
-                              title="method, region variant: last stage (mean over seeds)")  # fmt: skip
+    # the legend after the layout, below the panels: saved with bbox_inches="tight"
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[2].legend(handles, labels, loc="upper left", bbox_to_anchor=(0.0, -0.16), fontsize=9,
+                   frameon=False, title_fontsize=9, ncol=1 if len(labels) <= 6 else 2,
+                   title="method, setting: the last stage's accuracy · W1 density · median "
+                   "region · input pixels in use (mean over seeds)")  # fmt: skip
     return fig

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -39,10 +41,11 @@ def evidence_maps_figure(
     n = len(maps)
     k = max((len(t) for t in top), default=0)
     rows = 4 + k if k else 3
-    fig, axes = plt.subplots(rows, n, figsize=(1.45 * n, 1.5 * rows + 0.6), squeeze=False)
+    # small panels and 9-pt text: the report shows the whole figure about 930 px wide
+    fig, axes = plt.subplots(rows, n, figsize=(0.95 * n + 0.9, 1.0 * rows + 0.6), squeeze=False)
     for c in range(n):
         axes[0, c].imshow(mean_images[c], cmap="gray", interpolation="nearest")
-        axes[0, c].set_title(class_names[c], fontsize=8)
+        axes[0, c].set_title(class_names[c], fontsize=9)
         for row, m in ((1, maps[c]), (2, specific[c])):
             vmax = float(np.abs(m).max()) or 1.0
             axes[row, c].imshow(m, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
@@ -60,28 +63,29 @@ def evidence_maps_figure(
             if r < len(top[c]):
                 name, rgb, _ = top[c][r]
                 ax.imshow(rgb, interpolation="nearest")
-                ax.set_title(name, fontsize=7, pad=2, color=RANK_COLOURS[r % len(RANK_COLOURS)])
+                ax.set_title(name, fontsize=9, pad=2, color=RANK_COLOURS[r % len(RANK_COLOURS)])
             else:
                 ax.set_axis_off()
         for a in axes[:, c]:
             a.set_xticks([])
             a.set_yticks([])
-    labels = ["mean image", "evidence", "class-specific"] + (["top regions"] if k else [])
+    labels = ["mean\nimage", "evidence", "class-\nspecific"] + (["top\nregions"] if k else [])
     for r, label in enumerate(labels):
-        axes[r, 0].set_ylabel(label, fontsize=8)
+        axes[r, 0].set_ylabel(label, fontsize=9)
     for r in range(k):
-        axes[4 + r, 0].set_ylabel(f"region #{r + 1}", fontsize=8,
+        axes[4 + r, 0].set_ylabel(f"region\n#{r + 1}", fontsize=9,
                                   color=RANK_COLOURS[r % len(RANK_COLOURS)])  # fmt: skip
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    fig.suptitle(textwrap.fill(title, 110), fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.86, 1), h_pad=0.6, w_pad=0.2)
     # the colour bars beside the rows they explain, right of the last column
     evidence = fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(-1, 1), "RdBu_r"),
-                            cax=side_axis(fig, axes[1, -1], axes[2, -1]))  # fmt: skip
-    evidence.set_label("for the class (red) or against it (blue),\n/ largest |value| of the map",
-                       fontsize=7)  # fmt: skip
+                            cax=side_axis(fig, axes[1, -1], axes[2, -1], 0.88))  # fmt: skip
+    evidence.set_label("for the class (red)\nor against it (blue),\n/ largest |value|",
+                       fontsize=9)  # fmt: skip
     evidence.set_ticks([-1, 0, 1])
+    evidence.ax.tick_params(labelsize=9)
     if k:
-        weight_colorbar(fig, cax=side_axis(fig, axes[4, -1], axes[-1, -1]))
+        weight_colorbar(fig, cax=side_axis(fig, axes[4, -1], axes[-1, -1], 0.88))
     return fig
 
 
@@ -93,7 +97,7 @@ def gallery_figure(
     opposes)."""
     n = len(tiles)
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols + 1.0, 1.8 * nrows + 0.4),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.5 * ncols + 1.0, 1.65 * nrows + 0.4),
                              squeeze=False, layout="constrained")  # fmt: skip
     for ax in axes.ravel():
         ax.set_axis_off()
@@ -102,8 +106,8 @@ def gallery_figure(
         ax.imshow(tiles[i], interpolation="nearest")
         for k in range(1, int(outlines[i].max()) + 1):
             outline(ax, outlines[i] == k, "0.75", width=0.5, alpha=0.7)
-        ax.set_title(titles[i], fontsize=6.5)
-    fig.suptitle(title, fontsize=9)
+        ax.set_title(textwrap.fill(titles[i], 16), fontsize=9)
+    fig.suptitle(title, fontsize=11)
     weight_colorbar(fig, list(axes.ravel()))
     return fig
 
@@ -116,10 +120,10 @@ def deletion_figure(deletion: pd.DataFrame, class_names: list[str], title: str) 
         deletion = deletion[deletion["test"] == "deletion"]
     classes = sorted(deletion["class"].unique())
     panels = [*classes, "mean"]
-    ncols = 6
+    ncols = 4  # rows that fit the report's frame (11 panels: 3 rows)
     nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.1 * nrows), squeeze=False,
-                             sharex=True, sharey=True)  # fmt: skip
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 2.0 * nrows + 0.5),
+                             squeeze=False, sharex=True, sharey=True)  # fmt: skip
     for ax in axes.ravel()[len(panels):]:
         ax.set_axis_off()
     for ax, panel in zip(axes.ravel(), panels):
@@ -136,16 +140,19 @@ def deletion_figure(deletion: pd.DataFrame, class_names: list[str], title: str) 
             ax.plot(x, 100 * mean.to_numpy(), **style)
             if spec.scores is None:  # the random control: a band of one sd
                 ax.fill_between(x, 100 * (mean - sd), 100 * (mean + sd), color="0.4", alpha=0.25)
-        ax.set_title("mean over classes" if panel == "mean" else class_names[panel], fontsize=8)
+        ax.set_title("mean over classes" if panel == "mean" else class_names[panel], fontsize=10)
         ax.set_ylim(-2, 102)
-    for ax in axes[-1]:
-        ax.set_xlabel("surviving W1 weights deleted (%)", fontsize=7)
+        ax.tick_params(labelsize=9)
+    for c in range(ncols):  # each column's lowest panel (in a short last row, the one above)
+        low = axes[max(r for r in range(nrows) if axes[r, c].axison), c]
+        low.xaxis.set_tick_params(labelbottom=True)
+        low.set_xlabel("W1 weights deleted (%)", fontsize=9)
     for ax in axes[:, 0]:
-        ax.set_ylabel("class accuracy (%)", fontsize=7)
-    fig.suptitle(title, fontsize=9)
+        ax.set_ylabel("class accuracy (%)", fontsize=9)
+    fig.suptitle(title, fontsize=11)
     handles, names = axes.ravel()[len(panels) - 1].get_legend_handles_labels()
-    rows = -(-len(names) // 4)
-    fig.tight_layout(rect=(0, 0.035 * rows / nrows * 2, 1, 1))
+    rows = -(-len(names) // 3)
+    fig.tight_layout(rect=(0, 0.045 * rows / nrows * 2, 1, 1))
     # one legend for every panel, below them, off the curves
-    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=7, frameon=False)
+    fig.legend(handles, names, loc="lower center", ncol=3, fontsize=9, frameon=False)
     return fig

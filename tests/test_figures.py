@@ -1,0 +1,77 @@
+"""Figures the report shows legibly: their smallest text, at the size the report's frame shows
+them, is at least ``MIN_TEXT_PT`` (the browser test measures the frame and checks the real
+figures of a run; here figures of made-up grids of one to six facets)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from regionprune import gridplots as G
+from regionprune.figures import (
+    MIN_TEXT_PT,
+    fix_layout,
+    neuron_figure,
+    shown_text_pt,
+    tile_figure,
+)
+
+
+def test_text_shrinks_with_a_figure_larger_than_the_frame():
+    assert shown_text_pt(20, (800, 600), (932, 862)) == 15.0  # shown as is: 20 CSS px = 15 pt
+    assert shown_text_pt(20, (1864, 600), (932, 862)) == 7.5  # at half its width
+    assert shown_text_pt(20, (900, 1724), (932, 862)) == 7.5  # at half its height
+
+
+def grid_tables(rates: list[float], seeds=(0, 1, 2)) -> tuple[pd.DataFrame, ...]:
+    """Summary tables of a grid over region.rate and the three methods, with made-up numbers."""
+    rng = np.random.default_rng(0)
+    runs, its, neurons, pixels = [], [], [], []
+    for rate in rates:
+        for method in ("region", "magnitude", "random"):
+            for seed in seeds:
+                run = f"s{seed}_{rate}_{method}"
+                runs.append(dict(run=run, method=method, train_dataset="mnist",
+                                 region_rate=rate, train_seed=seed))  # fmt: skip
+                for it in range(5):
+                    its.append(dict(run=run, method=method, iteration=it,
+                                    w1_density=0.5 * (1 - rate) ** it,
+                                    test_acc=0.94 - 0.01 * it * rate, region_px_median=300.0 / (it + 1),
+                                    pixels_used=780 - 40 * it))  # fmt: skip
+                neurons += [dict(run=run, method=method, pruning_ratio=r) for r in rng.random(100)]
+                used = rng.integers(0, 30, 784)
+                pixels += [dict(run=run, method=method, pixel=p, neurons=used[p],
+                                inactive=p < 28) for p in range(784)]  # fmt: skip
+    return tuple(map(pd.DataFrame, (runs, its, neurons, pixels)))
+
+
+@pytest.mark.parametrize("rates", [[0.4], [0.2, 0.4, 0.6], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]])
+def test_grid_figures_are_legible_in_the_report(rates):
+    runs, its, neurons, pixels = grid_tables(rates)
+    keys = ["region_rate"] if len(rates) > 1 else []
+    figures = {
+        "accuracy_density": G.accuracy_density_figure(runs, its, keys),
+        "frontier": G.frontier_figure(runs, its, keys),
+        "ratio_histograms": G.ratio_histograms_figure(runs, neurons, keys),
+        "pixel_usage": G.pixel_usage_figure(runs, pixels, keys, {"mnist": (28, 28)}),
+    }
+    for name, fig in figures.items():
+        _, text_px, size = fix_layout(fig, 300)  # the grid figures' dpi
+        assert shown_text_pt(text_px, size) >= MIN_TEXT_PT, (name, size)
+
+
+def test_run_figures_are_legible_in_the_report():
+    rng = np.random.default_rng(0)
+    tiles = rng.random((100, 28, 28, 3))
+    figures = {
+        "w1 maps": tile_figure(tiles, "W1 after magnitude pruning (removed: black)"),
+        "regions (Fig. 4)": tile_figure(tiles, "connected regions after magnitude pruning, each"
+                                        " region of a neuron in its own colour", weights=False),
+        "neuron (Fig. 5)": neuron_figure([(t, tiles[0]) for t in ("baseline", "magnitude pruned",
+                                          "regions", "final (iteration 8), 46% removed")], 59),
+    }  # fmt: skip
+    for name, fig in figures.items():
+        _, text_px, size = fix_layout(fig, 150)
+        assert shown_text_pt(text_px, size) >= MIN_TEXT_PT, (name, size)
+    assert size[0] < 1.2 * size[1]  # Fig. 5 is compact: 2 x 2, not a strip
