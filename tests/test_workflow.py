@@ -22,8 +22,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 from conftest import REPO, close_results, same_results
+from regionprune.figures import MIN_TEXT_PT, REPORT_FRAME_PX, TEXT_PX_KEY, shown_text_pt
 
 pytestmark = pytest.mark.workflow
 
@@ -528,9 +530,10 @@ def _chromium() -> str:
     return found
 
 
-def test_report_in_a_real_browser(report, tmp_path):
-    """Headless Chromium opens the report as a reader would: the summary's tables show inline,
-    the figures are listed by short titles in the paper's order and shown at a readable size."""
+def test_report_in_a_real_browser(report, run_dir, tmp_path):
+    """Headless Chromium opens the report as a reader would: the summary's tables show inline
+    and fit the frame, the figures are listed by short titles in the paper's order and shown
+    at a readable size: every figure's smallest text at 8 pt or more in the measured frame."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -545,6 +548,12 @@ def test_report_in_a_real_browser(report, tmp_path):
         # the run by its label, beside the paper's numbers
         expect(summary.locator("td", has_text="s3 · region").first).to_be_visible()
         assert page.locator("iframe").bounding_box()["width"] >= 800
+        # no table scrolls sideways: each fits its page, and the page its frame
+        widths = summary.locator("table").evaluate_all(
+            "ts => ts.map(t => [t.scrollWidth, t.parentElement.clientWidth])")
+        assert len(widths) >= 5 and all(w <= room for w, room in widths), widths
+        page_width = summary.locator("html").evaluate("e => [e.scrollWidth, e.clientWidth]")
+        assert page_width[0] <= page_width[1], page_width
         page.screenshot(path=tmp_path / "summary.png")
 
         page.get_by_role("link", name="Results").click()
@@ -557,8 +566,24 @@ def test_report_in_a_real_browser(report, tmp_path):
         expect(figure).to_be_visible()
         # the figure takes most of the window, not a thumbnail beside a wide menu
         assert figure.bounding_box()["width"] >= 800, figure.bounding_box()
+        # the frame a figure is shown in (its container's inner size): at least what the
+        # figures are made for, so that the sizes checked below are the sizes a reader sees
+        frame = figure.evaluate("""e => { const p = e.parentElement, s = getComputedStyle(p);
+            return [p.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight),
+                    p.clientHeight - parseFloat(s.paddingTop) - parseFloat(s.paddingBottom)]; }""")
+        assert frame[0] >= REPORT_FRAME_PX[0] and frame[1] >= REPORT_FRAME_PX[1], frame
         page.screenshot(path=tmp_path / "figure.png")
+        assert "System Message" not in page.content()
         browser.close()
+    # every figure of the report: its smallest text, at the size this frame shows it
+    pngs = [p for p in (run_dir / "results").rglob("*.png") if "data" not in p.parts]
+    assert len(pngs) >= 14, pngs
+    for png in pngs:
+        with Image.open(png) as image:
+            shown = shown_text_pt(float(image.text[TEXT_PX_KEY]), image.size, frame)
+        assert shown >= MIN_TEXT_PT, (png.name, image.size, shown)
+    # the captions, rendered by docutils into the report: no "System Message" among them
+    assert "System Message" not in report.read_text()
 
 
 GRID_27 = {

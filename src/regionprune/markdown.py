@@ -226,13 +226,17 @@ def yardstick_markdown(yardstick: pd.DataFrame) -> str:
     return _section("A standard yardstick: Quantus on per-image maps", caption, head, rows)
 
 
-#: The HTML page's style: readable tables in Snakemake's report (which shows HTML inline).
+#: The HTML page's style: readable tables in Snakemake's report (which shows HTML inline, in a
+#: frame about 1050 px wide at a 1400 px window). A table takes the page's width and its cells
+#: wrap at spaces (a word longer than its column, anywhere), so that no table scrolls sideways.
 HTML_STYLE = """
-body { font-family: system-ui, sans-serif; font-size: 14px; margin: 1em 2em; color: #222; }
+body { font-family: system-ui, sans-serif; font-size: 14px; margin: 1em 1.5em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 0.6em 0; }
-th, td { border: 1px solid #bbb; padding: 3px 8px; text-align: right; white-space: nowrap; }
-th { background: #eee; } td:first-child, th:first-child { text-align: left; }
+table { border-collapse: collapse; margin: 0.6em 0; max-width: 100%; font-size: 13px; }
+th, td { border: 1px solid #bbb; padding: 3px 6px; text-align: right; overflow-wrap: break-word; }
+th { background: #eee; font-weight: 600; vertical-align: bottom; }
+td { white-space: normal; } td:not(:first-child) { overflow-wrap: normal; }
+td:first-child, th:first-child { text-align: left; }
 tr:nth-child(even) td { background: #f7f7f7; }
 """
 
