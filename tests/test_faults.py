@@ -188,6 +188,57 @@ def test_another_runs_checkpoint_is_named_and_rebuilt(reference, tmp_path):
     same_results(reference, work)
 
 
+def test_another_stages_file_is_named_and_rebuilt(reference, tmp_path):
+    """The region run's iteration-1 checkpoint copied over its magnitude-pruned one (iteration
+    0), newer than what was made from it: same run, valid checksums. Each result records its
+    place, so check names it and the next job refuses it; the fix restores the run's results
+    (it was silently pruned and retrained from, issue 23)."""
+    work = tmp_path / "work"
+    shutil.copytree(reference, work, ignore=shutil.ignore_patterns(".snakemake"))
+    later = _iteration_file(work, "model.h5", 1)
+    (pruned,) = (work / "results" / "runs").glob("*/mag*/model.h5")
+    shutil.copy(later, pruned)
+    rel = pruned.relative_to(work)
+    found = _check(work)
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert f"foreign  {rel}  (written as runs/" in found.stdout, found.stdout
+    assert "/region/iter1/model.h5)" in found.stdout, found.stdout
+    failed = snakemake(work, check=False)
+    text = failed.stdout + failed.stderr
+    assert failed.returncode != 0 and f"{rel} belongs to another stage" in text, text[-3000:]
+    assert text.strip().splitlines()[-1].startswith(f"Fix: add --forcerun {rel} ")
+    snakemake(work, "--forcerun", str(rel))
+    same_results(reference, work)
+
+
+def test_results_made_from_an_input_that_changed_since_are_listed_as_stale(reference, tmp_path):
+    """The baseline rewritten with other weights but its old time (a restore from a backup, a
+    copy with cp -p): Snakemake sees nothing to do, as the file is not newer than what was
+    made from it. Every result records its inputs' content checksums, so check lists those
+    made from the earlier baseline as stale, and its fix rebuilds them."""
+    from regionprune.storage import save_checkpoint
+
+    work = tmp_path / "work"
+    shutil.copytree(reference, work, ignore=shutil.ignore_patterns(".snakemake"))
+    (baseline,) = (work / "results" / "runs").glob("*/baseline/model.h5")
+    stat = baseline.stat()
+    ckpt = load_checkpoint(baseline)
+    ckpt.params["fc1.bias"] = ckpt.params["fc1.bias"] + 0.01
+    save_checkpoint(baseline, ckpt)
+    os.utime(baseline, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert "Nothing to be done" in snakemake(work, "-n").stdout
+    found = _check(work)
+    assert found.returncode == 1, found.stdout + found.stderr
+    stale = [ln.split()[1] for ln in found.stdout.splitlines() if ln.strip().startswith("stale")]
+    rel = str(baseline.relative_to(work))
+    assert stale and all(rel in ln for ln in found.stdout.splitlines() if "stale" in ln), found.stdout
+    assert any(p.endswith("magnitude/model.h5") or "/mag" in p for p in stale), stale
+    fix = found.stdout.strip().splitlines()[-1]
+    assert fix.startswith("Fix: add --forcerun ") and all(p in fix for p in stale)
+    snakemake(work, "--forcerun", *stale)
+    assert _check(work).returncode == 0
+
+
 def _iteration_file(workdir: Path, name: str, k: int = 1) -> Path:
     (path,) = (workdir / "results" / "runs").glob(f"*/*/*/region/iter{k}/{name}")
     return path

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -67,6 +70,48 @@ def test_another_runs_checkpoint_is_refused_by_name(tmp_path):
            "train.seed 0" in text  # fmt: skip
     assert text.endswith(f"Fix: add --forcerun {tmp_path / 'm.h5'} to your snakemake command; it "
                          "rebuilds this file and everything computed from it.")  # fmt: skip
+
+
+def test_a_result_records_where_it_belongs_and_what_it_read(tmp_path):
+    """Each result records its place in the results tree and the files its job read, with
+    their content checksums; a file of another stage copied over this one is refused by name
+    (issue 23: its checksums held, so it was trusted)."""
+    from regionprune import provenance
+    from regionprune.damage import MisplacedFile
+
+    assert provenance.place("results/runs/t_s0/mag0.5/r/region/iter2/model.h5") == (
+        "runs/t_s0/mag0.5/r/region/iter2/model.h5")  # fmt: skip
+    assert provenance.place("/archive/x/results/runs/t_s0/baseline/model.h5") == (
+        "runs/t_s0/baseline/model.h5")  # fmt: skip
+    assert provenance.place("results/summary/runs.parquet") is None
+    run = tmp_path / "results" / "runs" / "t_s0" / "region"
+    provenance.reset()
+    save_checkpoint(run / "iter1" / "model.h5", _ckpt(np.random.default_rng(0)))
+    first = load_checkpoint(run / "iter1" / "model.h5")
+    assert first.attrs["made_as"] == "runs/t_s0/region/iter1/model.h5" and first.attrs["inputs"] == {}
+    write_table(pd.DataFrame({"x": [1, 2]}), run / "iter1" / "epochs.parquet")
+    read_table(run / "iter1" / "epochs.parquet")
+    with h5py.File(run / "iter1" / "model.h5") as f:
+        model_sha = f.attrs["checksum"]
+    table_sha = hashlib.sha256((run / "iter1" / "epochs.parquet").read_bytes()).hexdigest()
+    save_checkpoint(run / "iter2" / "model.h5", _ckpt(np.random.default_rng(1)))  # "retrained"
+    second = load_checkpoint(run / "iter2" / "model.h5")
+    assert second.attrs["inputs"] == {
+        str(run / "iter1" / "epochs.parquet"): f"sha256:{table_sha}",
+        str(run / "iter1" / "model.h5"): f"sha256:{model_sha}",
+    }
+    # iteration 2's valid files copied over iteration 1's
+    shutil.copy(run / "iter2" / "model.h5", run / "iter1" / "model.h5")
+    with pytest.raises(MisplacedFile) as err:
+        load_checkpoint(run / "iter1" / "model.h5")
+    assert str(err.value).startswith(
+        f"{run / 'iter1' / 'model.h5'} belongs to another stage: it was written as "
+        "runs/t_s0/region/iter2/model.h5. Fix: add --forcerun ")
+    write_table(pd.DataFrame({"x": [3]}), run / "iter2" / "epochs.parquet")
+    shutil.copy(run / "iter2" / "epochs.parquet", run / "iter1" / "epochs.parquet")
+    with pytest.raises(MisplacedFile, match="written as runs/t_s0/region/iter2/epochs.parquet"):
+        read_table(run / "iter1" / "epochs.parquet")
+    provenance.reset()
 
 
 def test_checkpoint_rejects_mismatched_mask(tmp_path):

@@ -4,8 +4,10 @@ Snakemake reruns a job whose output is missing only when something downstream ne
 a deleted intermediate file, or one damaged after it was written, can sit unnoticed. ``check``
 asks Snakemake for every output of the workflow (``--summary``, with the user's own options),
 reads each existing one the way its loader does (HDF5 checksums, Parquet page CRCs, the data
-files' content MD5) and lists the missing, the damaged and the foreign (a checkpoint whose recorded
-training settings are another run's) with the one flag that rebuilds them.
+files' content MD5) and lists the missing, the damaged, the foreign (a checkpoint whose recorded
+training settings are another run's, a result written at another place) and the stale (made from
+an input whose content has changed since: each result records its inputs' checksums) with the
+one flag that rebuilds them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from regionprune.damage import DamagedFile
 @dataclass(frozen=True)
 class Problem:
     path: str  # as Snakemake names it (relative to the workflow's folder)
-    kind: str  # "missing", "damaged" or "foreign" (another run's)
+    kind: str  # "missing", "damaged", "foreign" (another run's or stage's) or "stale"
     reason: str = ""
 
 
@@ -39,9 +41,10 @@ def summary_outputs(summary: str) -> list[tuple[str, str]]:
     return rows
 
 
-def verify_file(path: Path) -> dict:
-    """Read ``path`` as its loader would; ``DamagedFile`` if that fails or it is empty. An HDF5
-    result's attributes ({} for other files)."""
+def verify_file(path: Path) -> tuple[dict, str | None]:
+    """Read ``path`` as its loader would; ``DamagedFile`` if that fails or it is empty. What it
+    records of its origin (an HDF5 result's attributes, a Parquet result's metadata; {} for
+    the data) and its content checksum as results made from it record it."""
     from regionprune import data, storage
 
     if path.stat().st_size == 0:
@@ -49,10 +52,11 @@ def verify_file(path: Path) -> dict:
     if path.suffix == ".h5":
         return storage.verify_h5(path)
     elif path.suffix == ".parquet":
-        storage.read_table(path)
-    elif path.name in data.IDX_FILES:
-        data.verify_copy(path)
-    return {}
+        _, origin, checksum = storage.table_origin(path)
+        return origin, checksum
+    elif path.name in data.IDX_FILES or path.name == data.USER_DATA:
+        return {}, f"md5:{data.verify_copy(path)}"
+    return {}, None
 
 
 def made_by(rel: str, attrs: dict) -> str | None:
@@ -74,20 +78,36 @@ def made_by(rel: str, attrs: dict) -> str | None:
     return None if name == folder else name
 
 
+def stale_inputs(recorded: dict[str, str], now: dict[str, str]) -> list[str]:
+    """The inputs a result ``recorded`` (path -> checksum) whose file now has another content
+    (``now``: the checked files' checksums; inputs not checked are not compared)."""
+    return [p for p, checksum in recorded.items() if p in now and now[p] != checksum]
+
+
 def find_problems(outputs: list[tuple[str, str]], root: Path) -> list[Problem]:
-    problems = []
+    from regionprune.provenance import place
+
+    problems, origins, checksums = [], {}, {}
     for rel, status in outputs:
         path = root / rel
         if status == "missing" or not path.exists():
             problems.append(Problem(rel, "missing"))
             continue
         try:
-            other = made_by(rel, verify_file(path))
+            origins[rel], checksums[str(Path(rel))] = verify_file(path)
         except DamagedFile as err:
             problems.append(Problem(rel, "damaged", err.reason))
             continue
-        if other:
+        written_as, here = origins[rel].get("made_as"), place(rel)
+        if other := made_by(rel, origins[rel]):
             problems.append(Problem(rel, "foreign", f"made by the run {other}"))
+        elif written_as and here and written_as != here:
+            problems.append(Problem(rel, "foreign", f"written as {written_as}"))
+    flagged = {p.path for p in problems}
+    for rel, origin in origins.items():  # made from files that have changed since
+        changed = stale_inputs(origin.get("inputs") or {}, checksums)
+        if changed and rel not in flagged:
+            problems.append(Problem(rel, "stale", "made from an earlier " + ", ".join(changed)))
     return problems
 
 

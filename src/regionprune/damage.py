@@ -38,6 +38,21 @@ class ForeignFile(DamagedFile):
         )
 
 
+class MisplacedFile(DamagedFile):
+    """A readable result of another stage (or run) copied or moved over this one: it records
+    the place it was written at (``provenance.place``), and that is not where it is read."""
+
+    def __init__(self, path: str | os.PathLike[str], written_as: str):
+        self.path = Path(path)
+        self.reason = f"written as {written_as}"
+        RuntimeError.__init__(
+            self,
+            f"{path} belongs to another stage: it was written as {written_as}. Fix: add "
+            f"--forcerun {path} to your snakemake command; it rebuilds this file and everything "
+            "computed from it.",
+        )
+
+
 def check_belongs(path: str | os.PathLike[str], recorded: dict | None, expected: dict,
                   group: str = "train") -> None:  # fmt: skip
     """Raise ``ForeignFile`` where settings ``recorded`` in a result differ from those of the

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from regionprune import provenance
 from regionprune.damage import DamagedFile, reading
 
 log = logging.getLogger(__name__)
@@ -327,13 +328,16 @@ def _require_md5(path: Path, got: str, expected: str) -> None:
         raise DamagedFile(path, f"content MD5 {got}, expected {expected}")
 
 
-def verify_copy(path: Path) -> None:
+def verify_copy(path: Path) -> str:
     """A data file that ``fetch`` placed (``<dataset>/<name>``), against its data set's MD5
-    (a user's ``data.npz`` against the MD5 in the ``info.json`` beside it)."""
+    (a user's ``data.npz`` against the MD5 in the ``info.json`` beside it); that MD5."""
     if path.name == USER_DATA:
-        _require_md5(path, _file_md5(path), _user_md5(path.parent))
-        return
-    _require_md5(path, content_md5(path), get_spec(path.parent.name).md5[path.name])
+        expected = _user_md5(path.parent)
+        _require_md5(path, _file_md5(path), expected)
+    else:
+        expected = get_spec(path.parent.name).md5[path.name]
+        _require_md5(path, content_md5(path), expected)
+    return expected
 
 
 #: Arrays read and checked in this process, by file identity (``_identity``), kept only after
@@ -407,6 +411,7 @@ def load_split(
         path = Path(data_dir) / USER_DATA
         md5 = _user_md5(Path(data_dir))
         arrays = _kept(path, (md5,), lambda: _read_user_copy(path, md5))
+        provenance.note(path, f"md5:{md5}")
         images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
         n = len(labels) if limit is None else min(limit, len(labels))
         return images[:n].reshape(n, -1).copy(), labels[:n].copy()
@@ -414,6 +419,8 @@ def load_split(
     images_file, labels_file = spec.splits[split]
     images = _read_idx(Path(data_dir) / images_file, 2051, spec.md5[images_file])
     labels = _read_idx(Path(data_dir) / labels_file, 2049, spec.md5[labels_file])
+    for name in (images_file, labels_file):  # checked against these MD5s when read
+        provenance.note(Path(data_dir) / name, f"md5:{spec.md5[name]}")
     if images.shape[0] != labels.shape[0] or images.shape[1:] != spec.image_shape:
         raise DataError(f"{data_dir}: images {images.shape} do not match labels {labels.shape}")
     n = images.shape[0] if limit is None else min(limit, images.shape[0])

@@ -13,7 +13,12 @@ Checkpoint layout (one HDF5 file per stage; see docs/outputs.md):
     /masks/<layer>.weight                           uint8 0/1, same shape as the weight
     /regions/labels                                 int32 (neurons, H, W), region stages only
     attributes of /: stage, iteration, test_acc, train_loss, settings (JSON), versions (JSON),
-                     code_version, format_version, checksum (``content_checksum``)
+                     code_version, format_version, inputs (JSON: each file the job read and
+                     its content checksum), made_as (its place: runs/.../iter2/model.h5),
+                     checksum (``content_checksum``)
+
+Every HDF5 result records ``inputs`` and ``made_as`` (``provenance``); a Parquet result records
+them in its schema's metadata (key ``regionprune``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from regionprune import failpoint
+from regionprune import failpoint, provenance
 from regionprune.damage import DamagedFile, DiskFull, check_belongs, is_disk_full, reading
 from regionprune.settings import W1
 
@@ -63,8 +68,9 @@ def content_checksum(datasets: dict[str, NDArray[Any]], attrs: dict[str, Any]) -
     return digest.hexdigest()
 
 
-def _read_h5(path: str | os.PathLike[str]) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-    """Every dataset (by full name) and root attribute of an HDF5 result, verified.
+def _read_h5(path: str | os.PathLike[str]) -> tuple[dict[str, NDArray[Any]], dict[str, Any], str]:
+    """Every dataset (by full name) and root attribute of an HDF5 result, verified, and its
+    content checksum (``sha256:...``, as results made from it record it).
 
     A file that cannot be read, fails its checksum, or was not written by this code (no or
     another ``format_version``) is a ``DamagedFile``. Attributes come back as stored (JSON as
@@ -88,7 +94,8 @@ def _read_h5(path: str | os.PathLike[str]) -> tuple[dict[str, NDArray[Any]], dic
     stored = attrs.pop("checksum", None)
     if stored != content_checksum(datasets, attrs):
         raise DamagedFile(path, "content checksum does not match")
-    return datasets, attrs
+    provenance.note(path, f"sha256:{stored}")
+    return datasets, attrs, f"sha256:{stored}"
 
 
 def _decoded(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -98,9 +105,11 @@ def _decoded(attrs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def verify_h5(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and verify an HDF5 result (``DamagedFile`` if it fails); its attributes."""
-    return _decoded(_read_h5(path)[1])
+def verify_h5(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
+    """Read and verify an HDF5 result (``DamagedFile`` if it fails); its attributes and its
+    content checksum as the results made from it record it."""
+    _, attrs, checksum = _read_h5(path)
+    return _decoded(attrs), checksum
 
 
 def recorded_train(attrs: dict[str, Any]) -> dict | None:
@@ -166,6 +175,13 @@ class Checkpoint:
         return np.ones(self.params[name].shape, dtype=bool)
 
 
+def made_from(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What a result written to ``path`` records of its origin: the inputs this job read, with
+    their content checksums, and its place in the results (``provenance``)."""
+    here = provenance.place(path)
+    return {"inputs": provenance.inputs(), **({"made_as": here} if here else {})}
+
+
 def _write_h5(
     path: str | os.PathLike[str],
     datasets: dict[str, NDArray[Any]],
@@ -177,7 +193,8 @@ def _write_h5(
     empty (a baseline's /masks)."""
     # Built in memory, then written as plain bytes: HDF5 on a full disk does not raise, it
     # prints errors at exit and can crash; a plain write raises ENOSPC, which atomic_path reports.
-    full = {"format_version": FORMAT_VERSION, "versions": library_versions(), **attrs}
+    full = {"format_version": FORMAT_VERSION, "versions": library_versions(),
+            **made_from(path), **attrs}  # fmt: skip
     stored = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in full.items()}
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
@@ -209,8 +226,8 @@ def _group(datasets: dict[str, NDArray[Any]], group: str) -> dict[str, NDArray[A
 def load_checkpoint(path: str | os.PathLike[str], train: dict | None = None) -> Checkpoint:
     """A checkpoint; with ``train`` (the reading run's training settings, ``to_dict()``), one
     that another run made is refused (``ForeignFile``): a copy of another seed's file passes
-    every checksum but not this."""
-    datasets, attrs = _read_h5(path)
+    every checksum but not this; nor one of another stage (``MisplacedFile``)."""
+    datasets, attrs, _ = _read_h5(path)
     params = _group(datasets, "params")
     if not params:
         raise DamagedFile(path, "no /params: not a checkpoint")
@@ -222,6 +239,7 @@ def load_checkpoint(path: str | os.PathLike[str], train: dict | None = None) -> 
     )
     if train is not None:
         check_belongs(path, recorded_train(ckpt.attrs), train)
+    provenance.check_place(path, ckpt.attrs.get("made_as"))
     return ckpt
 
 
@@ -231,7 +249,8 @@ def save_labels(path: str | os.PathLike[str], labels: NDArray[np.int32], **attrs
 
 
 def _dataset(path: str | os.PathLike[str], name: str) -> NDArray[Any]:
-    datasets, _ = _read_h5(path)
+    datasets, attrs, _ = _read_h5(path)
+    provenance.check_place(path, attrs.get("made_as"))
     if name not in datasets:
         raise DamagedFile(path, f"no /{name}")
     return datasets[name]
@@ -255,22 +274,49 @@ def save_mask(
 
 
 def load_mask(path: str | os.PathLike[str]) -> tuple[NDArray[np.bool_], NDArray[np.int32] | None]:
-    datasets, _ = _read_h5(path)
+    datasets, attrs, _ = _read_h5(path)
+    provenance.check_place(path, attrs.get("made_as"))
     if f"masks/{W1}" not in datasets:
         raise DamagedFile(path, f"no /masks/{W1}: not a mask file")
     return datasets[f"masks/{W1}"].astype(bool), datasets.get("regions/labels")
 
 
+#: The key of a Parquet result's schema metadata that holds ``made_from`` (JSON).
+PARQUET_KEY = b"regionprune"
+
+
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write a Parquet table atomically, each page with its CRC."""
+    """Write a Parquet table atomically, each page with its CRC, and what it was made from
+    (``made_from``) in its schema's metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = {**(table.schema.metadata or {}), PARQUET_KEY: json.dumps(made_from(path)).encode()}
     with atomic_path(path) as tmp:
-        df.to_parquet(tmp, engine="pyarrow", index=False, write_page_checksum=True)
+        pq.write_table(table.replace_schema_metadata(meta), tmp, write_page_checksum=True)
+
+
+def table_origin(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, Any], str]:
+    """A Parquet result, every page checked against its CRC; what it records of its origin
+    ({} for a table written before it did) and its content checksum."""
+    import pyarrow.parquet as pq
+
+    with reading(path):
+        raw = Path(path).read_bytes()
+        table = pq.read_table(io.BytesIO(raw), page_checksum_verification=True)
+        origin = json.loads((table.schema.metadata or {}).get(PARQUET_KEY, b"{}"))
+        df = table.to_pandas()
+    return df, origin, f"sha256:{hashlib.sha256(raw).hexdigest()}"
 
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """A Parquet result, every page checked against its CRC."""
-    with reading(path):
-        return pd.read_parquet(path, engine="pyarrow", page_checksum_verification=True)
+    """A Parquet result, every page checked against its CRC; one of another stage is refused
+    (``MisplacedFile``). Noted as this job's input."""
+    df, origin, checksum = table_origin(path)
+    provenance.check_place(path, origin.get("made_as"))
+    provenance.note(path, checksum)
+    return df
 
 
 def write_text(text: str, path: str | os.PathLike[str]) -> None:
