@@ -574,6 +574,11 @@ def test_report_in_a_real_browser(report, run_dir, tmp_path):
         assert frame[0] >= REPORT_FRAME_PX[0] and frame[1] >= REPORT_FRAME_PX[1], frame
         page.screenshot(path=tmp_path / "figure.png")
         assert "System Message" not in page.content()
+        # the figure's job parameters, as JSON with plain quotes (Snakemake showed \")
+        page.locator("tr", has_text="W1 after training").locator("a").last.click()
+        expect(page.get_by_text("JOB PARAMETERS", exact=False).first).to_be_visible()
+        panel = page.locator("body").inner_text()
+        assert '{"connectivity": 8' in panel and '\\"' not in panel, panel[:2000]
         browser.close()
     # every figure of the report: its smallest text, at the size this frame shows it
     pngs = [p for p in (run_dir / "results").rglob("*.png") if "data" not in p.parts]

@@ -9,13 +9,15 @@ read). Nothing is written to the archive; the view is removed afterwards.
 
 ``snakemake --report report.html`` writes the report in place, so a kill leaves a truncated or
 empty file where a complete report stood. ``regionprune report`` has Snakemake write a temporary
-file beside it and renames it over the old one once complete.
+file beside it and renames it over the old one once complete, with the jobs' parameters shown
+as they are (``unescape_params``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -76,6 +78,17 @@ def snakemake(snakemake_args: list[str], folder: Path, **run) -> subprocess.Comp
     return subprocess.run(cmd, **run)
 
 
+#: A job's parameters in the data of Snakemake's report: a JSON string value.
+_PARAMS = re.compile(r'("params": ")((?:[^"\\]|\\.)*)(")')
+
+
+def unescape_params(html: str) -> str:
+    """Snakemake's report (9.x, ``report/__init__.py``) escapes the quotes of a job's parameters
+    before it encodes them as JSON, so a parameter holding JSON shows as ``{\\"rate\\": 0.4}``;
+    here the parameters' values say ``{"rate": 0.4}`` again (nothing else is touched)."""
+    return _PARAMS.sub(lambda m: m[1] + m[2].replace('\\\\\\"', '\\"') + m[3], html)
+
+
 def write_report(out: Path, snakemake_args: list[str]) -> int:
     """Have Snakemake write the report of the workflow that ``snakemake <snakemake_args>`` runs
     to a temporary file beside ``out``, then rename it to ``out``: a kill or a failure leaves
@@ -92,6 +105,7 @@ def write_report(out: Path, snakemake_args: list[str]) -> int:
         if proc.returncode != 0:  # Snakemake's words; otherwise its line per file is noise
             print(proc.stdout + proc.stderr, file=sys.stderr)
             return proc.returncode
+        tmp.write_text(unescape_params(tmp.read_text(encoding="utf-8")), encoding="utf-8")
         os.chmod(tmp, 0o644)  # mkstemp's file is private; a report is for reading
         os.replace(tmp, out)
         return 0
