@@ -13,9 +13,7 @@ from snakemake.utils import min_version, validate
 SRC = str(Path(workflow.basedir) / "src")
 _user_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 os.environ.update(
-    PATH=os.pathsep.join(
-        filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")])
-    ),
+    PATH=os.pathsep.join(filter(None, [os.path.dirname(sys.executable), os.environ.get("PATH")])),
     PYTHONPATH=os.pathsep.join([*_user_path, SRC]),
 )
 if SRC not in sys.path:  # after sys.path[0] and PYTHONPATH, before site-packages
@@ -36,10 +34,7 @@ if workflow.is_main_process and "--nolock" not in sys.argv:
 
 
 # the working folder's config.yaml, or the defaults beside this Snakefile (-s ... -d elsewhere)
-configfile:
-    "config.yaml"
-    if Path("config.yaml").exists()
-    else Path(workflow.basedir) / "config.yaml"
+configfile: "config.yaml" if Path("config.yaml").exists() else Path(workflow.basedir) / "config.yaml"
 
 
 config.update(coerce_cli_strings(config))

@@ -50,8 +50,10 @@ def compare(a: Path, b: Path) -> bool:
                         print(f"{group} differ in shape: {ha.relative_to(a)} {key}")
                         same = False
                     elif not np.array_equal(x, y):
-                        print(f"{group} differ: {ha.relative_to(a)} {key},"
-                              f" {int((x != y).sum())} of {x.size} entries")  # fmt: skip
+                        print(
+                            f"{group} differ: {ha.relative_to(a)} {key},"
+                            f" {int((x != y).sum())} of {x.size} entries"
+                        )
                         same = False
             for key in fa.get("params", {}):
                 diff = np.abs(fa[f"params/{key}"][()] - fb[f"params/{key}"][()])
@@ -82,8 +84,10 @@ def compare(a: Path, b: Path) -> bool:
                 diff = float(np.abs(x[differ] - y[differ]).max()) if differ.any() else 0.0
                 floats[col] = max(floats.get(col, 0.0), diff)
             elif not ta[col].equals(tb[col]):
-                print(f"values differ: {pa.relative_to(a)} {col},"
-                      f" {int((ta[col] != tb[col]).sum())} of {len(ta)} rows")  # fmt: skip
+                print(
+                    f"values differ: {pa.relative_to(a)} {col},"
+                    f" {int((ta[col] != tb[col]).sum())} of {len(ta)} rows"
+                )
                 same = False
     moved = {k: v for k, v in sorted(floats.items(), key=lambda kv: -kv[1]) if v > 0}
     print(f"{tables} tables compared; float columns that differ, largest absolute difference:")

@@ -59,8 +59,11 @@ def project_sets(results: Path, variant: str, ks: list[int], seeds: list[int]) -
     rows = []
     for k in ks:
         for seed in seeds:
-            pick = runs[(runs["region_pixel_budget"] == k) & (runs["train_seed"] == seed)
-                        & (runs["region_variant"].str.replace(f"_pb{k}", "") == variant)]  # fmt: skip
+            pick = runs[
+                (runs["region_pixel_budget"] == k)
+                & (runs["train_seed"] == seed)
+                & (runs["region_variant"].str.replace(f"_pb{k}", "") == variant)
+            ]
             if len(pick) != 1:
                 raise SystemExit(
                     f"{len(pick)} runs of variant {variant} with pixel_budget {k}, seed {seed} in"
@@ -69,8 +72,15 @@ def project_sets(results: Path, variant: str, ks: list[int], seeds: list[int]) -
                 )
             run = pick.iloc[0]
             mask = load_checkpoint(results / "runs" / run["run_path"] / "model.h5").mask(W1)
-            rows.append({"k": k, "seed": seed, "pixels": np.flatnonzero(mask.any(axis=0)),
-                         "pruned_acc": run["final_acc"], "baseline_acc": run["baseline_acc"]})  # fmt: skip
+            rows.append(
+                {
+                    "k": k,
+                    "seed": seed,
+                    "pixels": np.flatnonzero(mask.any(axis=0)),
+                    "pruned_acc": run["final_acc"],
+                    "baseline_acc": run["baseline_acc"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -85,12 +95,22 @@ def lassonet_importance(
 
     torch.set_num_threads(1)
     start = time.perf_counter()
-    model = LassoNetClassifier(hidden_dims=(100,), M=10, lambda_start=lambda_start,
-                               random_state=seed, torch_seed=seed, device="cpu", verbose=0)  # fmt: skip
+    model = LassoNetClassifier(
+        hidden_dims=(100,),
+        M=10,
+        lambda_start=lambda_start,
+        random_state=seed,
+        torch_seed=seed,
+        device="cpu",
+        verbose=0,
+    )
     path = model.path(x, y)
     importance = model.feature_importances_.numpy()
-    print(f"LassoNet seed {seed}: a path of {len(path)} penalties on {len(y)} images in"
-          f" {time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
+    print(
+        f"LassoNet seed {seed}: a path of {len(path)} penalties on {len(y)} images in"
+        f" {time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
     np.save(cache, importance)
     return importance
 
@@ -121,8 +141,16 @@ def judge(pixels: np.ndarray, seed: int) -> float:
     train = training.to_split(np.ascontiguousarray(xtr[:, pixels]), ytr, cpu)
     test = training.to_split(np.ascontiguousarray(xte[:, pixels]), yte, cpu)
     net = build_model(ts.activation, ts.init, seed, (len(pixels), *ts.hidden, 10))
-    training.train(net, train, test, epochs=ts.epochs, lr=ts.lr, batch_size=ts.batch_size,
-                   seed=stream_seed(seed, 0), weight_decay=ts.weight_decay)  # fmt: skip
+    training.train(
+        net,
+        train,
+        test,
+        epochs=ts.epochs,
+        lr=ts.lr,
+        batch_size=ts.batch_size,
+        seed=stream_seed(seed, 0),
+        weight_decay=ts.weight_decay,
+    )
     return training.evaluate(net, test)[0]
 
 
@@ -131,21 +159,43 @@ def figure(table: pd.DataFrame, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-    styles = {"regions": ("tab:red", "o", "-"), "lassonet": ("tab:blue", "s", "--"),
-              "variance": ("tab:green", "^", ":"), "random": ("tab:gray", "v", ":"),
-              "pruned": ("black", "D", "-.")}  # fmt: skip
-    names = {"regions": "the pixel stage's pixels", "lassonet": "LassoNet's top k",
-             "variance": "top-variance pixels", "random": "random pixels",
-             "pruned": "the pruned network itself"}  # fmt: skip
+    styles = {
+        "regions": ("tab:red", "o", "-"),
+        "lassonet": ("tab:blue", "s", "--"),
+        "variance": ("tab:green", "^", ":"),
+        "random": ("tab:gray", "v", ":"),
+        "pruned": ("black", "D", "-."),
+    }
+    names = {
+        "regions": "the pixel stage's pixels",
+        "lassonet": "LassoNet's top k",
+        "variance": "top-variance pixels",
+        "random": "random pixels",
+        "pruned": "the pruned network itself",
+    }
     for method, g in table.groupby("method", sort=False):
         stats = g.groupby("k")["acc"].agg(["mean", "std"])
         colour, marker, line = styles[method]
-        ax.errorbar(stats.index, 100 * stats["mean"], yerr=100 * stats["std"], color=colour,
-                    marker=marker, linestyle=line, capsize=3, label=names[method])  # fmt: skip
+        ax.errorbar(
+            stats.index,
+            100 * stats["mean"],
+            yerr=100 * stats["std"],
+            color=colour,
+            marker=marker,
+            linestyle=line,
+            capsize=3,
+            label=names[method],
+        )
     base = table["baseline_acc"].dropna().mean()
     ax.axhline(100 * base, color="black", lw=0.8, alpha=0.5)
-    ax.text(table["k"].min(), 100 * base + 0.2, "the unpruned network, all 784 pixels", va="bottom",
-            fontsize=8, color="0.3")  # fmt: skip
+    ax.text(
+        table["k"].min(),
+        100 * base + 0.2,
+        "the unpruned network, all 784 pixels",
+        va="bottom",
+        fontsize=8,
+        color="0.3",
+    )
     ax.set_xlabel("pixels k")
     ax.set_ylabel("test accuracy (%), mean +- s.d. over seeds")
     ax.set_title("k pixels, each set judged by the same ReLU network and training", fontsize=10)
@@ -159,23 +209,35 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=Path("results"))
     ap.add_argument("--data-dir", type=Path, required=True, help="the MNIST IDX files")
     ap.add_argument("--out", type=Path, default=Path("bench/out/pixel_sets"))
-    ap.add_argument("--variant", default="px0.2_cap2",
-                    help="the preset's carving, as region_variant without _pb<k>")  # fmt: skip
+    ap.add_argument(
+        "--variant",
+        default="px0.2_cap2",
+        help="the preset's carving, as region_variant without _pb<k>",
+    )
     ap.add_argument("--ks", type=int, nargs="+", default=[50, 100, 150, 250])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--lasso-images", type=int, default=10_000,
-                    help="training images LassoNet's path is fitted on (the first N)")  # fmt: skip
+    ap.add_argument(
+        "--lasso-images",
+        type=int,
+        default=10_000,
+        help="training images LassoNet's path is fitted on (the first N)",
+    )
     ap.add_argument("--lasso-start", type=float, default=1.0, help="LassoNet's first penalty")
     ap.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
-    ap.add_argument("--lasso-only", action="store_true",
-                    help="compute (and keep) LassoNet's importances, then stop")  # fmt: skip
+    ap.add_argument(
+        "--lasso-only",
+        action="store_true",
+        help="compute (and keep) LassoNet's importances, then stop",
+    )
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
     xtr, ytr = load_split(args.data_dir, "mnist", "train")
     xl, yl = unit_pixels(xtr[: args.lasso_images]), ytr[: args.lasso_images].astype(np.int64)
-    cache = lambda s: args.out / f"lassonet_s{s}_n{len(yl)}_start{args.lasso_start:g}.npy"  # noqa: E731
+    cache = (
+        lambda s: args.out / f"lassonet_s{s}_n{len(yl)}_start{args.lasso_start:g}.npy"
+    )  # noqa: E731
     lassos = {s: lassonet_importance(xl, yl, s, cache(s), args.lasso_start) for s in args.seeds}
     if args.lasso_only:
         return
@@ -196,22 +258,32 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs, initializer=_load, initargs=(str(args.data_dir),)) as pool:
         accs = list(pool.map(judge, [s[3] for s in sets], [s[2] for s in sets]))
     table = pd.DataFrame(
-        [{"method": m, "k": k, "seed": s, "pixels": len(p), "acc": a, "baseline_acc": np.nan}
-         for (m, k, s, p), a in zip(sets, accs)]  # fmt: skip
+        [
+            {"method": m, "k": k, "seed": s, "pixels": len(p), "acc": a, "baseline_acc": np.nan}
+            for (m, k, s, p), a in zip(sets, accs)
+        ]
     )
     pruned = ours.assign(method="pruned", pixels=ours["pixels"].map(len), acc=ours["pruned_acc"])
     table = pd.concat([table, pruned[table.columns]], ignore_index=True)
     table.to_parquet(args.out / "pixel_sets.parquet")
     stats = table.groupby(["method", "k"], sort=False).agg(
-        acc=("acc", "mean"), sd=("acc", "std"), pixels=("pixels", "mean"))
-    rows = ["| k | " + " | ".join(["the pixel stage", "LassoNet", "top variance", "random",
-                                     "pruned network"]) + " |",
-            "| --- " * 6 + "|"]  # fmt: skip
+        acc=("acc", "mean"), sd=("acc", "std"), pixels=("pixels", "mean")
+    )
+    rows = [
+        "| k | "
+        + " | ".join(["the pixel stage", "LassoNet", "top variance", "random", "pruned network"])
+        + " |",
+        "| --- " * 6 + "|",
+    ]
     for k in args.ks:
         cells = []
         for m in (*METHODS, "pruned"):
             r = stats.loc[(m, k)]
-            px = f" ({r['pixels']:.0f} px)" if m in ("regions", "pruned") and r["pixels"] != k else ""
+            px = (
+                f" ({r['pixels']:.0f} px)"
+                if m in ("regions", "pruned") and r["pixels"] != k
+                else ""
+            )
             cells.append(f"{100 * r['acc']:.2f} +- {100 * r['sd']:.2f}{px}")
         rows.append(f"| {k} | " + " | ".join(cells) + " |")
     text = "\n".join(rows) + "\n"

@@ -119,19 +119,27 @@ def replay(commands: list[list[str]], folder: Path) -> float:
 
 
 #: The README's 27-run grid: three seeds x three region rates x the three methods.
-GRID = ("grid={train: {seed: [0, 1, 2]}, region: {rate: [0.2, 0.4, 0.6]},"
-        " method: [region, magnitude, random]}")  # fmt: skip
+GRID = (
+    "grid={train: {seed: [0, 1, 2]}, region: {rate: [0.2, 0.4, 0.6]},"
+    " method: [region, magnitude, random]}"
+)
 #: Where a job's time goes, by the job's name (the breakdown of measure 6).
 PARTS = {
-    "fetch": "data: copy and check", "blank_pixels": "data: copy and check",
-    "baseline": "training", "magnitude": "training", "retrain": "training",
-    "label": "labelling, region pruning, matching", "prune": "labelling, region pruning, matching",
+    "fetch": "data: copy and check",
+    "blank_pixels": "data: copy and check",
+    "baseline": "training",
+    "magnitude": "training",
+    "retrain": "training",
+    "label": "labelling, region pruning, matching",
+    "prune": "labelling, region pruning, matching",
     "match": "labelling, region pruning, matching",
     "evidence": "evidence (decision basis)",
-    "collect": "tables and figures", "figures": "tables and figures",
-    "evidence_figures": "tables and figures", "summary": "tables and figures",
+    "collect": "tables and figures",
+    "figures": "tables and figures",
+    "evidence_figures": "tables and figures",
+    "summary": "tables and figures",
     "grid_figures": "tables and figures",
-}  # fmt: skip
+}
 #: What every job imports before it computes (measured once as one interpreter's start).
 STARTUP = "import torch, pandas, pyarrow.parquet, h5py, cv2, matplotlib.pyplot, regionprune.cli"
 
@@ -143,11 +151,25 @@ def run_snakemake(work: Path, data_dir: Path, cores: int, threads: int, *config:
     (work / "config.yaml").write_text((REPO / "config.yaml").read_text())
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-         "--directory", str(work), "--cores", str(cores),
-         "--config", f"data={{local_dir: {data_dir.resolve()}}}", f"train_threads={threads}",
-         *config], check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(work),
+            "--cores",
+            str(cores),
+            "--config",
+            f"data={{local_dir: {data_dir.resolve()}}}",
+            f"train_threads={threads}",
+            *config,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return time.perf_counter() - start
 
 
@@ -218,8 +240,15 @@ print(statistics.median(times[1:]))
 def epochs_per_second(data_dir: Path, jobs: int, threads: int) -> float:
     """Epochs per second of ``jobs`` training jobs of ``threads`` torch threads run at once."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    procs = [subprocess.Popen([sys.executable, "-c", EPOCHS_JOB, str(data_dir), str(threads)],
-                              stdout=subprocess.PIPE, text=True, env=env) for _ in range(jobs)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", EPOCHS_JOB, str(data_dir), str(threads)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(jobs)
+    ]
     return sum(1 / float(p.communicate()[0]) for p in procs)
 
 
@@ -238,8 +267,10 @@ def grid_lines(g: dict[str, float], cores: int) -> list[str]:
     """Measure 6 as Markdown: the walls, then where the grid's time goes."""
     replayed = (
         f", and {g['grid_s'] / g['process_grid_s']:.2f}x the same jobs called one after another"
-        f" in one process ({g['process_grid_s']:.0f} s)" if "process_grid_s" in g else ""
-    )  # fmt: skip
+        f" in one process ({g['process_grid_s']:.0f} s)"
+        if "process_grid_s" in g
+        else ""
+    )
     lines = [
         "",
         f"6. The 27-run grid: {g['grid_s']:.0f} s through `snakemake` in {g['grid_jobs']:.0f} jobs,"
@@ -255,7 +286,9 @@ def grid_lines(g: dict[str, float], cores: int) -> list[str]:
     ]
     parts = sorted((k for k in g if k.startswith("part: ")), key=lambda k: -g[k])
     for key in parts:
-        lines.append(f"| {key.removeprefix('part: ')} | {g[key]:.0f} | {g[key] / g['grid_s']:.0%} |")
+        lines.append(
+            f"| {key.removeprefix('part: ')} | {g[key]:.0f} | {g[key] / g['grid_s']:.0%} |"
+        )
     rest = g["grid_s"] - sum(g[k] for k in parts)
     lines += [
         f"| the rest: Snakemake's start and scheduling, idle cores | {rest:.0f} |"
@@ -281,11 +314,27 @@ def peak_training_rss_mb(data_dir: Path, threads: int) -> float:
 
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "regionprune", "baseline", "--data-dir", str(data_dir),
-             "--train-settings", "{}", "--device", "cpu", "--threads", str(threads),
-             "--out-model", f"{tmp}/m.h5", "--out-epochs", f"{tmp}/e.parquet"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "regionprune",
+                "baseline",
+                "--data-dir",
+                str(data_dir),
+                "--train-settings",
+                "{}",
+                "--device",
+                "cpu",
+                "--threads",
+                str(threads),
+                "--out-model",
+                f"{tmp}/m.h5",
+                "--out-epochs",
+                f"{tmp}/e.parquet",
+            ],
+            check=True,
+            capture_output=True,
+        )
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
@@ -294,17 +343,31 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "mnist")
     ap.add_argument("--repeats", type=int, default=5, help="timings per measurement (median)")
     ap.add_argument("--workflow-repeats", type=int, default=1, help="runs of measurement 4")
-    ap.add_argument("--threads", type=int, default=Resources().train_threads,
-                    help="torch threads of a training job (the workflow's train_threads)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=Resources().train_threads,
+        help="torch threads of a training job (the workflow's train_threads)",
+    )
     ap.add_argument("--cores", type=int, default=os.cpu_count(), help="cores snakemake may use")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
-    ap.add_argument("--grid", action="store_true",
-                    help="add measure 6, the README's 27-run grid (tens of minutes on 2 cores)")
+    ap.add_argument(
+        "--grid",
+        action="store_true",
+        help="add measure 6, the README's 27-run grid (tens of minutes on 2 cores)",
+    )
     ap.add_argument("--only-grid", action="store_true", help="measure 6 only")
-    ap.add_argument("--replay", action="store_true",
-                    help="measure 6 also calls the grid's jobs in one process (tens of minutes)")
-    ap.add_argument("--keep", type=Path, default=None,
-                    help="measure 6 runs in this new folder and leaves it (grid/, paper/)")
+    ap.add_argument(
+        "--replay",
+        action="store_true",
+        help="measure 6 also calls the grid's jobs in one process (tens of minutes)",
+    )
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="measure 6 runs in this new folder and leaves it (grid/, paper/)",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)  # the in-process jobs' INFO lines stay quiet
     if args.only_grid:
@@ -324,8 +387,15 @@ def main() -> None:
     results["peak_training_rss_mb"] = peak_training_rss_mb(args.data, args.threads)
 
     def engine_epoch() -> None:
-        train(build_model("sigmoid", "default", 0), train_data, test_data,
-              epochs=1, lr=0.1, batch_size=BATCH, seed=0)  # fmt: skip
+        train(
+            build_model("sigmoid", "default", 0),
+            train_data,
+            test_data,
+            epochs=1,
+            lr=0.1,
+            batch_size=BATCH,
+            seed=0,
+        )
 
     results["engine_epoch_s"] = median_time(engine_epoch, args.repeats)
     results["tutorial_epoch_s"] = statistics.median(
@@ -337,31 +407,61 @@ def main() -> None:
 
     def sequential8() -> None:
         for s in range(8):
-            train(build_model("sigmoid", "default", s), train_data, test_data,
-                  epochs=1, lr=0.1, batch_size=BATCH, seed=s)  # fmt: skip
+            train(
+                build_model("sigmoid", "default", s),
+                train_data,
+                test_data,
+                epochs=1,
+                lr=0.1,
+                batch_size=BATCH,
+                seed=s,
+            )
 
     def lockstep8() -> None:
         stack = Lockstep([build_model("sigmoid", "default", s) for s in range(8)], dev)
-        train_lockstep(stack, train_data, test_data, epochs=1, lr=0.1, batch_size=BATCH,
-                       seeds=list(range(8)))  # fmt: skip
+        train_lockstep(
+            stack, train_data, test_data, epochs=1, lr=0.1, batch_size=BATCH, seeds=list(range(8))
+        )
 
     results["sequential8_s"] = median_time(sequential8, args.repeats)
     results["lockstep8_s"] = median_time(lockstep8, args.repeats)
-    wf = [workflow_vs_process(args.data, args.cores, args.threads)
-          for _ in range(args.workflow_repeats)]  # fmt: skip
+    wf = [
+        workflow_vs_process(args.data, args.cores, args.threads)
+        for _ in range(args.workflow_repeats)
+    ]
     results["workflow_s"] = statistics.median(w for w, _ in wf)
     results["process_s"] = statistics.median(p for _, p in wf)
 
     ratios = [
-        ("1. engine epoch vs tutorial DataLoader epoch", "tutorial_epoch_s", "engine_epoch_s",
-         "x faster", ">= 6x"),
-        ("2. engine epoch vs arithmetic floor", "engine_epoch_s", "floor_epoch_s",
-         "x the floor", "<= 3x"),
-        ("3. 8 models in lockstep vs 8 one after another", "lockstep8_s", "engine_epoch_s",
-         "x one model", "<= 3x"),
-        ("4. snakemake workflow vs the same jobs in one process", "workflow_s", "process_s",
-         "x", "<= 1.5x"),
-    ]  # fmt: skip
+        (
+            "1. engine epoch vs tutorial DataLoader epoch",
+            "tutorial_epoch_s",
+            "engine_epoch_s",
+            "x faster",
+            ">= 6x",
+        ),
+        (
+            "2. engine epoch vs arithmetic floor",
+            "engine_epoch_s",
+            "floor_epoch_s",
+            "x the floor",
+            "<= 3x",
+        ),
+        (
+            "3. 8 models in lockstep vs 8 one after another",
+            "lockstep8_s",
+            "engine_epoch_s",
+            "x one model",
+            "<= 3x",
+        ),
+        (
+            "4. snakemake workflow vs the same jobs in one process",
+            "workflow_s",
+            "process_s",
+            "x",
+            "<= 1.5x",
+        ),
+    ]
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, torch "
         f"{torch.__version__}, {args.threads} threads, medians of {args.repeats} "

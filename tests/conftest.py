@@ -28,8 +28,11 @@ def mnist_dir() -> Path:
 
 
 #: The summary tables two workflow folders are compared by.
-SUMMARY_TABLES = ("results/summary/iterations.parquet", "results/summary/runs.parquet",
-                  "results/summary/faithfulness.parquet")  # fmt: skip
+SUMMARY_TABLES = (
+    "results/summary/iterations.parquet",
+    "results/summary/runs.parquet",
+    "results/summary/faithfulness.parquet",
+)
 
 
 def _checkpoints(a: Path, b: Path) -> Iterator[tuple[Path, h5py.File, h5py.File]]:
@@ -62,8 +65,13 @@ def close_results(
         for k in fa.get("masks", {}):
             np.testing.assert_array_equal(fa[f"masks/{k}"][()], fb[f"masks/{k}"][()])
         for k in fa["params"]:
-            np.testing.assert_allclose(fb[f"params/{k}"][()], fa[f"params/{k}"][()],
-                                       rtol=0, atol=weights, err_msg=f"{pa} {k}")  # fmt: skip
+            np.testing.assert_allclose(
+                fb[f"params/{k}"][()],
+                fa[f"params/{k}"][()],
+                rtol=0,
+                atol=weights,
+                err_msg=f"{pa} {k}",
+            )
 
 
 def same_results(a: Path, b: Path) -> None:
@@ -77,15 +85,20 @@ def same_results(a: Path, b: Path) -> None:
 
 
 def synthetic_images(
-    n_train: int = 400, n_test: int = 200, shape: tuple[int, int] = (16, 20), classes: int = 4,
+    n_train: int = 400,
+    n_test: int = 200,
+    shape: tuple[int, int] = (16, 20),
+    classes: int = 4,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """A small learnable data set of grey images unlike MNIST: class c is a bright blob at its
     own place on a noisy ``shape`` grid (uint8 images N x H x W, int64 labels 0..classes-1)."""
     rng = np.random.default_rng(seed)
     h, w = shape
-    centres = [((1 + 2 * (c % 2)) * h // 4, (1 + 2 * (c // 2 % 2)) * w // 4 + c // 4)
-               for c in range(classes)]  # fmt: skip
+    centres = [
+        ((1 + 2 * (c % 2)) * h // 4, (1 + 2 * (c // 2 % 2)) * w // 4 + c // 4)
+        for c in range(classes)
+    ]
     yy, xx = np.mgrid[0:h, 0:w]
 
     def split(n: int) -> tuple[np.ndarray, np.ndarray]:

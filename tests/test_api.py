@@ -73,8 +73,9 @@ def test_the_docs_example_runs_as_written(mnist_dir):
     text = (REPO / "docs" / "api.md").read_text()
     code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
     code = code.replace('"../shared/data/mnist"', repr(str(mnist_dir)))
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                         timeout=600)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 0, out.stderr
     acc, density = re.search(r"accuracy ([\d.]+), W1 density ([\d.]+)", out.stdout).groups()
     assert float(acc) > 0.9 and 0.3 < float(density) < 0.5

@@ -16,21 +16,8 @@ from regionprune.pruning import prune_lowest_fraction, prune_lowest_fraction_per
 from regionprune.regions import label_neurons, region_table
 from regionprune.settings import RegionSettings
 
-W = np.array(
-    [
-        [0.1, -0.9, 0.3, 0.0],
-        [0.5, 0.2, -0.4, 0.8],
-        [-0.6, 0.05, 0.7, 0.25],
-    ]
-)
-ALIVE = np.array(
-    [
-        [1, 1, 1, 0],
-        [1, 1, 1, 1],
-        [1, 1, 1, 1],
-    ],
-    dtype=bool,
-)
+W = np.array([[0.1, -0.9, 0.3, 0.0], [0.5, 0.2, -0.4, 0.8], [-0.6, 0.05, 0.7, 0.25]])
+ALIVE = np.array([[1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1]], dtype=bool)
 
 
 def test_prune_pixels_removes_whole_columns_by_l2_norm():
@@ -39,7 +26,9 @@ def test_prune_pixels_removes_whole_columns_by_l2_norm():
     got = prune_pixels(W, ALIVE, 0.5)
     assert got[:, [0, 3]].sum() == 0
     np.testing.assert_array_equal(got[:, [1, 2]], ALIVE[:, [1, 2]])
-    assert prune_pixels(W, ALIVE, 0.25)[:, 0].sum() == 0 and prune_pixels(W, ALIVE, 0.25)[:, 3].any()
+    assert (
+        prune_pixels(W, ALIVE, 0.25)[:, 0].sum() == 0 and prune_pixels(W, ALIVE, 0.25)[:, 3].any()
+    )
     # pixels no neuron uses are not counted: 3 in use, round(0.5 * 3) = 2 removed
     mask = ALIVE.copy()
     mask[:, 1] = False
@@ -105,10 +94,24 @@ def test_keep_top_per_group():
     scores = np.array([1.0, 3.0, 2.0, 5.0, 5.0, 0.5, 4.0])
     groups = np.array([0, 0, 0, 1, 1, 1, 2])
     # group 0 keeps 3.0 and 2.0; group 1 keeps both 5.0s (tie: earlier first); group 2 keeps all
-    assert keep_top_per_group(scores, groups, 2).tolist() == [True, False, False, False, False,
-                                                              True, False]  # fmt: skip
-    assert keep_top_per_group(scores, groups, 1).tolist() == [True, False, True, False, True,
-                                                              True, False]  # fmt: skip
+    assert keep_top_per_group(scores, groups, 2).tolist() == [
+        True,
+        False,
+        False,
+        False,
+        False,
+        True,
+        False,
+    ]
+    assert keep_top_per_group(scores, groups, 1).tolist() == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        True,
+        False,
+    ]
     with pytest.raises(ValueError, match="at least one"):
         keep_top_per_group(scores, groups, 0)
 
@@ -134,7 +137,9 @@ def test_region_decisions_default_is_the_papers_rate_step():
         old = (
             prune_lowest_fraction(t["mean_abs"].to_numpy(), 0.4)
             if scope == "global"
-            else prune_lowest_fraction_per_group(t["mean_abs"].to_numpy(), t["neuron"].to_numpy(), 0.4)
+            else prune_lowest_fraction_per_group(
+                t["mean_abs"].to_numpy(), t["neuron"].to_numpy(), 0.4
+            )
         )
         np.testing.assert_array_equal(removed, old)
         assert set(reason[removed]) <= {"rate"} and all(r is None for r in reason[~removed])
@@ -211,7 +216,9 @@ def test_prune_pixels_stops_at_the_budget():
     for budget in (4, 5):
         np.testing.assert_array_equal(prune_pixels(W, ALIVE, 0.75, budget=budget), ALIVE)
     # a budget that the rate does not reach changes nothing
-    np.testing.assert_array_equal(prune_pixels(W, ALIVE, 0.5, budget=1), prune_pixels(W, ALIVE, 0.5))
+    np.testing.assert_array_equal(
+        prune_pixels(W, ALIVE, 0.5, budget=1), prune_pixels(W, ALIVE, 0.5)
+    )
 
 
 def test_a_pixel_budget_is_reached_over_iterations_and_held():

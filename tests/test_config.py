@@ -64,8 +64,12 @@ def test_schema_and_classes_refuse_the_same_values(path, value):
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(schema()).validate(config)
     section = path[0]
-    classes = {"region": RegionSettings, "evidence": EvidenceSettings, "figures": FiguresSettings,
-               "data": DataSource}  # fmt: skip
+    classes = {
+        "region": RegionSettings,
+        "evidence": EvidenceSettings,
+        "figures": FiguresSettings,
+        "data": DataSource,
+    }
     if section in classes:
         with pytest.raises(ValueError, match=path[-1]):
             classes[section].pick(config[section])
@@ -98,8 +102,9 @@ def test_job_device_resolves_auto_here_and_refuses_a_missing_gpu():
         Resources(device="cuda").job_device(no_gpu)
 
 
-@pytest.mark.parametrize("caption", sorted((REPO / "workflow" / "report").glob("*.rst")),
-                         ids=lambda p: p.name)  # fmt: skip
+@pytest.mark.parametrize(
+    "caption", sorted((REPO / "workflow" / "report").glob("*.rst")), ids=lambda p: p.name
+)
 def test_report_captions_render_without_docutils_messages(caption):
     """Snakemake's report renders each caption with docutils; any warning or error shows up in
     the report as a "Docutils System Messages" block (a bare ``|w|`` is a substitution)."""
@@ -108,6 +113,7 @@ def test_report_captions_render_without_docutils_messages(caption):
     import docutils.core
 
     stream = io.StringIO()
-    docutils.core.publish_parts(caption.read_text(), writer_name="html",
-                                settings_overrides={"warning_stream": stream})  # fmt: skip
+    docutils.core.publish_parts(
+        caption.read_text(), writer_name="html", settings_overrides={"warning_stream": stream}
+    )
     assert stream.getvalue() == "", f"{caption.name}: {stream.getvalue()}"

@@ -28,17 +28,31 @@ def test_a_job_is_one_line_in_words():
 
 
 def test_the_ways_out_are_taken_from_failure_messages():
-    text = ("Logfile results/logs/fetch/mnist.log:\n====\nERROR could not download\n"
-            "Fix: set data.local_dir to it\n====\n"
-            "results/x/model.h5 is damaged (truncated). Fix: add --forcerun results/x/model.h5")
-    assert fix_lines(text) == ["Fix: set data.local_dir to it",
-                               "Fix: add --forcerun results/x/model.h5"]  # fmt: skip
+    text = (
+        "Logfile results/logs/fetch/mnist.log:\n====\nERROR could not download\n"
+        "Fix: set data.local_dir to it\n====\n"
+        "results/x/model.h5 is damaged (truncated). Fix: add --forcerun results/x/model.h5"
+    )
+    assert fix_lines(text) == [
+        "Fix: set data.local_dir to it",
+        "Fix: add --forcerun results/x/model.h5",
+    ]
     assert fix_lines("Exiting because a job execution failed.") == []
 
 
 def test_config_files_are_read_from_every_form_of_the_option():
-    argv = ["snakemake", "-n", "--configfile", "a.yaml", "b.yaml", "--cores", "2",
-            "--configfiles=c.yaml", "--config", "x=1"]  # fmt: skip
+    argv = [
+        "snakemake",
+        "-n",
+        "--configfile",
+        "a.yaml",
+        "b.yaml",
+        "--cores",
+        "2",
+        "--configfiles=c.yaml",
+        "--config",
+        "x=1",
+    ]
     assert config_files(argv) == ["a.yaml", "b.yaml", "c.yaml"]
     assert config_files(["snakemake", "-n"]) == []
 
@@ -61,18 +75,33 @@ def test_a_config_file_problem_names_the_file_the_line_and_the_column(tmp_path, 
     )
 
 
-@pytest.mark.parametrize("text, says", [
-    (None, "config file given.yaml: no such file"),
-    ("train:\n  seed: [1\n  epochs: 2\n", "config file given.yaml, line 3, column 9: "),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        (None, "config file given.yaml: no such file"),
+        ("train:\n  seed: [1\n  epochs: 2\n", "config file given.yaml, line 3, column 9: "),
+    ],
+)
 def test_a_bad_config_file_is_one_line_on_the_screen(tmp_path, text, says):
     """Snakemake reads --configfile before the Snakefile runs: it said "Config file is not valid
     JSON or YAML" (no file, no line) or, for a missing file, printed a 27-line traceback."""
     if text is not None:
         (tmp_path / "given.yaml").write_text(text)
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n",
-                          "--configfile", "given.yaml"], cwd=tmp_path, capture_output=True,
-                         text=True)  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-n",
+            "--configfile",
+            "given.yaml",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 1
     lines = [x for x in (out.stdout + out.stderr).splitlines() if x.strip()]
     ours = [x for x in lines if not x.startswith("Using workflow specific profile")]

@@ -13,8 +13,15 @@ import numpy as np
 import pytest
 
 from regionprune.data import (
-    DOWNLOAD_ROUNDS, IDX_FILES, MNIST, DataError, content_md5, fetch, inactive_pixels, load_split,
-)  # fmt: skip
+    DOWNLOAD_ROUNDS,
+    IDX_FILES,
+    MNIST,
+    DataError,
+    content_md5,
+    fetch,
+    inactive_pixels,
+    load_split,
+)
 
 
 def test_shared_mnist_matches_official_content_md5(mnist_dir):
@@ -71,9 +78,7 @@ def test_missing_local_file_says_which_and_how(tmp_path):
 @pytest.fixture
 def http_mirror(mnist_dir):
     """A real HTTP server on loopback serving the MNIST files."""
-    handler = functools.partial(
-        http.server.SimpleHTTPRequestHandler, directory=str(mnist_dir)
-    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mnist_dir))
     handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -10,9 +10,7 @@ import torch
 from conftest import sequential
 from regionprune.explain import deletion as dl
 from regionprune.explain import importance as ev
-from regionprune.explain.attribution import (
-    input_x_gradient, integrated_gradients, network,
-)  # fmt: skip
+from regionprune.explain.attribution import input_x_gradient, integrated_gradients, network
 from regionprune.regions import label_neurons
 
 SHAPE = (4, 4)
@@ -39,6 +37,7 @@ def tiny(activation: str, seed: int = 0, sizes=SIZES):
 
 def direct(params, mask, activation, labels, x, y):
     """Every region zeroed in a torch model, one at a time: per class acc, logit, log-prob."""
+
     def scores(w1):
         p = {**params, "fc1.weight": w1}
         with torch.no_grad():
@@ -47,11 +46,13 @@ def direct(params, mask, activation, labels, x, y):
         rows = []
         for c in range(3):
             sel = torch.from_numpy(y == c)
-            rows.append((
-                (out[sel].argmax(1) == c).double().mean().item(),
-                out[sel, c].mean().item(),
-                logp[sel, c].mean().item(),
-            ))  # fmt: skip
+            rows.append(
+                (
+                    (out[sel].argmax(1) == c).double().mean().item(),
+                    out[sel, c].mean().item(),
+                    logp[sel, c].mean().item(),
+                )
+            )
         return np.array(rows)
 
     w1 = params["fc1.weight"] * mask
@@ -89,8 +90,9 @@ def test_class_scores_by_hand():
     np.testing.assert_allclose(acc, [0.5, 0.0])  # class 1: image 3 ties, argmax takes class 0
     np.testing.assert_allclose(mean_logit, [1.0, 0.5])
     lp = lambda a, b: a - np.log(np.exp(a) + np.exp(b))  # noqa: E731
-    np.testing.assert_allclose(mean_logp, [(lp(2, 0) + lp(0, 1)) / 2, (lp(1, 3) + lp(0, 0)) / 2],
-                               rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        mean_logp, [(lp(2, 0) + lp(0, 1)) / 2, (lp(1, 3) + lp(0, 0)) / 2], rtol=1e-6
+    )
     # batched logits give the same per batch
     acc2, _, _ = ev.class_scores(np.stack([logits, logits[:, ::-1]]), y, 2)
     np.testing.assert_allclose(acc2, [[0.5, 0.0], [0.5, 0.5]])
@@ -107,8 +109,11 @@ def test_region_importance_matches_direct_recomputation(activation, connectivity
     got = ev.region_importance(net, labels, x, y, n_classes=3, max_elements=2 * 60 * 5)
     want = direct(params, mask, activation, labels, x, y)
     assert len(got) == 3 * int(sum(lab.max() for lab in labels)) > 3 * 3
-    pd.testing.assert_frame_equal(got[["neuron", "region", "class", "size"]],
-                                  want[["neuron", "region", "class", "size"]], check_dtype=False)  # fmt: skip
+    pd.testing.assert_frame_equal(
+        got[["neuron", "region", "class", "size"]],
+        want[["neuron", "region", "class", "size"]],
+        check_dtype=False,
+    )
     np.testing.assert_allclose(got["delta_acc"], want["delta_acc"], atol=1e-12)  # same counts
     np.testing.assert_allclose(got["delta_logit"], want["delta_logit"], atol=2e-5)
     np.testing.assert_allclose(got["delta_logprob"], want["delta_logprob"], atol=2e-5)
@@ -119,9 +124,14 @@ def test_importance_matrix_and_evidence_maps_by_hand():
     labels = np.zeros((2, 2, 3), dtype=np.int32)
     labels[0] = [[1, 1, 0], [0, 0, 2]]
     labels[1] = [[0, 1, 1], [0, 1, 0]]
-    table = pd.DataFrame({"neuron": [0, 0, 0, 0, 1, 1], "region": [1, 1, 2, 2, 1, 1],
-                          "class": [0, 1, 0, 1, 0, 1],
-                          "delta_logprob": [-1.0, 0.5, -2.0, 0.0, -0.25, 1.0]})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "neuron": [0, 0, 0, 0, 1, 1],
+            "region": [1, 1, 2, 2, 1, 1],
+            "class": [0, 1, 0, 1, 0, 1],
+            "delta_logprob": [-1.0, 0.5, -2.0, 0.0, -0.25, 1.0],
+        }
+    )
     imp = ev.importance_matrix(table.sample(frac=1, random_state=0), 3, 2)  # any row order
     np.testing.assert_array_equal(imp, [[1.0, -0.5], [2.0, 0.0], [0.25, -1.0]])
     maps = ev.evidence_maps(labels, imp)
@@ -165,8 +175,11 @@ def test_deletion_curve_matches_direct_zeroing():
 
 def test_faithfulness_table_by_hand():
     rows = []
-    for method, draw, accs in [("region", 0, [0.9, 0.7, 0.3]), ("random", 0, [0.9, 0.9, 0.8]),
-                               ("random", 1, [0.9, 0.8, 0.8])]:  # fmt: skip
+    for method, draw, accs in [
+        ("region", 0, [0.9, 0.7, 0.3]),
+        ("random", 0, [0.9, 0.9, 0.8]),
+        ("random", 1, [0.9, 0.8, 0.8]),
+    ]:
         for b, a in zip([0.0, 0.1, 0.2], accs):
             rows.append({"class": 0, "method": method, "draw": draw, "budget": b, "class_acc": a})
     t = dl.faithfulness_table(pd.DataFrame(rows))
@@ -212,11 +225,11 @@ def test_deletion_test_runs_every_registered_method_at_equal_counts():
     net = ev.Net.from_params(params, "relu", mask)
     labels = label_neurons(mask, SHAPE, 8)
     ranked = dl.Ranked(net, labels, x[::-1].copy(), y[::-1].copy(), 3, ig_steps=8)
-    table = dl.deletion_test(net, labels, ranked, x, y, [0.25, 0.5], 4,
-                             np.random.default_rng(0))  # fmt: skip
+    table = dl.deletion_test(net, labels, ranked, x, y, [0.25, 0.5], 4, np.random.default_rng(0))
     assert list(table.columns) == list(dl.DELETION_COLUMNS)
-    assert table.groupby("method")["draw"].nunique().to_dict() == {m: (4 if s.scores is None else 1)
-                                                                   for m, s in dl.METHODS.items()}  # fmt: skip
+    assert table.groupby("method")["draw"].nunique().to_dict() == {
+        m: (4 if s.scores is None else 1) for m, s in dl.METHODS.items()
+    }
     n = int(mask.sum())
     assert sorted(table["removed"].unique()) == [0, round(0.25 * n), round(0.5 * n)]
     assert set(table["test"]) == {"deletion", "insertion"}  # no retraining asked for
@@ -250,10 +263,11 @@ def hand_built():
     w1[1, [3, 5]] = 0.01
     w1[2, [9, 11]] = 0.01
     params = {
-        "fc1.weight": w1, "fc1.bias": np.zeros(3, np.float32),
+        "fc1.weight": w1,
+        "fc1.bias": np.zeros(3, np.float32),
         "fc2.weight": np.array([[2.0, 0.0, 0.0], [0.0, 1.0, 1.0]], np.float32),
         "fc2.bias": np.array([-3.0, 0.0], np.float32),
-    }  # fmt: skip
+    }
     rng = np.random.default_rng(0)
     x = rng.uniform(0.2, 0.6, (40, 12)).astype(np.float32)
     y = np.arange(40) % 2
@@ -267,8 +281,9 @@ def hand_built():
 def hand_deletion(budgets=(0.125, 0.5), draws=10, seed=0):
     net, labels, x, y = hand_built()
     ranked = dl.Ranked(net, labels, x, y, 2, ig_steps=16)
-    table = dl.deletion_test(net, labels, ranked, x, y, list(budgets), draws,
-                             np.random.default_rng(seed))  # fmt: skip
+    table = dl.deletion_test(
+        net, labels, ranked, x, y, list(budgets), draws, np.random.default_rng(seed)
+    )
     return table[table["test"] == "deletion"], ranked
 
 
@@ -306,10 +321,12 @@ def test_reversing_the_ranking_lowers_the_drop():
     ranked = dl.Ranked(net, labels, x, y, 2)
     groups, units = dl.region_groups(labels), ev.ranking(ranked.region_importance[:, 0])
     counts = dl.budget_counts(8, [0.5])
-    best, _ = dl.deletion_curve(net, dl.deletion_order(groups, units, net.w1), counts,
-                                x[y == 0], y[y == 0], 0)  # fmt: skip
-    worst, _ = dl.deletion_curve(net, dl.deletion_order(groups, units[::-1], net.w1), counts,
-                                 x[y == 0], y[y == 0], 0)  # fmt: skip
+    best, _ = dl.deletion_curve(
+        net, dl.deletion_order(groups, units, net.w1), counts, x[y == 0], y[y == 0], 0
+    )
+    worst, _ = dl.deletion_curve(
+        net, dl.deletion_order(groups, units[::-1], net.w1), counts, x[y == 0], y[y == 0], 0
+    )
     assert (best[0] - best[1], worst[0] - worst[1]) == (1.0, 0.0)
 
 

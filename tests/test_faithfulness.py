@@ -116,8 +116,9 @@ def evaluated(request):
     labels = label_neurons(mask, SHAPE, 8)
     ranked = dl.Ranked(net, labels, xr, yr, 3, ig_steps=16)
     retrain = dl.Retrain(xr, yr, budget=0.3, lr=0.5, batch_size=16, seed=7)
-    table = dl.deletion_test(net, labels, ranked, x, y, BUDGETS, 3, np.random.default_rng(0),
-                             retrain)  # fmt: skip
+    table = dl.deletion_test(
+        net, labels, ranked, x, y, BUDGETS, 3, np.random.default_rng(0), retrain
+    )
     return activation, params, mask, xr, yr, x, y, table
 
 
@@ -185,8 +186,9 @@ def test_region_integrated_gradients_equal_a_riemann_sum_of_weight_gradients():
         steps = 400
         for a in (np.arange(steps) + 0.5) / steps:
             w = (a * w1).clone().requires_grad_(True)
-            model = sequential({**params, "fc1.weight": np.zeros_like(params["fc1.weight"])},
-                               "sigmoid")  # fmt: skip
+            model = sequential(
+                {**params, "fc1.weight": np.zeros_like(params["fc1.weight"])}, "sigmoid"
+            )
             h = torch.sigmoid(torch.tensor(xr[yr == c]) @ w.T + model[0].bias)
             logp = torch.log_softmax(model[2:](h), dim=1)[:, c].mean()
             grads += torch.autograd.grad(logp, w)[0] / steps
@@ -206,8 +208,9 @@ def test_region_integrated_gradients_equal_a_riemann_sum_of_weight_gradients():
                 out.append(torch.log_softmax(model[2:](h), dim=1)[:, c].mean())
             return torch.stack(out)
 
-        ig = IntegratedGradients(logp_of).attribute(torch.ones(1, len(regions)), baselines=0.0,
-                                                    n_steps=32, internal_batch_size=32)  # fmt: skip
+        ig = IntegratedGradients(logp_of).attribute(
+            torch.ones(1, len(regions)), baselines=0.0, n_steps=32, internal_batch_size=32
+        )
         np.testing.assert_allclose(got[c], ig[0].detach().numpy(), rtol=1e-4, atol=1e-6)
 
 
@@ -244,8 +247,12 @@ def test_remove_and_retrain_equals_a_plain_sgd_loop(evaluated):
         for model, budget in ((base, 0.0), (retrained(keep.reshape(mask.shape)), 0.3)):
             with torch.no_grad():
                 out = model(torch.tensor(x[y == c]))
-            row = table[(table["test"] == "roar") & (table["method"] == "region")
-                        & (table["class"] == c) & (table["budget"] == budget)]  # fmt: skip
+            row = table[
+                (table["test"] == "roar")
+                & (table["method"] == "region")
+                & (table["class"] == c)
+                & (table["budget"] == budget)
+            ]
             assert len(row) == 1
             assert row["removed"].item() == (k if budget else 0)
             assert row["class_acc"].item() == float((out.argmax(1) == c).double().mean())
@@ -257,8 +264,9 @@ def test_remove_and_retrain_equals_a_plain_sgd_loop(evaluated):
 def test_the_random_controls_orders_differ_from_the_ranked_and_each_other(evaluated):
     *_, table = evaluated
     d = table[(table["test"] == "deletion") & (table["budget"] > 0)]
-    curves = d.pivot_table(index=["class", "budget"], columns=["method", "draw"],
-                           values="class_logit")  # fmt: skip
+    curves = d.pivot_table(
+        index=["class", "budget"], columns=["method", "draw"], values="class_logit"
+    )
     random = curves["random"]
     assert all(not np.allclose(random[a], random[b]) for a in random for b in random if a < b)
     for method in ("region", "neuron", "region_gradients"):
@@ -309,8 +317,10 @@ def test_the_cascade_flags_a_map_that_ignores_the_network():
     assert last["spearman"].mean() < 0.8
 
 
-@pytest.mark.parametrize("activation, sizes", [("sigmoid", (784, 100, 50, 10)),
-                                               ("relu", (784, 100, 50, 10)), ("tanh", (784, 30, 4))])
+@pytest.mark.parametrize(
+    "activation, sizes",
+    [("sigmoid", (784, 100, 50, 10)), ("relu", (784, 100, 50, 10)), ("tanh", (784, 30, 4))],
+)
 @pytest.mark.parametrize("baselines", [0.0, 0.3])
 def test_attributions_equal_captums(activation, sizes, baselines):
     """``integrated_gradients`` and ``input_x_gradient`` (layer 1 run once, through its
@@ -322,8 +332,11 @@ def test_attributions_equal_captums(activation, sizes, baselines):
     from captum.attr._utils.approximation_methods import approximation_parameters
 
     from regionprune.explain.attribution import (
-        gauss_legendre, input_x_gradient, integrated_gradients, network,
-    )  # fmt: skip
+        gauss_legendre,
+        input_x_gradient,
+        integrated_gradients,
+        network,
+    )
     from regionprune.model import MLP
 
     weights, alphas = approximation_parameters("gausslegendre")
@@ -336,12 +349,17 @@ def test_attributions_equal_captums(activation, sizes, baselines):
     y = np.arange(70) % sizes[-1]
     got = integrated_gradients(params, activation, x, y, 16, baselines, batch=32)
     want = IntegratedGradients(network(params, activation)).attribute(
-        torch.from_numpy(x), baselines=baselines, target=torch.from_numpy(y), n_steps=16)
+        torch.from_numpy(x), baselines=baselines, target=torch.from_numpy(y), n_steps=16
+    )
     np.testing.assert_allclose(got, want.numpy(), rtol=1e-4, atol=1e-6 * np.abs(want.numpy()).max())
     if baselines == 0.0:  # InputXGradient has no baseline
         got = input_x_gradient(params, activation, x, y)
-        want = InputXGradient(network(params, activation)).attribute(
-            torch.from_numpy(x).requires_grad_(), target=torch.from_numpy(y)).detach().numpy()
+        want = (
+            InputXGradient(network(params, activation))
+            .attribute(torch.from_numpy(x).requires_grad_(), target=torch.from_numpy(y))
+            .detach()
+            .numpy()
+        )
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * np.abs(want).max())
 
 
@@ -485,8 +503,10 @@ def test_road_imputation_equals_quantus_own_and_repeats():
     with torch.no_grad():  # the network's own predictions as labels: ROAD starts at 1
         y = model(torch.tensor(x)).argmax(1).numpy()
     # noise large enough to change predictions, so that unseeded noise would show
-    runs = [ys.yardstick(net, labels, x, y, SHAPE, np.random.default_rng(1), 8, s, maps,
-                         road_noise=0.5) for s in (3, 3, 4)]  # fmt: skip
+    runs = [
+        ys.yardstick(net, labels, x, y, SHAPE, np.random.default_rng(1), 8, s, maps, road_noise=0.5)
+        for s in (3, 3, 4)
+    ]
     pd.testing.assert_frame_equal(runs[0], runs[1])
     road = [r.loc[r["metric"] == "road", "value"].to_numpy() for r in runs]
     assert not np.array_equal(road[0], road[2])  # another seed, other noise
@@ -499,8 +519,21 @@ def test_road_imputation_equals_quantus_own_and_repeats():
     want = []
     for pct in ys.ROAD_PERCENT:
         top = np.argsort(-a, axis=1)[:, : int(P * pct / 100)]
-        xs = np.stack([ys.road_imputation(xi.reshape(1, *SHAPE), t, 0.5, noise).ravel()
-                       for xi, t in zip(x, top)])  # fmt: skip
+        xs = np.stack(
+            [
+                ys.road_imputation(xi.reshape(1, *SHAPE), t, 0.5, noise).ravel()
+                for xi, t in zip(x, top)
+            ]
+        )
         with torch.no_grad():
             want.append(float((model(torch.tensor(xs)).argmax(1).numpy() == y).mean()))
     np.testing.assert_allclose(road[0], want)
+
+
+def test_every_deliberate_bug_finds_its_line_once():
+    """tests/mutants.py patches each bug in by its line's text: a reformatted line would drop
+    it from the mutation check unseen."""
+    from mutants import MUTANTS, ROOT
+
+    for name, path, old, _ in MUTANTS:
+        assert (ROOT / path).read_text().count(old) == 1, name

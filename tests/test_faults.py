@@ -44,10 +44,18 @@ def reference(tmp_path_factory, mnist_dir) -> Path:
 def _command(workdir: Path, cores: int = 2) -> list[str]:
     """The README command on ``workdir``."""
     return [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-        "--cores", str(cores),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        str(cores),
+    ]
 
 
 def _start(workdir: Path, pause_at: str | None = None, cores: int = 2) -> subprocess.Popen:
@@ -56,9 +64,12 @@ def _start(workdir: Path, pause_at: str | None = None, cores: int = 2) -> subpro
     env = {**os.environ, failpoint.VARIABLE: pause_at} if pause_at else None
     with open(workdir / "console.txt", "w") as console:  # a file: a pipe could fill and block
         return subprocess.Popen(
-            _command(workdir, cores), stdout=console, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env,
-        )  # fmt: skip
+            _command(workdir, cores),
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
 
 
 def _wait_for(path_glob: str, workdir: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
@@ -160,7 +171,6 @@ def test_ctrl_c_stops_quietly_and_the_rerun_finishes(reference, tmp_path, mnist_
     same_results(reference, tmp_path)
 
 
-
 def test_another_runs_checkpoint_is_named_and_rebuilt(reference, tmp_path):
     """Another seed's valid baseline copied over this run's (here: this run's weights recorded
     as seed 4's) and newer than what was made from it: the next job refuses it by name, the
@@ -183,7 +193,8 @@ def test_another_runs_checkpoint_is_named_and_rebuilt(reference, tmp_path):
     assert failed.returncode != 0 and f"{rel} belongs to another run" in text, text[-3000:]
     assert text.strip().splitlines()[-1] == (
         f"Fix: add --forcerun {rel} to your snakemake command; it rebuilds this file and "
-        "everything computed from it.")  # fmt: skip
+        "everything computed from it."
+    )
     snakemake(work, "--forcerun", str(rel))
     same_results(reference, work)
 
@@ -231,7 +242,9 @@ def test_results_made_from_an_input_that_changed_since_are_listed_as_stale(refer
     assert found.returncode == 1, found.stdout + found.stderr
     stale = [ln.split()[1] for ln in found.stdout.splitlines() if ln.strip().startswith("stale")]
     rel = str(baseline.relative_to(work))
-    assert stale and all(rel in ln for ln in found.stdout.splitlines() if "stale" in ln), found.stdout
+    assert stale and all(
+        rel in ln for ln in found.stdout.splitlines() if "stale" in ln
+    ), found.stdout
     assert any(p.endswith("magnitude/model.h5") or "/mag" in p for p in stale), stale
     fix = found.stdout.strip().splitlines()[-1]
     assert fix.startswith("Fix: add --forcerun ") and all(p in fix for p in stale)
@@ -311,7 +324,8 @@ def test_deleted_results_are_listed_by_check_and_rebuilt_by_its_command(referenc
     assert missing == sorted(str(p.relative_to(work)) for p in expected), found.stdout
     fix = lines[-1]
     assert fix.startswith("Fix: add --forcerun ") and fix.endswith(
-        "to your snakemake command; it rebuilds these files and everything computed from them.")
+        "to your snakemake command; it rebuilds these files and everything computed from them."
+    )
     files = fix.removeprefix("Fix: add --forcerun ").split(" to your snakemake")[0].split()
     snakemake(work, "--forcerun", *files)
     same_results(reference, work)
@@ -361,7 +375,6 @@ def test_switching_auto_and_cpu_reruns_nothing_and_cuda_is_refused_here(referenc
     assert "Fix: --config device=auto" in said
 
 
-
 def _local_dir_with(tmp_path: Path, mnist_dir: Path, name: str, content: bytes | None) -> Path:
     """A copy of the data folder with ``name`` replaced by ``content`` (None: removed)."""
     folder = tmp_path / "data"
@@ -384,15 +397,37 @@ BAD_SETTINGS = [
     ("unknown data key", {"data": {"local": "x"}}, ["data.local: unknown key", "local_dir"]),
     ("unknown train key", {"train": {"epoch": 3}}, ["train.epoch: unknown", "train.epochs?"]),
     ("unknown magnitude key", {"magnitude": {"rat": 0.3}}, ["magnitude.rat:", "magnitude.rate?"]),
-    ("unknown region key", {"region": {"conectivity": 4}}, ["region.conectivity:", "connectivity?"]),
-    ("unknown evidence key", {"evidence": {"budgest": [0.1]}}, ["evidence.budgest:", "evidence.budget?"]),
+    (
+        "unknown region key",
+        {"region": {"conectivity": 4}},
+        ["region.conectivity:", "connectivity?"],
+    ),
+    (
+        "unknown evidence key",
+        {"evidence": {"budgest": [0.1]}},
+        ["evidence.budgest:", "evidence.budget?"],
+    ),
     ("unknown figures key", {"figures": {"dpi": 300}}, ["figures.dpi: unknown", "per_run"]),
-    ("unknown grid key", {"grid": {"seeds": [0, 1]}}, ["grid.seeds: unknown key", "The keys of grid"]),
-    ("grid names an unknown key", {"grid": {"train": {"sed": [1, 2]}}},
-     ["a combination of the grid", "train.sed: unknown key", "train.seed?"]),
-    ("grid value out of range", {"grid": {"region": {"scope": ["global", "per_cell"]}}},
-     ["region.scope", '"per_cell"', "`global` or `per_neuron`"]),
-    ("epochs not a number", {"train": {"epochs": "two"}}, ["train.epochs", '"two"', "integer, >= 1"]),
+    (
+        "unknown grid key",
+        {"grid": {"seeds": [0, 1]}},
+        ["grid.seeds: unknown key", "The keys of grid"],
+    ),
+    (
+        "grid names an unknown key",
+        {"grid": {"train": {"sed": [1, 2]}}},
+        ["a combination of the grid", "train.sed: unknown key", "train.seed?"],
+    ),
+    (
+        "grid value out of range",
+        {"grid": {"region": {"scope": ["global", "per_cell"]}}},
+        ["region.scope", '"per_cell"', "`global` or `per_neuron`"],
+    ),
+    (
+        "epochs not a number",
+        {"train": {"epochs": "two"}},
+        ["train.epochs", '"two"', "integer, >= 1"],
+    ),
     ("epochs zero", {"train": {"epochs": 0}}, ["train.epochs: 0 is not allowed", ">= 1"]),
     ("iterations fractional", {"iterations": 2.5}, ["iterations: 2.5", "integer, >= 0"]),
     ("iterations negative", {"iterations": -1}, ["iterations: -1", ">= 0"]),
@@ -401,36 +436,67 @@ BAD_SETTINGS = [
     ("region rate above 1", {"region": {"rate": 1.5}}, ["region.rate: 1.5", ">= 0, <= 1"]),
     ("magnitude rate negative", {"magnitude": {"rate": -0.1}}, ["magnitude.rate: -0.1", ">= 0"]),
     ("cut of 1", {"region": {"cut": 1.0}}, ["region.cut: 1.0", "< 1"]),
-    ("unknown activation", {"train": {"activation": "softmax"}},
-     ["train.activation", '"softmax"', "`sigmoid` or `relu` or `tanh`"]),
+    (
+        "unknown activation",
+        {"train": {"activation": "softmax"}},
+        ["train.activation", '"softmax"', "`sigmoid` or `relu` or `tanh`"],
+    ),
     ("unknown score", {"region": {"score": "median"}}, ["region.score", '"median"', "`mean_abs`"]),
-    ("data set name no folder name", {"data": {"dataset": "CIFAR-10"}},
-     ["data.dataset", '"CIFAR-10"', "does not match"]),
+    (
+        "data set name no folder name",
+        {"data": {"dataset": "CIFAR-10"}},
+        ["data.dataset", '"CIFAR-10"', "does not match"],
+    ),
     ("no train images", {"data": {"train_limit": 0}}, ["data.train_limit: 0", ">= 1"]),
     ("zero threads", {"train_threads": 0}, ["train_threads: 0", ">= 1"]),
-    ("budget not among budgets", {"evidence": {"budget": 0.33}},
-     ["evidence.budget 0.33 is not one of evidence.budgets [0.01, 0.02, 0.05, 0.1, 0.2]"]),
+    (
+        "budget not among budgets",
+        {"evidence": {"budget": 0.33}},
+        ["evidence.budget 0.33 is not one of evidence.budgets [0.01, 0.02, 0.05, 0.1, 0.2]"],
+    ),
     ("budgets not a list", {"evidence": {"budgets": 0.1}}, ["evidence.budgets: 0.1", "array"]),
     ("device that does not exist", {"device": "tpu"}, ["device", '"tpu"', "auto|cpu|cuda"]),
-    ("local_dir missing", {"data": {"local_dir": "/nonexistent/mnist"}},
-     ["data.local_dir: the folder /nonexistent/mnist does not exist", "Fix:"]),
-    ("local_dir lacks a file", {"data": {"local_dir": ("t10k-labels-idx1-ubyte.gz", None)}},
-     ["t10k-labels-idx1-ubyte.gz is missing from data.local_dir", "27ae3e4e09519cfbb04c329615203637"]),
-    ("local_dir holds an empty file", {"data": {"local_dir": ("train-labels-idx1-ubyte.gz", b"")}},
-     ["train-labels-idx1-ubyte.gz (data.local_dir) is empty", "Fix:"]),
-    ("local_dir holds another file",
-     {"data": {"local_dir": ("t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")}},
-     ["t10k-labels-idx1-ubyte.gz (data.local_dir) is not the mnist file",
-      "expected 27ae3e4e09519cfbb04c329615203637"]),
-    ("local_dir holds a damaged file",
-     {"data": {"local_dir": ("train-images-idx3-ubyte.gz", "truncated")}},
-     ["train-images-idx3-ubyte.gz (data.local_dir) is not the mnist file", "unreadable",
-      "expected 6bbc9ace898e44ae57da46a324031adb"]),
-]  # fmt: skip
+    (
+        "local_dir missing",
+        {"data": {"local_dir": "/nonexistent/mnist"}},
+        ["data.local_dir: the folder /nonexistent/mnist does not exist", "Fix:"],
+    ),
+    (
+        "local_dir lacks a file",
+        {"data": {"local_dir": ("t10k-labels-idx1-ubyte.gz", None)}},
+        [
+            "t10k-labels-idx1-ubyte.gz is missing from data.local_dir",
+            "27ae3e4e09519cfbb04c329615203637",
+        ],
+    ),
+    (
+        "local_dir holds an empty file",
+        {"data": {"local_dir": ("train-labels-idx1-ubyte.gz", b"")}},
+        ["train-labels-idx1-ubyte.gz (data.local_dir) is empty", "Fix:"],
+    ),
+    (
+        "local_dir holds another file",
+        {"data": {"local_dir": ("t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")}},
+        [
+            "t10k-labels-idx1-ubyte.gz (data.local_dir) is not the mnist file",
+            "expected 27ae3e4e09519cfbb04c329615203637",
+        ],
+    ),
+    (
+        "local_dir holds a damaged file",
+        {"data": {"local_dir": ("train-images-idx3-ubyte.gz", "truncated")}},
+        [
+            "train-images-idx3-ubyte.gz (data.local_dir) is not the mnist file",
+            "unreadable",
+            "expected 6bbc9ace898e44ae57da46a324031adb",
+        ],
+    ),
+]
 
 
-@pytest.mark.parametrize(("overrides", "words"), [c[1:] for c in BAD_SETTINGS],
-                         ids=[c[0] for c in BAD_SETTINGS])  # fmt: skip
+@pytest.mark.parametrize(
+    ("overrides", "words"), [c[1:] for c in BAD_SETTINGS], ids=[c[0] for c in BAD_SETTINGS]
+)
 def test_a_bad_setting_is_refused_before_any_job_with_key_value_and_what_is_allowed(
     tmp_path, mnist_dir, overrides, words
 ):

@@ -9,13 +9,7 @@ import pandas as pd
 import pytest
 
 from regionprune import gridplots as G
-from regionprune.figures import (
-    MIN_TEXT_PT,
-    fix_layout,
-    neuron_figure,
-    shown_text_pt,
-    tile_figure,
-)
+from regionprune.figures import MIN_TEXT_PT, fix_layout, neuron_figure, shown_text_pt, tile_figure
 
 
 def test_text_shrinks_with_a_figure_larger_than_the_frame():
@@ -32,17 +26,33 @@ def grid_tables(rates: list[float], seeds=(0, 1, 2)) -> tuple[pd.DataFrame, ...]
         for method in ("region", "magnitude", "random"):
             for seed in seeds:
                 run = f"s{seed}_{rate}_{method}"
-                runs.append(dict(run=run, method=method, train_dataset="mnist",
-                                 region_rate=rate, train_seed=seed))  # fmt: skip
+                runs.append(
+                    dict(
+                        run=run,
+                        method=method,
+                        train_dataset="mnist",
+                        region_rate=rate,
+                        train_seed=seed,
+                    )
+                )
                 for it in range(5):
-                    its.append(dict(run=run, method=method, iteration=it,
-                                    w1_density=0.5 * (1 - rate) ** it,
-                                    test_acc=0.94 - 0.01 * it * rate, region_px_median=300.0 / (it + 1),
-                                    pixels_used=780 - 40 * it))  # fmt: skip
+                    its.append(
+                        dict(
+                            run=run,
+                            method=method,
+                            iteration=it,
+                            w1_density=0.5 * (1 - rate) ** it,
+                            test_acc=0.94 - 0.01 * it * rate,
+                            region_px_median=300.0 / (it + 1),
+                            pixels_used=780 - 40 * it,
+                        )
+                    )
                 neurons += [dict(run=run, method=method, pruning_ratio=r) for r in rng.random(100)]
                 used = rng.integers(0, 30, 784)
-                pixels += [dict(run=run, method=method, pixel=p, neurons=used[p],
-                                inactive=p < 28) for p in range(784)]  # fmt: skip
+                pixels += [
+                    dict(run=run, method=method, pixel=p, neurons=used[p], inactive=p < 28)
+                    for p in range(784)
+                ]
     return tuple(map(pd.DataFrame, (runs, its, neurons, pixels)))
 
 
@@ -66,11 +76,25 @@ def test_run_figures_are_legible_in_the_report():
     tiles = rng.random((100, 28, 28, 3))
     figures = {
         "w1 maps": tile_figure(tiles, "W1 after magnitude pruning (removed: black)"),
-        "regions (Fig. 4)": tile_figure(tiles, "connected regions after magnitude pruning, each"
-                                        " region of a neuron in its own colour", weights=False),
-        "neuron (Fig. 5)": neuron_figure([(t, tiles[0]) for t in ("baseline", "magnitude pruned",
-                                          "regions", "final (iteration 8), 46% removed")], 59),
-    }  # fmt: skip
+        "regions (Fig. 4)": tile_figure(
+            tiles,
+            "connected regions after magnitude pruning, each"
+            " region of a neuron in its own colour",
+            weights=False,
+        ),
+        "neuron (Fig. 5)": neuron_figure(
+            [
+                (t, tiles[0])
+                for t in (
+                    "baseline",
+                    "magnitude pruned",
+                    "regions",
+                    "final (iteration 8), 46% removed",
+                )
+            ],
+            59,
+        ),
+    }
     for name, fig in figures.items():
         _, text_px, size = fix_layout(fig, 150)
         assert shown_text_pt(text_px, size) >= MIN_TEXT_PT, (name, size)

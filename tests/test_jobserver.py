@@ -30,8 +30,12 @@ def server(tmp_path):
     address = str(folder / "socket")
     log = tmp_path / "server.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "regionprune.jobserver", address],
-                                env=ENV, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "regionprune.jobserver", address],
+            env=ENV,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     end = time.monotonic() + 60
     while not os.path.exists(address):
         assert proc.poll() is None and time.monotonic() < end, log.read_text()
@@ -44,8 +48,14 @@ def server(tmp_path):
 
 def job(*args: str, address: str | None = None, **kw) -> subprocess.CompletedProcess:
     env = dict(ENV, **({jobserver.VARIABLE: address} if address else {}), **kw.pop("env", {}))
-    return subprocess.run([sys.executable, "-m", "regionprune", *args], env=env,
-                          capture_output=True, text=True, timeout=120, **kw)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "regionprune", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
 
 
 def _no_times(text: str) -> str:
@@ -61,9 +71,23 @@ def test_a_job_in_the_server_is_the_same_job(server, tmp_path, mnist_dir):
     assert _no_times(served.stderr) == _no_times(alone.stderr).replace("here", "there")
     pd.testing.assert_frame_equal(pd.read_parquet(here), pd.read_parquet(there))
     # a failing job: the same message and exit status
-    bad = ["label", "--model", str(tmp_path / "missing.h5"), "--dataset", "mnist",
-               "--data-dir", str(mnist_dir), "--settings",
-           "{}", "--iteration", "1", "--out-labels", "x.h5", "--out-table", "x.parquet"]  # fmt: skip
+    bad = [
+        "label",
+        "--model",
+        str(tmp_path / "missing.h5"),
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(mnist_dir),
+        "--settings",
+        "{}",
+        "--iteration",
+        "1",
+        "--out-labels",
+        "x.h5",
+        "--out-table",
+        "x.parquet",
+    ]
     alone, served = job(*bad), job(*bad, address=server["address"])
     assert alone.returncode == served.returncode != 0
     # a missing input is Snakemake's to notice, so not caught: the same error, other frames
@@ -81,9 +105,22 @@ def test_a_killed_client_takes_its_job_with_it(server, tmp_path, mnist_dir):
     env = dict(ENV, **{jobserver.VARIABLE: server["address"], failpoint.VARIABLE: "wrote"})
     with open(tmp_path / "job.log", "w") as log:
         client = subprocess.Popen(
-            [sys.executable, "-m", "regionprune", "blank_pixels", "--data-dir", str(mnist_dir),
-             "--limit", "500", "--out", str(out)], env=env, stdout=log, stderr=log,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "regionprune",
+                "blank_pixels",
+                "--data-dir",
+                str(mnist_dir),
+                "--limit",
+                "500",
+                "--out",
+                str(out),
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
     end = time.monotonic() + 60
     while "paused at" not in (tmp_path / "job.log").read_text():
         assert time.monotonic() < end and client.poll() is None
@@ -102,10 +139,22 @@ def test_sigterm_reaches_the_job_and_the_client_ends_like_it(server, tmp_path, m
     env = dict(ENV, **{jobserver.VARIABLE: server["address"], failpoint.VARIABLE: "wrote"})
     with open(tmp_path / "job.log", "w") as log:
         client = subprocess.Popen(
-            [sys.executable, "-m", "regionprune", "blank_pixels", "--data-dir", str(mnist_dir),
-             "--limit", "500", "--out", str(tmp_path / "b.parquet")], env=env, stdout=log,
+            [
+                sys.executable,
+                "-m",
+                "regionprune",
+                "blank_pixels",
+                "--data-dir",
+                str(mnist_dir),
+                "--limit",
+                "500",
+                "--out",
+                str(tmp_path / "b.parquet"),
+            ],
+            env=env,
+            stdout=log,
             stderr=log,
-        )  # fmt: skip
+        )
     end = time.monotonic() + 60
     while "paused at" not in (tmp_path / "job.log").read_text():
         assert time.monotonic() < end and client.poll() is None
@@ -117,11 +166,15 @@ def test_sigterm_reaches_the_job_and_the_client_ends_like_it(server, tmp_path, m
 def test_the_server_ends_with_its_parent():
     folder = Path(tempfile.mkdtemp(prefix="rp-test-"))
     parent = subprocess.Popen(
-        [sys.executable, "-c",
-         "import subprocess, sys, time\n"
-         f"subprocess.Popen([sys.executable, '-m', 'regionprune.jobserver', {str(folder / 'socket')!r}])\n"
-         "time.sleep(600)"], env=ENV,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time\n"
+            f"subprocess.Popen([sys.executable, '-m', 'regionprune.jobserver', {str(folder / 'socket')!r}])\n"
+            "time.sleep(600)",
+        ],
+        env=ENV,
+    )
     end = time.monotonic() + 60
     while not (folder / "socket").exists():
         assert time.monotonic() < end
@@ -143,9 +196,13 @@ def test_a_dead_server_means_the_job_runs_alone(tmp_path):
     listener.bind(str(folder / "socket"))
     listener.listen(8)
     env = dict(ENV, **{jobserver.VARIABLE: str(folder / "socket")})
-    client = subprocess.Popen([sys.executable, "-m", "regionprune", "settings", "--check",
-                               "--root", str(REPO)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    client = subprocess.Popen(
+        [sys.executable, "-m", "regionprune", "settings", "--check", "--root", str(REPO)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.0)
     assert client.poll() is None  # waiting for the server
     listener.close()
@@ -173,8 +230,9 @@ sys.meta_path.insert(0, CtrlC())
 sys.argv = ["regionprune", "settings", "--check"]
 runpy.run_module("regionprune", run_name="__main__", alter_sys=True)
 """
-    out = subprocess.run([sys.executable, "-c", start], env=ENV, capture_output=True, text=True,
-                         timeout=120)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", start], env=ENV, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 130, out.stderr
     assert "Traceback" not in out.stderr and "KeyboardInterrupt" not in out.stderr, out.stderr
     assert out.stderr.strip().endswith("interrupted; nothing of this job was kept"), out.stderr

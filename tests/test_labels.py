@@ -31,20 +31,27 @@ def test_part_names_each_setting_shortly():
 def test_a_grid_over_shapes_is_labelled_by_the_widths():
     rows = _rows({"train": {"hidden": [[100, 50], [300, 100], [100, 100, 50]]}})
     assert list(run_labels(pd.DataFrame(rows))) == [
-        "s0 · hidden 100-50 · region", "s0 · hidden 300-100 · region",
+        "s0 · hidden 100-50 · region",
+        "s0 · hidden 300-100 · region",
         "s0 · hidden 100-100-50 · region",
-    ]  # fmt: skip
+    ]
     # only a shape other than the paper's names its folder, so the paper's folders stay
-    assert [r["run"].split("/")[0].split("_s0")[1] for r in rows] == ["", "_h300-100", "_h100-100-50"]
+    assert [r["run"].split("/")[0].split("_s0")[1] for r in rows] == [
+        "",
+        "_h300-100",
+        "_h100-100-50",
+    ]
 
 
 def test_a_label_names_the_seed_what_varies_and_the_method():
-    rows = _rows({"train": {"seed": [0, 1]}, "region": {"rate": [0.2, 0.4]},
-                  "method": ["region", "random"]})  # fmt: skip
+    rows = _rows(
+        {"train": {"seed": [0, 1]}, "region": {"rate": [0.2, 0.4]}, "method": ["region", "random"]}
+    )
     labels = run_labels(pd.DataFrame(rows))
     assert labels.iloc[0] == "s0 · rate 0.2 · region"
-    assert set(labels) == {f"s{s} · rate {r} · {m}" for s in (0, 1) for r in (0.2, 0.4)
-                           for m in ("region", "random")}  # fmt: skip
+    assert set(labels) == {
+        f"s{s} · rate {r} · {m}" for s in (0, 1) for r in (0.2, 0.4) for m in ("region", "random")
+    }
     # one run: the seed and the method only
     assert list(run_labels(pd.DataFrame(_rows({})))) == ["s0 · region"]
 
@@ -65,9 +72,7 @@ def test_labels_as_a_format_spec_as_snakemake_messages_use_them():
     rows = _rows({"iterations": [2, 3]})
     book = Labels(rows)
     path = "/".join(rows[0]["run"].split("/")[:3])
-    from snakemake.utils import (
-        format as snakemake_format,  # what formats a rule's message
-    )
+    from snakemake.utils import format as snakemake_format  # what formats a rule's message
 
     message = snakemake_format("retrain {LABEL:" + path + "@{k}u}", LABEL=book, k=2)
     assert message == "retrain s0 · iteration 2/3"
@@ -91,16 +96,26 @@ def test_tidy_tables_carry_label_path_and_settings():
     assert tidy_runs["run"].iloc[0] == "s0 · region · 1 iteration"
     assert list(tidy_runs["run_path"]) == list(runs["run"])
     # a per-run table: its rows keep their order and gain every setting
-    per_run = pd.DataFrame({"run": [rows[1]["run"]] * 2 + [rows[0]["run"]],
-                            "epoch": [1, 2, 1], "train_loss": [0.5, 0.4, 0.6]})  # fmt: skip
+    per_run = pd.DataFrame(
+        {
+            "run": [rows[1]["run"]] * 2 + [rows[0]["run"]],
+            "epoch": [1, 2, 1],
+            "train_loss": [0.5, 0.4, 0.6],
+        }
+    )
     t = tidy(per_run, keyed)
     assert list(t.columns[:4]) == ["run", "run_path", "epoch", "train_loss"]
     assert list(t["epoch"]) == [1, 2, 1] and (t["train_seed"] == 0).all()
     assert t.groupby("iterations")["train_loss"].mean().to_dict() == {1: 0.6, 2: 0.45}
     # an evidence table keyed by iteration folder: one row per run that reaches the iteration
     path = split_stage(rows[0]["run"])[0]
-    faith = pd.DataFrame({"run": [stage_path(path, 1), stage_path(path, 2)],
-                          "iteration": [1, 2], "drop_region": [0.1, 0.2]})  # fmt: skip
+    faith = pd.DataFrame(
+        {
+            "run": [stage_path(path, 1), stage_path(path, 2)],
+            "iteration": [1, 2],
+            "drop_region": [0.1, 0.2],
+        }
+    )
     f = tidy(faith, keyed, per_stage=True)
     assert sorted(zip(f["run"], f["iteration"])) == [
         ("s0 · region · 1 iteration", 1),

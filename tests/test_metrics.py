@@ -6,9 +6,14 @@ import pytest
 
 from regionprune.markdown import faithfulness_markdown, readability_markdown
 from regionprune.metrics import (
-    faithfulness_summary, neuron_table, participation_ratio, pixel_usage, region_sizes, run_row,
+    faithfulness_summary,
+    neuron_table,
+    participation_ratio,
+    pixel_usage,
+    region_sizes,
+    run_row,
     stage_metrics,
-)  # fmt: skip
+)
 from regionprune.regions import label_neurons
 from regionprune.storage import Checkpoint
 
@@ -64,8 +69,11 @@ def test_pixel_usage():
 def test_stage_metrics_and_run_row():
     mask = _mask()
     params = {"fc1.weight": np.where(mask, 1.0, 0.0).astype(np.float32), "fc1.bias": np.ones(3)}
-    ck = Checkpoint(params=params, masks={"fc1.weight": mask},
-                    attrs={"stage": "region", "iteration": 1, "test_acc": 0.9, "test_loss": 0.3})  # fmt: skip
+    ck = Checkpoint(
+        params=params,
+        masks={"fc1.weight": mask},
+        attrs={"stage": "region", "iteration": 1, "test_acc": 0.9, "test_loss": 0.3},
+    )
     labels = label_neurons(mask, (4, 4), 8)
     m = stage_metrics(ck, labels)
     assert m["w1_nonzero"] == 20 and m["w1_density"] == pytest.approx(20 / 48)
@@ -100,9 +108,15 @@ def test_grid_table_mean_and_sd_over_seeds():
     for method, accs in (("region", [0.90, 0.92]), ("random", [0.80, 0.80])):
         for seed, acc in enumerate(accs):
             row = {m: 1.0 for m in GRID_MEASURES}
-            row.update(run=f"{method}{seed}", train_seed=seed, region_rate=0.4,
-                       train_train_limit=None,  # a null setting must not drop the group
-                       iterations=8, method=method, final_acc=acc)  # fmt: skip
+            row.update(
+                run=f"{method}{seed}",
+                train_seed=seed,
+                region_rate=0.4,
+                train_train_limit=None,  # a null setting must not drop the group
+                iterations=8,
+                method=method,
+                final_acc=acc,
+            )
             rows.append(row)
     t = grid_table(pd.DataFrame(rows))
     assert t["method"].tolist() == ["region", "random"] and t["seeds"].tolist() == [2, 2]
@@ -119,11 +133,19 @@ def test_grid_table_mean_and_sd_over_seeds():
 
 
 def test_faithfulness_summary_means_over_classes():
-    faithful = pd.DataFrame({
-        "run": "r", "iteration": 3, "class": [0, 1, 0, 1], "budget": [0.05, 0.05, 0.1, 0.1],
-        "drop_region": [0.2, 0.0, 0.3, 0.3], "drop_random": [0.05, 0.01, 0.1, 0.1],
-        "drop_input_x_gradient": 0.5, "drop_integrated_gradients": 0.4, "drop_random_sd": 0.01,
-    })  # fmt: skip
+    faithful = pd.DataFrame(
+        {
+            "run": "r",
+            "iteration": 3,
+            "class": [0, 1, 0, 1],
+            "budget": [0.05, 0.05, 0.1, 0.1],
+            "drop_region": [0.2, 0.0, 0.3, 0.3],
+            "drop_random": [0.05, 0.01, 0.1, 0.1],
+            "drop_input_x_gradient": 0.5,
+            "drop_integrated_gradients": 0.4,
+            "drop_random_sd": 0.01,
+        }
+    )
     s = faithfulness_summary(faithful, 0.05)
     assert len(s) == 1 and s.loc[0, "classes"] == 2
     assert s.loc[0, "drop_region"] == pytest.approx(0.1)
@@ -131,19 +153,29 @@ def test_faithfulness_summary_means_over_classes():
     assert s.loc[0, "ratio_vs_random"] == pytest.approx(0.1 / 0.03)
     assert s.loc[0, "classes_2x_random"] == 1  # class 1 lost nothing to its regions
     assert s.loc[0, "ratio_vs_ig"] == pytest.approx(0.1 / 0.4)
-    assert "| r · iteration 3 | 10.0 | 3.0 | 3.3 | 1/2 | 50.0 | 40.0 | 0.25 | yes |" in faithfulness_markdown(
-        faithful, 0.05
+    assert (
+        "| r · iteration 3 | 10.0 | 3.0 | 3.3 | 1/2 | 50.0 | 40.0 | 0.25 | yes |"
+        in faithfulness_markdown(faithful, 0.05)
     )
     assert faithfulness_markdown(faithful.iloc[:0], 0.05) == ""
 
 
 def test_readability_markdown_has_a_row_per_run():
-    runs = pd.DataFrame({"run": ["a", "b"], "region_variant": ["paper", "cut0.1_cap2"],
-                         "alive_neurons": [40, 100], "regions_per_neuron": [1.0, 3.25],
-                         "region_px_median": [300.0, 12.5], "region_px_p90": [400.0, 30.0],
-                         "ipr_median": [0.008, 0.05], "largest_region_share": [1.0, 0.5],
-                         "pixels_used": [500, 784], "inactive_pixels_used": [3, 67],
-                         "inactive_weights": [4, 3000]})  # fmt: skip
+    runs = pd.DataFrame(
+        {
+            "run": ["a", "b"],
+            "region_variant": ["paper", "cut0.1_cap2"],
+            "alive_neurons": [40, 100],
+            "regions_per_neuron": [1.0, 3.25],
+            "region_px_median": [300.0, 12.5],
+            "region_px_p90": [400.0, 30.0],
+            "ipr_median": [0.008, 0.05],
+            "largest_region_share": [1.0, 0.5],
+            "pixels_used": [500, 784],
+            "inactive_pixels_used": [3, 67],
+            "inactive_weights": [4, 3000],
+        }
+    )
     md = readability_markdown(runs)
     assert "| a | paper | 40 | 1.00 | 300, 400 | 0.0080 | 1.00 | 500 | 3 | 4 |" in md
     assert "| b | cut0.1_cap2 | 100 | 3.25 | 12.5, 30 | 0.0500 | 0.50 | 784 | 67 | 3000 |" in md

@@ -48,9 +48,7 @@ def test_magnitude_mask_respects_existing_mask():
     w = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
     mask = np.array([True, False, True, True, True])  # 0.2 already gone
     # 4 alive, rate 0.5 -> remove 2 more: 0.1 and 0.3 (dead 0.2 is not counted again)
-    np.testing.assert_array_equal(
-        magnitude_mask(w, 0.5, mask), [False, False, False, True, True]
-    )
+    np.testing.assert_array_equal(magnitude_mask(w, 0.5, mask), [False, False, False, True, True])
 
 
 def test_magnitude_mask_rejects_bad_input():
@@ -127,7 +125,9 @@ def test_criterion_scores_and_prune_fraction():
 
     w = np.array([[0.5, -0.1, 0.3], [-0.9, 0.2, -0.05]])
     np.testing.assert_array_equal(criterion_scores("magnitude", w, 0), np.abs(w))
-    np.testing.assert_array_equal(criterion_scores("random", w, 3), criterion_scores("random", w, 3))
+    np.testing.assert_array_equal(
+        criterion_scores("random", w, 3), criterion_scores("random", w, 3)
+    )
     np.testing.assert_array_equal(prune_fraction(np.abs(w), 0.5), magnitude_mask(w, 0.5))
     with pytest.raises(ValueError, match="criterion"):
         criterion_scores("gradient", w, 0)
@@ -139,10 +139,8 @@ def test_prune_fraction_removes_marked_inputs_first_within_the_same_count():
     w = np.array([[0.9, 0.1, 0.5, 0.2], [0.8, 0.7, 0.05, 0.6]])
     first = np.array([True, False, False, False])  # input 0: never active
     # 4 of 8 go either way; input 0's weights first, then the smallest |w| among the rest
-    np.testing.assert_array_equal(prune_fraction(w, 0.5, first=first),
-                                  [[0, 0, 1, 1], [0, 1, 0, 1]])  # fmt: skip
+    np.testing.assert_array_equal(prune_fraction(w, 0.5, first=first), [[0, 0, 1, 1], [0, 1, 0, 1]])
     np.testing.assert_array_equal(prune_fraction(w, 0.5), [[1, 0, 0, 0], [1, 1, 0, 1]])
     # the marked inputs alone exceed the rate: they all go, nothing else
     many = np.array([True, True, True, False])
-    np.testing.assert_array_equal(prune_fraction(w, 0.25, first=many),
-                                  [[0, 0, 0, 1], [0, 0, 0, 1]])  # fmt: skip
+    np.testing.assert_array_equal(prune_fraction(w, 0.25, first=many), [[0, 0, 0, 1], [0, 0, 0, 1]])

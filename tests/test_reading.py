@@ -10,8 +10,10 @@ from regionprune.reading import unescape_params, without_directory, working_fold
 
 def test_the_report_shows_parameters_with_plain_quotes():
     # as Snakemake 9 writes them: the quotes escaped once too often (shown as \")
-    html = ('{"params": "n=8, region={\\\\\\"cut\\\\\\": 0.1}", "caption": "a \\\\\\"q\\\\\\"", '
-            '"params": "x=1"}')  # fmt: skip
+    html = (
+        '{"params": "n=8, region={\\\\\\"cut\\\\\\": 0.1}", "caption": "a \\\\\\"q\\\\\\"", '
+        '"params": "x=1"}'
+    )
     assert unescape_params(html) == (
         '{"params": "n=8, region={\\"cut\\": 0.1}", "caption": "a \\\\\\"q\\\\\\"", "params": "x=1"}'
     )

@@ -13,15 +13,7 @@ from regionprune.regions import (
     remove_regions,
 )
 
-DIAGONAL = np.array(
-    [
-        [1, 0, 0, 1],
-        [0, 1, 0, 1],
-        [0, 0, 0, 0],
-        [1, 1, 0, 0],
-    ],
-    dtype=bool,
-)
+DIAGONAL = np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 0, 0], [1, 1, 0, 0]], dtype=bool)
 
 
 def test_four_vs_eight_connectivity():
@@ -104,8 +96,7 @@ def test_remove_regions_keeps_ids_and_masks():
 
 
 @pytest.mark.parametrize(
-    "score, weakest",
-    [("mean_abs", 3), ("sum_abs", 3), ("max_abs", 3), ("size", 1)],
+    "score, weakest", [("mean_abs", 3), ("sum_abs", 3), ("max_abs", 3), ("size", 1)]
 )
 def test_each_region_score_ranks_as_defined(score, weakest):
     from regionprune.pruning import prune_lowest_fraction

@@ -13,7 +13,9 @@ def test_names_say_the_settings():
     assert MagnitudeSettings(0.5, drop_inactive=True).name == "mag0.5_dropinactive"
     assert TrainSettings(weight_decay=1e-3).name.endswith("_s0_wd0.001")
     assert RegionSettings().name == "reg0.4_c8_mean_abs_global_re1_lr0.1_b100"
-    assert RegionSettings(score="size", scope="per_neuron").name.startswith("reg0.4_c8_size_per_neuron")
+    assert RegionSettings(score="size", scope="per_neuron").name.startswith(
+        "reg0.4_c8_size_per_neuron"
+    )
     run = RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings(), iterations=8)
     assert run.path.endswith("/region") and run.id == f"{run.path}/iter8"
     assert run.row()["region_rate"] == 0.4 and run.row()["iterations"] == 8
@@ -28,7 +30,9 @@ def test_carving_names_and_variant():
     full = RegionSettings(pixel_cut=0.13, cut=0.2, cut_scope="global", min_size=3, max_regions=1)
     assert full.variant == "px0.13_cut0.2g_min3_cap1"
     # the variant is a column of every run's settings row, beside the settings themselves
-    run = RunSettings(TrainSettings(), MagnitudeSettings(), carved, iterations=8, method="magnitude")
+    run = RunSettings(
+        TrainSettings(), MagnitudeSettings(), carved, iterations=8, method="magnitude"
+    )
     row = run.row()
     assert row["region_variant"] == "cut0.1_cap2" and row["region_max_regions"] == 2
     assert RunSettings(TrainSettings(), MagnitudeSettings(), rs).row()["region_variant"] == "paper"
@@ -63,10 +67,14 @@ def test_json_round_trip_and_unknown_keys():
         (lambda: TrainSettings(hidden=[100, 0]), "train.hidden.1: 0 is less than the minimum"),
         (lambda: RegionSettings(pixel_budget=100), "pixel_budget needs region.pixel_cut > 0"),
         (lambda: RegionSettings(pixel_cut=0.1, pixel_budget=0), "region.pixel_budget: 0"),
-        (lambda: RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings(), 1, "lth"),
-         "method: 'lth' is not one of"),
-        (lambda: RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings(), -2),
-         "iterations: -2 is less than the minimum of 0"),
+        (
+            lambda: RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings(), 1, "lth"),
+            "method: 'lth' is not one of",
+        ),
+        (
+            lambda: RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings(), -2),
+            "iterations: -2 is less than the minimum of 0",
+        ),
     ],
 )
 def test_bad_settings_say_what_is_wrong(make, match):
@@ -95,7 +103,11 @@ def test_empty_grid_is_the_base_config():
 
 
 def test_grid_is_the_cartesian_product_in_order():
-    grid = {"train": {"seed": [0, 1]}, "region": {"rate": [0.2, 0.4, 0.6]}, "method": ["region", "random"]}
+    grid = {
+        "train": {"seed": [0, 1]},
+        "region": {"rate": [0.2, 0.4, 0.6]},
+        "method": ["region", "random"],
+    }
     combos = expand_grid({**BASE, "grid": grid})
     assert len(combos) == 12
     assert [c["train"]["seed"] for c in combos[:6]] == [0] * 6

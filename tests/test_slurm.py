@@ -52,8 +52,11 @@ def slurm_env():
         pytest.skip(reason)
     state = Path(tempfile.mkdtemp(prefix="regionprune-slurm-", dir="/tmp"))
     try:
-        subprocess.run(["timeout", "-s", "KILL", "180", str(CLUSTER), "up", str(state)],
-                       check=True, timeout=200)  # fmt: skip
+        subprocess.run(
+            ["timeout", "-s", "KILL", "180", str(CLUSTER), "up", str(state)],
+            check=True,
+            timeout=200,
+        )
         yield {**os.environ, "SLURM_CONF": str(state / "slurm.conf")}
     finally:
         subprocess.run([str(CLUSTER), "down", str(state)], timeout=120)
@@ -67,18 +70,29 @@ def on_slurm(workdir: Path, env: dict, *args: str, check: bool = True):
     """``snakemake`` with the SLURM profile, as the README says, under a hard time limit."""
     return snakemake(
         workdir,
-        "--workflow-profile", str(REPO / "workflow" / "profiles" / "slurm"),
-        "--default-resources", "slurm_partition=debug", "slurm_account=root",
-        "--slurm-init-seconds-before-status-checks", "2",
-        *args, env=env, check=check, timeout=HARD_LIMIT,
-    )  # fmt: skip
+        "--workflow-profile",
+        str(REPO / "workflow" / "profiles" / "slurm"),
+        "--default-resources",
+        "slurm_partition=debug",
+        "slurm_account=root",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        *args,
+        env=env,
+        check=check,
+        timeout=HARD_LIMIT,
+    )
 
 
 def sacct(env: dict) -> pd.DataFrame:
     out = subprocess.run(
         ["sacct", "-X", "-n", "-P", "-a", "-o", "JobID,Comment,State"],
-        capture_output=True, text=True, env=env, timeout=60, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    ).stdout
     rows = [line.split("|") for line in out.strip().splitlines()]
     return pd.DataFrame(rows, columns=["jobid", "comment", "state"])
 
@@ -86,8 +100,14 @@ def sacct(env: dict) -> pd.DataFrame:
 #: A grid as the README's, on the small slice: three region rates x the three methods.
 GRID = {"region": {"rate": [0.2, 0.4, 0.6]}, "method": ["region", "magnitude", "random"]}
 #: The rules that go to SLURM one job each with `cluster_jobs: per_step`.
-CLUSTER_RULES = ("baseline", "magnitude_prune", "random_prune", "retrain", "retrain_matched",
-                 "evidence")  # fmt: skip
+CLUSTER_RULES = (
+    "baseline",
+    "magnitude_prune",
+    "random_prune",
+    "retrain",
+    "retrain_matched",
+    "evidence",
+)
 
 
 def test_slurm_run_matches_local_run_in_a_tenth_of_the_jobs(slurm_env, tmp_path, mnist_dir):
@@ -98,10 +118,13 @@ def test_slurm_run_matches_local_run_in_a_tenth_of_the_jobs(slurm_env, tmp_path,
     for d in (local, cluster):
         write_config(d, mnist_dir, grid=GRID)
     snakemake(local)
-    per_step = job_counts(on_slurm(cluster, slurm_env, "--dry-run", "--config",
-                                   "cluster_jobs=per_step").stdout)  # fmt: skip
+    per_step = job_counts(
+        on_slurm(cluster, slurm_env, "--dry-run", "--config", "cluster_jobs=per_step").stdout
+    )
     steps = sum(per_step.get(rule, 0) for rule in CLUSTER_RULES)
-    assert steps == 3 + 3 * (2 + 2 + 1), per_step  # 3 prunings, then per rate 2 + 2 retrainings, evidence
+    assert steps == 3 + 3 * (
+        2 + 2 + 1
+    ), per_step  # 3 prunings, then per rate 2 + 2 retrainings, evidence
     before = len(sacct(slurm_env))
     on_slurm(cluster, slurm_env)
     jobs = sacct(slurm_env).iloc[before:]

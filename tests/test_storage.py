@@ -53,7 +53,6 @@ def test_checkpoint_round_trip(tmp_path):
         assert f["params/fc1.weight"].compression == "gzip"
 
 
-
 def test_another_runs_checkpoint_is_refused_by_name(tmp_path):
     """Seed 1's valid checkpoint copied over seed 0's passes every checksum; its recorded
     training settings name it (issue 23: it was trusted, and seed 0's summary showed seed 1)."""
@@ -66,10 +65,14 @@ def test_another_runs_checkpoint_is_refused_by_name(tmp_path):
     with pytest.raises(ForeignFile) as err:
         load_checkpoint(tmp_path / "m.h5", train={"seed": 0, "lr": 0.1})
     text = str(err.value)
-    assert "belongs to another run: it was made with train.seed 1, where this run has " \
-           "train.seed 0" in text  # fmt: skip
-    assert text.endswith(f"Fix: add --forcerun {tmp_path / 'm.h5'} to your snakemake command; it "
-                         "rebuilds this file and everything computed from it.")  # fmt: skip
+    assert (
+        "belongs to another run: it was made with train.seed 1, where this run has "
+        "train.seed 0" in text
+    )
+    assert text.endswith(
+        f"Fix: add --forcerun {tmp_path / 'm.h5'} to your snakemake command; it "
+        "rebuilds this file and everything computed from it."
+    )
 
 
 def test_a_result_records_where_it_belongs_and_what_it_read(tmp_path):
@@ -80,15 +83,19 @@ def test_a_result_records_where_it_belongs_and_what_it_read(tmp_path):
     from regionprune.damage import MisplacedFile
 
     assert provenance.place("results/runs/t_s0/mag0.5/r/region/iter2/model.h5") == (
-        "runs/t_s0/mag0.5/r/region/iter2/model.h5")  # fmt: skip
+        "runs/t_s0/mag0.5/r/region/iter2/model.h5"
+    )
     assert provenance.place("/archive/x/results/runs/t_s0/baseline/model.h5") == (
-        "runs/t_s0/baseline/model.h5")  # fmt: skip
+        "runs/t_s0/baseline/model.h5"
+    )
     assert provenance.place("results/summary/runs.parquet") is None
     run = tmp_path / "results" / "runs" / "t_s0" / "region"
     provenance.reset()
     save_checkpoint(run / "iter1" / "model.h5", _ckpt(np.random.default_rng(0)))
     first = load_checkpoint(run / "iter1" / "model.h5")
-    assert first.attrs["made_as"] == "runs/t_s0/region/iter1/model.h5" and first.attrs["inputs"] == {}
+    assert (
+        first.attrs["made_as"] == "runs/t_s0/region/iter1/model.h5" and first.attrs["inputs"] == {}
+    )
     write_table(pd.DataFrame({"x": [1, 2]}), run / "iter1" / "epochs.parquet")
     read_table(run / "iter1" / "epochs.parquet")
     with h5py.File(run / "iter1" / "model.h5") as f:
@@ -106,7 +113,8 @@ def test_a_result_records_where_it_belongs_and_what_it_read(tmp_path):
         load_checkpoint(run / "iter1" / "model.h5")
     assert str(err.value).startswith(
         f"{run / 'iter1' / 'model.h5'} belongs to another stage: it was written as "
-        "runs/t_s0/region/iter2/model.h5. Fix: add --forcerun ")
+        "runs/t_s0/region/iter2/model.h5. Fix: add --forcerun "
+    )
     write_table(pd.DataFrame({"x": [3]}), run / "iter2" / "epochs.parquet")
     shutil.copy(run / "iter2" / "epochs.parquet", run / "iter1" / "epochs.parquet")
     with pytest.raises(MisplacedFile, match="written as runs/t_s0/region/iter2/epochs.parquet"):
@@ -272,8 +280,11 @@ def test_a_full_disk_is_one_error_and_leaves_nothing(tmp_path):
     from regionprune.damage import DiskFull, is_disk_full
 
     assert is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
-    assert is_disk_full(OSError("[Errno 28] Error writing bytes to file. Detail: [errno 28] "
-                                "No space left on device"))  # pyarrow's, without errno  # fmt: skip
+    assert is_disk_full(
+        OSError(
+            "[Errno 28] Error writing bytes to file. Detail: [errno 28] " "No space left on device"
+        )
+    )  # pyarrow's, without errno
     assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
     target = tmp_path / "model.h5"
     with pytest.raises(DiskFull, match=f"no space left on the device to write {target}"):

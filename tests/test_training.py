@@ -40,8 +40,17 @@ def test_masked_weights_are_zero_after_every_step_and_at_the_end(small_data):
         w = m.fc1.weight.detach()
         steps.append(int((w[mask == 0] != 0).sum()))
 
-    train(model, train_data, test_data, epochs=2, lr=0.5, batch_size=100, seed=3,
-          masks={"fc1.weight": mask}, after_step=check)  # fmt: skip
+    train(
+        model,
+        train_data,
+        test_data,
+        epochs=2,
+        lr=0.5,
+        batch_size=100,
+        seed=3,
+        masks={"fc1.weight": mask},
+        after_step=check,
+    )
     assert len(steps) == 20 and max(steps) == 0
     w = model.fc1.weight.detach()
     assert (w[mask == 0] == 0).all()
@@ -59,14 +68,29 @@ def test_training_equals_the_plain_loop_with_torch_prune_masks(small_data, weigh
 
     train_data, test_data = small_data
     model = build_model("sigmoid", "default", 4)
-    ref = nn.Sequential(nn.Linear(784, 100), nn.Sigmoid(), nn.Linear(100, 50), nn.Sigmoid(),
-                        nn.Linear(50, 10))  # fmt: skip
-    ref.load_state_dict({f"{2 * i}.{k}": v for i, layer in enumerate(("fc1", "fc2", "fc3"))
-                         for k, v in getattr(model, layer).state_dict().items()})  # fmt: skip
+    ref = nn.Sequential(
+        nn.Linear(784, 100), nn.Sigmoid(), nn.Linear(100, 50), nn.Sigmoid(), nn.Linear(50, 10)
+    )
+    ref.load_state_dict(
+        {
+            f"{2 * i}.{k}": v
+            for i, layer in enumerate(("fc1", "fc2", "fc3"))
+            for k, v in getattr(model, layer).state_dict().items()
+        }
+    )
     mask = _mask(2)
     prune.custom_from_mask(ref[0], "weight", mask)
-    train(model, train_data, test_data, epochs=2, lr=0.3, batch_size=64, seed=5,
-          masks={"fc1.weight": mask}, weight_decay=weight_decay)  # fmt: skip
+    train(
+        model,
+        train_data,
+        test_data,
+        epochs=2,
+        lr=0.3,
+        batch_size=64,
+        seed=5,
+        masks={"fc1.weight": mask},
+        weight_decay=weight_decay,
+    )
     opt = torch.optim.SGD(ref.parameters(), lr=0.3, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(5)
     n = len(train_data.y)
@@ -87,16 +111,30 @@ def test_training_equals_the_plain_loop_with_torch_prune_masks(small_data, weigh
 
 def test_unknown_mask_name_is_an_error(small_data):
     with pytest.raises(KeyError, match="fc9.weight"):
-        train(build_model("relu", "default", 0), *small_data, epochs=1, lr=0.1,
-              batch_size=100, seed=0, masks={"fc9.weight": _mask(0)})  # fmt: skip
+        train(
+            build_model("relu", "default", 0),
+            *small_data,
+            epochs=1,
+            lr=0.1,
+            batch_size=100,
+            seed=0,
+            masks={"fc9.weight": _mask(0)},
+        )
 
 
 def test_same_seed_same_weights_and_metrics(small_data):
     runs = []
     for _ in range(2):
         model = build_model("relu", "kaiming_uniform", 7)
-        rec = train(model, *small_data, epochs=2, lr=0.1, batch_size=50, seed=11,
-                    masks={"fc1.weight": _mask(2)})  # fmt: skip
+        rec = train(
+            model,
+            *small_data,
+            epochs=2,
+            lr=0.1,
+            batch_size=50,
+            seed=11,
+            masks={"fc1.weight": _mask(2)},
+        )
         runs.append((params_to_numpy(model), [(r["train_loss"], r["test_acc"]) for r in rec]))
     (p1, m1), (p2, m2) = runs
     assert m1 == m2
@@ -117,8 +155,13 @@ def test_different_seed_different_order(small_data):
 def test_models_build_and_round_trip(init, activation):
     m = build_model(activation, init, 0)
     assert [tuple(p.shape) for p in m.parameters()] == [
-        (100, 784), (100,), (50, 100), (50,), (10, 50), (10,)
-    ]  # fmt: skip
+        (100, 784),
+        (100,),
+        (50, 100),
+        (50,),
+        (10, 50),
+        (10,),
+    ]
     params = params_to_numpy(m)
     m2 = build_model(activation, "default", 1)
     load_params(m2, params)
@@ -146,8 +189,9 @@ def test_lockstep_equals_separate_training(small_data):
         rec = train(model, *small_data, epochs=2, lr=0.5, batch_size=100, seed=s, masks=masks[i])
         separate.append((params_to_numpy(model), rec))
     stack = Lockstep([build_model("sigmoid", "default", i) for i in range(3)], torch.device("cpu"))
-    records = train_lockstep(stack, *small_data, epochs=2, lr=0.5, batch_size=100, seeds=seeds,
-                             masks=masks)  # fmt: skip
+    records = train_lockstep(
+        stack, *small_data, epochs=2, lr=0.5, batch_size=100, seeds=seeds, masks=masks
+    )
     for (params, rec), lock_params, lock_rec, mask in zip(
         separate, stack.state_dicts(), records, masks
     ):
@@ -171,8 +215,17 @@ def test_weight_decay_shrinks_weights_without_gradient_and_keeps_masked_ones_at_
     w0 = model.fc1.weight.detach().clone()
     mask = _mask(2)
     lr, wd, steps = 0.1, 0.01, len(train_data.y) // 100
-    train(model, train_data, test_data, epochs=1, lr=lr, batch_size=100, seed=0,
-          masks={"fc1.weight": mask}, weight_decay=wd)  # fmt: skip
+    train(
+        model,
+        train_data,
+        test_data,
+        epochs=1,
+        lr=lr,
+        batch_size=100,
+        seed=0,
+        masks={"fc1.weight": mask},
+        weight_decay=wd,
+    )
     w = model.fc1.weight.detach()
     keep = (mask == 1) & blank[None, :]
     torch.testing.assert_close(w[keep], w0[keep] * (1 - lr * wd) ** steps, rtol=1e-5, atol=1e-7)

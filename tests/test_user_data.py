@@ -30,7 +30,9 @@ from regionprune.data import (
 def write_idx(path: Path, array: np.ndarray) -> None:
     """An IDX file written from its published layout (magic: two zero bytes, type 0x08 for
     unsigned bytes, the number of dimensions; then each dimension as a big-endian int32)."""
-    head = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    head = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     with gzip.open(path, "wb") as f:
         f.write(head + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
@@ -50,7 +52,11 @@ def test_an_npz_data_set_is_imported_and_described_by_its_own_shape(tmp_path, bl
     source = save_npz(tmp_path / "src" / "blobs.npz", blobs)
     fetch("blobs", tmp_path / "data", local_dir=source.parent)
     info = describe(tmp_path / "data", "blobs")
-    assert (info.image_shape, info.n_classes, info.class_names) == ((16, 20), 4, ("0", "1", "2", "3"))
+    assert (info.image_shape, info.n_classes, info.class_names) == (
+        (16, 20),
+        4,
+        ("0", "1", "2", "3"),
+    )
     assert info.sizes([7, 5]) == (320, 7, 5, 4)
     x, y = load_split(tmp_path / "data", "blobs", "test", limit=50)
     np.testing.assert_array_equal(x, blobs["x_test"][:50].reshape(50, 320))
@@ -61,8 +67,12 @@ def test_an_npz_data_set_is_imported_and_described_by_its_own_shape(tmp_path, bl
 def test_idx_files_of_another_shape_give_the_same_arrays(tmp_path, blobs):
     folder = tmp_path / "idx"
     folder.mkdir()
-    names = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")  # fmt: skip
+    names = (
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    )
     for name, key in zip(names, ("x_train", "y_train", "x_test", "y_test")):
         write_idx(folder / name, blobs[key])
     arrays, info = read_user_source(folder)
@@ -72,16 +82,21 @@ def test_idx_files_of_another_shape_give_the_same_arrays(tmp_path, blobs):
 
 
 def test_float_images_and_class_names(tmp_path, blobs):
-    arrays = {**blobs, "x_train": blobs["x_train"] / 255.0, "x_test": blobs["x_test"] / 255.0,
-              "class_names": np.array(["ne", "se", "nw", "sw"])}  # fmt: skip
+    arrays = {
+        **blobs,
+        "x_train": blobs["x_train"] / 255.0,
+        "x_test": blobs["x_test"] / 255.0,
+        "class_names": np.array(["ne", "se", "nw", "sw"]),
+    }
     fetch("floats", tmp_path / "data", local_dir=save_npz(tmp_path / "f.npz", arrays))
     info = describe(tmp_path / "data", "floats")
     assert info.class_names == ("ne", "se", "nw", "sw")
     x, _ = load_split(tmp_path / "data", "floats", "train")
     assert x.dtype == np.float32
     # the network sees the same values as from the uint8 images, up to float32 rounding
-    np.testing.assert_allclose(unit_pixels(x), blobs["x_train"].reshape(len(x), -1) / 255.0,
-                               atol=1e-7)  # fmt: skip
+    np.testing.assert_allclose(
+        unit_pixels(x), blobs["x_train"].reshape(len(x), -1) / 255.0, atol=1e-7
+    )
 
 
 def _broken(blobs, what):
@@ -168,9 +183,20 @@ def test_a_damaged_copy_is_found(tmp_path, blobs):
 
 
 def snakemake(work: Path, *args: str, check: bool = True):
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(work), "--configfile", str(work / "config.yaml"), "--cores", "2",
-           *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(work / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if check and out.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{out.stdout}\n{out.stderr}")
@@ -201,7 +227,9 @@ def test_synthetic_data_of_another_shape_runs_end_to_end(tmp_path, blobs):
     configure(work, save_npz(tmp_path / "blobs.npz", blobs))
     snakemake(work)
     runs = pd.read_parquet(work / "results/summary/runs.parquet")
-    assert runs["train_hidden"].tolist() == ["12-8-6"] and runs["train_dataset"].tolist() == ["blobs"]
+    assert runs["train_hidden"].tolist() == ["12-8-6"] and runs["train_dataset"].tolist() == [
+        "blobs"
+    ]
     assert runs["final_acc"].iloc[0] > 0.5  # learnt: chance is 0.25
     run_dir = work / "results/runs" / runs["run_path"].iloc[0]
     assert "_h12-8-6/" in str(run_dir)
@@ -213,13 +241,19 @@ def test_synthetic_data_of_another_shape_runs_end_to_end(tmp_path, blobs):
     assert used[-1] <= 150 < used[1], used  # the pixel stage went down to its budget
     deletion = pd.read_parquet(run_dir / "evidence/deletion.parquet")
     assert sorted(deletion["class"].unique()) == [0, 1, 2, 3]
-    for f in ("figures/w1_final.png", "figures/neuron.png", "evidence/evidence_maps.png",
-              "evidence/neuron_gallery.png"):  # fmt: skip
+    for f in (
+        "figures/w1_final.png",
+        "figures/neuron.png",
+        "evidence/evidence_maps.png",
+        "evidence/neuron_gallery.png",
+    ):
         assert (run_dir / f).stat().st_size > 0, f
     assert (work / "results/summary/figures/pixel_usage.png").is_file()
     # the paper's row says whose numbers it holds
-    assert "paper (Takehana & Ozaki, 4.2: MNIST, 784-100-50-10)" in (
-        work / "results/summary/summary.md").read_text()  # fmt: skip
+    assert (
+        "paper (Takehana & Ozaki, 4.2: MNIST, 784-100-50-10)"
+        in (work / "results/summary/summary.md").read_text()
+    )
     assert "Nothing to be done" in snakemake(work, "-n").stdout
 
 
@@ -253,11 +287,30 @@ def test_a_grid_over_network_shapes(tmp_path, mnist_dir):
     (work / "config.yaml").write_text((REPO / "config.yaml").read_text())  # as in a clone
     grid = "grid={train: {hidden: [[100, 50], [300, 100], [100, 100, 50]]}}"
     out = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-         "--directory", str(work), "--cores", "2", "-n", "--quiet", "rules",
-         "--config", f"data={{local_dir: {mnist_dir}}}", grid],
-        capture_output=True, text=True, timeout=300, cwd=work,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(work),
+            "--cores",
+            "2",
+            "-n",
+            "--quiet",
+            "rules",
+            "--config",
+            f"data={{local_dir: {mnist_dir}}}",
+            grid,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=work,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
-    counts = dict(ln.split() for ln in out.stdout.splitlines() if ln.startswith(("baseline", "retrain ")))
+    counts = dict(
+        ln.split() for ln in out.stdout.splitlines() if ln.startswith(("baseline", "retrain "))
+    )
     assert counts == {"baseline": "3", "retrain": str(3 * 8)}, out.stdout

@@ -48,10 +48,20 @@ def snakemake(
 ):
     """Run snakemake on ``workdir``'s config.yaml (then ``configfiles`` over it, in order)."""
     cmd = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-        *map(str, configfiles), "--cores", "2", *args,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        *map(str, configfiles),
+        "--cores",
+        "2",
+        *args,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -104,14 +114,21 @@ def test_the_console_says_when_each_job_starts_and_ends_and_its_hints_run(run_di
     hints = [ln.split(": ", 1)[1] for ln in lines if ln.startswith(("Report with", "Check for"))]
     assert len(hints) == 2, lines[-8:]
     bare = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
-    check = subprocess.run(hints[1], shell=True, cwd=run_dir, env=bare, capture_output=True,
-                           text=True, timeout=300)  # fmt: skip
+    check = subprocess.run(
+        hints[1], shell=True, cwd=run_dir, env=bare, capture_output=True, text=True, timeout=300
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "present and read back intact" in check.stdout
-    report = subprocess.run(f"{hints[0]} -o {tmp_path / 'hint.html'}", shell=True, cwd=run_dir,
-                            env=bare, capture_output=True, text=True, timeout=300)  # fmt: skip
+    report = subprocess.run(
+        f"{hints[0]} -o {tmp_path / 'hint.html'}",
+        shell=True,
+        cwd=run_dir,
+        env=bare,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert report.returncode == 0 and (tmp_path / "hint.html").stat().st_size > 10**6, report
-
 
 
 def test_the_data_copy_is_its_content_not_its_source_or_its_mtime(run_dir, mnist_dir, tmp_path):
@@ -119,14 +136,17 @@ def test_the_data_copy_is_its_content_not_its_source_or_its_mtime(run_dir, mnist
     the copy touched without a change: nothing reruns (each reran from the fetch, issue 23)."""
     other = tmp_path / "elsewhere"
     shutil.copytree(mnist_dir, other)
-    for data in (f"data={{local_dir: {other}}}",
-                 "data={local_dir: null, mirrors: [http://mirror.invalid/]}"):  # fmt: skip
+    for data in (
+        f"data={{local_dir: {other}}}",
+        "data={local_dir: null, mirrors: [http://mirror.invalid/]}",
+    ):
         out = snakemake(run_dir, "--dry-run", "--config", data)
         assert "Nothing to be done" in out.stdout + out.stderr, (data, out.stdout[-3000:])
     for path in (run_dir / "results" / "data" / "mnist").iterdir():
         os.utime(path)  # newer than everything made from it, the same content
     out = snakemake(run_dir, "--dry-run")
     assert "Nothing to be done" in out.stdout + out.stderr, out.stdout[-3000:]
+
 
 def _only(paths):
     paths = list(paths)
@@ -142,9 +162,18 @@ def test_outputs_exist_and_agree(run_dir):
     assert len(runs) == 1
     run = runs.iloc[0]
     # every setting is a column
-    for col in ("train_seed", "train_activation", "magnitude_rate", "region_rate",
-                "region_connectivity", "region_score", "region_scope", "iterations", "method",
-                "train_train_limit"):  # fmt: skip
+    for col in (
+        "train_seed",
+        "train_activation",
+        "magnitude_rate",
+        "region_rate",
+        "region_connectivity",
+        "region_score",
+        "region_scope",
+        "iterations",
+        "method",
+        "train_train_limit",
+    ):
         assert col in runs.columns
     assert run.train_seed == 3 and run.iterations == 2 and run.train_train_limit == 2000
     assert list(stages["stage"]) == ["baseline", "magnitude", "region", "region"]
@@ -188,14 +217,23 @@ def test_outputs_exist_and_agree(run_dir):
 
     md = (summary / "summary.md").read_text()
     assert "94.5%" in md and f"{100 * run.final_acc:.1f}%" in md
-    for name in ("w1_baseline", "w1_magnitude", "w1_final", "regions", "neuron",
-                 "pruning_ratios", "stages"):  # fmt: skip
+    for name in (
+        "w1_baseline",
+        "w1_magnitude",
+        "w1_final",
+        "regions",
+        "neuron",
+        "pruning_ratios",
+        "stages",
+    ):
         png = run_path / "figures" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (run_path / "figures" / "stages.pdf").read_bytes()[:5] == b"%PDF-"
     # every rule wrote its log
-    logs = {p.parent.name if p.parent.name != "logs" else p.stem
-            for p in (run_dir / "results" / "logs").rglob("*.log")}  # fmt: skip
+    logs = {
+        p.parent.name if p.parent.name != "logs" else p.stem
+        for p in (run_dir / "results" / "logs").rglob("*.log")
+    }
     assert {"fetch", "summary"} <= logs
     assert "epoch 2/2" in _only((run_dir / "results/logs/baseline").glob("*.log")).read_text()
 
@@ -213,8 +251,17 @@ def test_evidence_tables_agree_with_the_network(run_dir, mnist_dir):
     stage = run_dir / "results" / "runs" / run.run_path
     ev = stage / "evidence"
     imp = pd.read_parquet(ev / "region_importance.parquet")
-    assert list(imp.columns) == ["run", "iteration", "neuron", "region", "class", "size",
-                                 "delta_acc", "delta_logit", "delta_logprob"]  # fmt: skip
+    assert list(imp.columns) == [
+        "run",
+        "iteration",
+        "neuron",
+        "region",
+        "class",
+        "size",
+        "delta_acc",
+        "delta_logit",
+        "delta_logprob",
+    ]
     assert (imp["run"] == run.run_path).all() and (imp["iteration"] == 2).all()
     with h5py.File(stage / "model.h5") as f:
         params = {k: f[f"params/{k}"][()] for k in f["params"]}
@@ -247,8 +294,15 @@ def test_evidence_tables_agree_with_the_network(run_dir, mnist_dir):
     assert set(tables) == {"deletion", "insertion", "roar"}
     deletion = tables["deletion"]
     counts = deletion.groupby("method")["draw"].nunique().to_dict()
-    assert counts == {"region": 1, "random": 10, "input_x_gradient": 1, "integrated_gradients": 1,
-                      "occlusion": 1, "neuron": 1, "region_gradients": 1}  # fmt: skip
+    assert counts == {
+        "region": 1,
+        "random": 10,
+        "input_x_gradient": 1,
+        "integrated_gradients": 1,
+        "occlusion": 1,
+        "neuron": 1,
+        "region_gradients": 1,
+    }
     assert sorted(deletion["budget"].unique()) == [0.0, 0.01, 0.02, 0.05, 0.1, 0.2]
     for test, table in tables.items():  # every method starts from the same network
         at0 = table[table["budget"] == 0].groupby("class")["class_acc"].nunique()
@@ -288,8 +342,9 @@ def test_drop_inactive_removes_blank_pixels_first_at_the_same_density(run_dir, m
     train_dir = run_dir / "results" / "runs" / run.run_path.split("/")[0]
     target = train_dir / "mag0.5_dropinactive" / "model.h5"
     try:
-        snakemake(run_dir, str(target.relative_to(run_dir)),
-                  "--config", "magnitude={drop_inactive: true}")  # fmt: skip
+        snakemake(
+            run_dir, str(target.relative_to(run_dir)), "--config", "magnitude={drop_inactive: true}"
+        )
         with h5py.File(target) as f, h5py.File(train_dir / "mag0.5" / "model.h5") as g:
             dropped = f["masks/fc1.weight"][()].astype(bool)
             plain = g["masks/fc1.weight"][()].astype(bool)
@@ -311,10 +366,19 @@ def test_adding_a_seed_runs_only_that_seeds_jobs(run_dir):
     labels change); nothing of the finished run reruns or is rewritten."""
     out = snakemake(run_dir, "--dry-run", "--config", "grid={train: {seed: [3, 4]}}")
     assert job_counts(out.stdout) == {
-        "baseline": 1, "magnitude_prune": 1, "label": 2, "prune": 2, "retrain": 2,
-        "collect": 1, "evidence": 1, "evidence_figures": 1, "figures": 1, "summary": 1,
-        "grid_figures": 1, "all": 1,
-    }  # fmt: skip
+        "baseline": 1,
+        "magnitude_prune": 1,
+        "label": 2,
+        "prune": 2,
+        "retrain": 2,
+        "collect": 1,
+        "evidence": 1,
+        "evidence_figures": 1,
+        "figures": 1,
+        "summary": 1,
+        "grid_figures": 1,
+        "all": 1,
+    }
     jobs = [ln for ln in out.stdout.splitlines() if ln.startswith("[") and "Group job" not in ln]
     per_run = [line for line in jobs if "summary" not in line and "across the grid" not in line]
     assert len(per_run) == 12 and all(" s4" in line for line in per_run), jobs
@@ -338,13 +402,18 @@ def test_more_iterations_reuse_existing_ones(run_dir):
 def test_code_change_reruns_the_rules_that_use_it(run_dir, tmp_path):
     """A copy of the package with changed region code, found first on PYTHONPATH."""
     src = tmp_path / "src"
-    shutil.copytree(REPO / "src" / "regionprune", src / "regionprune",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    shutil.copytree(
+        REPO / "src" / "regionprune",
+        src / "regionprune",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     regions = src / "regionprune" / "regions.py"
-    regions.write_text(regions.read_text().replace(
-        "    mask2d = np.asarray(mask2d, dtype=bool)\n",
-        "    mask2d = np.asarray(mask2d, dtype=bool)\n    mask2d = mask2d.copy()\n",
-    ))  # fmt: skip
+    regions.write_text(
+        regions.read_text().replace(
+            "    mask2d = np.asarray(mask2d, dtype=bool)\n",
+            "    mask2d = np.asarray(mask2d, dtype=bool)\n    mask2d = mask2d.copy()\n",
+        )
+    )
     env = {**os.environ, "PYTHONPATH": str(src)}
     counts = job_counts(snakemake(run_dir, "--dry-run", env=env).stdout)
     assert counts.get("label") == 2, counts  # both iterations use the changed code
@@ -356,20 +425,32 @@ def test_code_hash_is_of_the_checkout_that_runs_not_the_installed_copy(run_dir, 
     runs its own src/ in the jobs, so its hash must be of that src/ too."""
     other = tmp_path / "checkout"
     shutil.copytree(REPO / "workflow", other / "workflow")
-    shutil.copytree(REPO / "src", other / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))  # fmt: skip
+    shutil.copytree(
+        REPO / "src", other / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     shutil.copyfile(REPO / "Snakefile", other / "Snakefile")
     (other / "profiles").symlink_to("workflow/profiles")
     regions = other / "src" / "regionprune" / "regions.py"
-    regions.write_text(regions.read_text().replace(
-        "    mask2d = np.asarray(mask2d, dtype=bool)\n",
-        "    mask2d = np.asarray(mask2d, dtype=bool)\n    mask2d = mask2d.copy()\n",
-    ))  # fmt: skip
+    regions.write_text(
+        regions.read_text().replace(
+            "    mask2d = np.asarray(mask2d, dtype=bool)\n",
+            "    mask2d = np.asarray(mask2d, dtype=bool)\n    mask2d = mask2d.copy()\n",
+        )
+    )
     cmd = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(other / "Snakefile"),
-        "--directory", str(run_dir), "--configfile", str(run_dir / "config.yaml"),
-        "--cores", "2", "--dry-run",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(other / "Snakefile"),
+        "--directory",
+        str(run_dir),
+        "--configfile",
+        str(run_dir / "config.yaml"),
+        "--cores",
+        "2",
+        "--dry-run",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
     counts = job_counts(out.stdout)
     assert counts.get("label") == 2, counts
@@ -417,18 +498,25 @@ def test_bad_config_is_rejected_at_start(tmp_path, mnist_dir, region, words):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.parametrize("preset, runs, evidence", [
-    ("carved-sigmoid", 18, 6), ("carved-relu", 27, 9), ("wider", 27, 9), ("deeper", 27, 9),
-    ("pixel-budgets", 24, 0),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "preset, runs, evidence",
+    [
+        ("carved-sigmoid", 18, 6),
+        ("carved-relu", 27, 9),
+        ("wider", 27, 9),
+        ("deeper", 27, 9),
+        ("pixel-budgets", 24, 0),
+    ],
+)
 def test_presets_are_valid_grids_with_their_baselines(tmp_path, mnist_dir, preset, runs, evidence):
     """Each preset, as the docs run it: seeds 0-2, the paper's variant and the carved ones,
     each with its matched baselines, and the decision basis of every region run (the pixel
     budgets: region runs only, no decision basis). Fashion-MNIST's is the same grid as wider's
     on another data set (its data are tested in test_data)."""
     write_config(tmp_path, mnist_dir)
-    out = snakemake(tmp_path, "--dry-run",
-                    configfiles=(REPO / "workflow" / "presets" / f"{preset}.yaml",))  # fmt: skip
+    out = snakemake(
+        tmp_path, "--dry-run", configfiles=(REPO / "workflow" / "presets" / f"{preset}.yaml",)
+    )
     counts = job_counts(out.stdout)
     assert counts["collect"] == runs and counts["baseline"] == 3
     assert counts.get("evidence", 0) == evidence
@@ -443,17 +531,42 @@ def test_lint_is_clean(mnist_dir, tmp_path):
 
 def test_snakefmt_clean():
     files = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
-    out = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *map(str, files)],
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def test_black_clean():
+    """The Python code as the project's formatter leaves it (black, 100 columns: pyproject)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "black", "--check", "src", "tests", "bench"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
 
 
 def regionprune(command: str, workdir: Path, *args: str, **run) -> subprocess.CompletedProcess:
     """``regionprune check`` or ``report`` with the options of ``snakemake(workdir)``."""
-    options = ["-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               "--configfile", str(workdir / "config.yaml")]  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "regionprune", command, *args, *options],
-                          capture_output=True, text=True, timeout=300, **run)  # fmt: skip
+    options = [
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+    ]
+    return subprocess.run(
+        [sys.executable, "-m", "regionprune", command, *args, *options],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **run,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -469,10 +582,25 @@ def test_a_killed_report_leaves_the_earlier_one(run_dir, tmp_path):
     --report` left a 0-byte file where a complete report stood)."""
     path = tmp_path / "report.html"
     path.write_text("the earlier report")
-    with subprocess.Popen([sys.executable, "-m", "regionprune", "report", "-o", str(path), "-s",
-                           str(REPO / "Snakefile"), "-d", str(run_dir), "--configfile",
-                           str(run_dir / "config.yaml")], start_new_session=True,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:  # fmt: skip
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "regionprune",
+            "report",
+            "-o",
+            str(path),
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(run_dir),
+            "--configfile",
+            str(run_dir / "config.yaml"),
+        ],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as proc:
         deadline = time.monotonic() + 120
         while not any(p.stat().st_size for p in tmp_path.glob(".report-*.html")):
             assert proc.poll() is None and time.monotonic() < deadline, "no report was begun"
@@ -490,16 +618,18 @@ def test_check_and_report_read_a_read_only_archive(run_dir, tmp_path):
     if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
         pytest.skip("no mount namespaces here (unshare -rm) to make a read-only folder")
     before = sorted(p.relative_to(run_dir) for p in run_dir.rglob("*"))
-    out, options = tmp_path / "report.html", (f"-s {REPO / 'Snakefile'} -d {run_dir} "
-                                              f"--configfile {run_dir / 'config.yaml'}")  # fmt: skip
+    out, options = tmp_path / "report.html", (
+        f"-s {REPO / 'Snakefile'} -d {run_dir} " f"--configfile {run_dir / 'config.yaml'}"
+    )
     script = f"""mount --bind {run_dir} {run_dir} && mount -o remount,bind,ro {run_dir}
         touch {run_dir}/x 2>/dev/null && exit 99  # the folder must be read-only now
         {sys.executable} -m regionprune check {options} || exit 1
         {sys.executable} -m regionprune report -o {out} {options} || exit 2
         {sys.executable} -m snakemake {options} --forcerun summary; echo "run: $?"
     """
-    ran = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True,
-                         timeout=600)  # fmt: skip
+    ran = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=600
+    )
     text = ran.stdout + ran.stderr
     assert ran.returncode == 0, text
     assert "present and read back intact" in ran.stdout and out.stat().st_size > 10**6, text
@@ -522,8 +652,8 @@ def test_report_bundles_figures_and_summary(report):
 def _chromium() -> str:
     """A Chromium for Playwright: $CHROMIUM, or Debian's (apt-get install chromium)."""
     pytest.importorskip("playwright.sync_api", reason="pip install playwright (test extras)")
-    found = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which(
-        "chromium-browser"
+    found = (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     )
     if not found:
         pytest.skip("no Chromium: apt-get install chromium, or set CHROMIUM to one")
@@ -550,7 +680,8 @@ def test_report_in_a_real_browser(report, run_dir, tmp_path):
         assert page.locator("iframe").bounding_box()["width"] >= 800
         # no table scrolls sideways: each fits its page, and the page its frame
         widths = summary.locator("table").evaluate_all(
-            "ts => ts.map(t => [t.scrollWidth, t.parentElement.clientWidth])")
+            "ts => ts.map(t => [t.scrollWidth, t.parentElement.clientWidth])"
+        )
         assert len(widths) >= 5 and all(w <= room for w, room in widths), widths
         page_width = summary.locator("html").evaluate("e => [e.scrollWidth, e.clientWidth]")
         assert page_width[0] <= page_width[1], page_width
@@ -627,8 +758,14 @@ def test_bad_grid_value_is_rejected_at_start(tmp_path, mnist_dir):
 
 
 #: A carving with every step on (30% cut so that the small 2-iteration run fragments).
-CARVED = {"rate": 0.0, "score": "sum_abs", "pixel_cut": 0.1, "cut": 0.3, "min_size": 2,
-          "max_regions": 2}  # fmt: skip
+CARVED = {
+    "rate": 0.0,
+    "score": "sum_abs",
+    "pixel_cut": 0.1,
+    "cut": 0.3,
+    "min_size": 2,
+    "max_regions": 2,
+}
 CARVED_VARIANT = "px0.1_cut0.3_min2_cap2"
 
 
@@ -637,9 +774,14 @@ def grid_dir(tmp_path_factory, mnist_dir) -> Path:
     """A small real grid: three methods; the paper's region pruning over all neurons, per
     neuron, and carved; one seed, two iterations."""
     workdir = tmp_path_factory.mktemp("grid")
-    write_config(workdir, mnist_dir,
-                 grid={"method": ["region", "magnitude", "random"],
-                       "region": [{}, {"scope": "per_neuron"}, CARVED]})  # fmt: skip
+    write_config(
+        workdir,
+        mnist_dir,
+        grid={
+            "method": ["region", "magnitude", "random"],
+            "region": [{}, {"scope": "per_neuron"}, CARVED],
+        },
+    )
     snakemake(workdir)
     return workdir
 
@@ -649,8 +791,11 @@ def test_another_seed_on_a_finished_grid_runs_only_its_jobs(grid_dir):
     seed needed (fewer only by the shared data steps), then the summaries; nothing of the
     finished seed runs again."""
     everything = snakemake(grid_dir, "--dry-run", "--forceall")
-    grid = "grid={train: {seed: [3, 4]}, method: [region, magnitude, random], region: " + \
-        json.dumps([{}, {"scope": "per_neuron"}, CARVED]) + "}"  # fmt: skip
+    grid = (
+        "grid={train: {seed: [3, 4]}, method: [region, magnitude, random], region: "
+        + json.dumps([{}, {"scope": "per_neuron"}, CARVED])
+        + "}"
+    )
     more = snakemake(grid_dir, "--dry-run", "--config", grid)
     shared = {"fetch", "blank_pixels", "summary", "grid_figures", "all"}
     per_seed = {k: v for k, v in job_counts(everything.stdout).items() if k not in shared}
@@ -682,8 +827,15 @@ def test_baselines_match_the_region_runs_density_at_every_iteration(grid_dir):
     final = runs.set_index(["setting", "method"])
     assert (final["neurons_dead"].xs("random", level="method") == 0).all()
     # readability measures exist for every run
-    measures = ["regions_per_neuron", "largest_region_share", "pixels_used", "region_px_median",
-                "region_px_p90", "ipr_median", "alive_neurons"]  # fmt: skip
+    measures = [
+        "regions_per_neuron",
+        "largest_region_share",
+        "pixels_used",
+        "region_px_median",
+        "region_px_p90",
+        "ipr_median",
+        "alive_neurons",
+    ]
     assert runs[measures].notna().all().all()
     assert (runs["region_px_p90"] >= runs["region_px_median"]).all()
 
@@ -737,15 +889,30 @@ def test_the_api_mask_is_the_workflows_mask(grid_dir):
         with h5py.File(run_dir / "model.h5") as f:  # the settings it was made with
             rs = RegionSettings.from_dict(json.loads(f.attrs["settings"])["region"])
         for k in (1, 2):
-            start = run_dir.parents[2] / "model.h5" if k == 1 else run_dir.parent / f"iter{k - 1}" / "model.h5"
+            start = (
+                run_dir.parents[2] / "model.h5"
+                if k == 1
+                else run_dir.parent / f"iter{k - 1}" / "model.h5"
+            )
             with h5py.File(start) as f:
                 weight, before = f["params/fc1.weight"][()], f["masks/fc1.weight"][()].astype(bool)
             with h5py.File(run_dir.parent / f"iter{k}" / "mask.h5") as f:
                 want = f["masks/fc1.weight"][()].astype(bool)
-            got = region_mask(weight, before, (28, 28), amount=rs.rate, connectivity=rs.connectivity,
-                              score=rs.score, scope=rs.scope, pixel_cut=rs.pixel_cut,
-                              pixel_budget=rs.pixel_budget, cut=rs.cut, cut_scope=rs.cut_scope,
-                              min_size=rs.min_size, max_regions=rs.max_regions)  # fmt: skip
+            got = region_mask(
+                weight,
+                before,
+                (28, 28),
+                amount=rs.rate,
+                connectivity=rs.connectivity,
+                score=rs.score,
+                scope=rs.scope,
+                pixel_cut=rs.pixel_cut,
+                pixel_budget=rs.pixel_budget,
+                cut=rs.cut,
+                cut_scope=rs.cut_scope,
+                min_size=rs.min_size,
+                max_regions=rs.max_regions,
+            )
             np.testing.assert_array_equal(got, want)
             assert want.sum() < before.sum()
             checked += 1
@@ -782,17 +949,24 @@ def test_grid_aggregation_and_figures(grid_dir):
 def test_docs_pandas_examples_run_as_written(grid_dir):
     """The pandas blocks of the README, docs/outputs.md and docs/findings.md, as a reader would
     paste them, on the grid's results."""
-    sections = (("README.md", "## Outputs", 1),
-                ("docs/outputs.md", "## Analysing with pandas", 3),
-                ("docs/findings.md", "### Reproduce the tables with pandas", 1),
-                ("docs/findings.md", "### Reproduce these tables", 1))  # fmt: skip
+    sections = (
+        ("README.md", "## Outputs", 1),
+        ("docs/outputs.md", "## Analysing with pandas", 3),
+        ("docs/findings.md", "### Reproduce the tables with pandas", 1),
+        ("docs/findings.md", "### Reproduce these tables", 1),
+    )
     for page, heading, count in sections:
         section = (REPO / page).read_text().split(heading)[1].split("\n## ")[0]
         blocks = re.findall(r"```python\n(.*?)```", section, re.S)
         assert len(blocks) == count, page
         for code in blocks:
-            out = subprocess.run([sys.executable, "-c", code], cwd=grid_dir, capture_output=True,
-                                 text=True, timeout=120)  # fmt: skip
+            out = subprocess.run(
+                [sys.executable, "-c", code],
+                cwd=grid_dir,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert out.returncode == 0, f"{page}:\n{code}\n{out.stderr}"
             assert "Traceback" not in out.stderr and out.stdout.strip()
 
@@ -800,9 +974,24 @@ def test_docs_pandas_examples_run_as_written(grid_dir):
 def test_another_working_folder_uses_the_default_config_beside_the_snakefile(tmp_path, mnist_dir):
     """``-s path/Snakefile -d other`` with no config.yaml in ``other``: the defaults beside the
     Snakefile (it failed: config.yaml was looked up in the working folder only)."""
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d",
-                          str(tmp_path), "-n", "--config", f"data={{local_dir: {mnist_dir}}}"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "-n",
+            "--config",
+            f"data={{local_dir: {mnist_dir}}}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert job_counts(out.stdout)["retrain"] == 8  # the paper's eight iterations
 
@@ -810,9 +999,23 @@ def test_another_working_folder_uses_the_default_config_beside_the_snakefile(tmp
 def test_offline_the_fetch_fails_once_and_the_screen_ends_with_the_fix(tmp_path):
     """No network (a mirror whose name cannot be looked up): the fetch is not retried, its error
     is shown once, and the last line on the screen is what to do."""
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d",
-                          str(tmp_path), "--config", "data={mirrors: [http://mirror.invalid/]}"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--config",
+            "data={mirrors: [http://mirror.invalid/]}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     text = out.stdout + out.stderr
     assert out.returncode != 0
     assert text.count("could not download") == 1 and "Trying to restart" not in text, text

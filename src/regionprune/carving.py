@@ -94,13 +94,17 @@ def carve(
 
 def before_labelling(weight: FloatArray, mask: BoolArray, rs: RegionSettings) -> BoolArray:
     """``carve`` with a run's region settings."""
-    return carve(weight, mask, pixel_cut=rs.pixel_cut, pixel_budget=rs.pixel_budget, cut=rs.cut,
-                 cut_scope=rs.cut_scope)  # fmt: skip
+    return carve(
+        weight,
+        mask,
+        pixel_cut=rs.pixel_cut,
+        pixel_budget=rs.pixel_budget,
+        cut=rs.cut,
+        cut_scope=rs.cut_scope,
+    )
 
 
-def keep_top_per_group(
-    scores: FloatArray, groups: NDArray[np.integer], k: int
-) -> BoolArray:
+def keep_top_per_group(scores: FloatArray, groups: NDArray[np.integer], k: int) -> BoolArray:
     """Mark for removal all but the ``k`` highest scores of every group (ties: earlier kept)."""
     scores, groups = np.asarray(scores, dtype=np.float64), np.asarray(groups)
     if k < 1:
@@ -151,5 +155,11 @@ def region_decisions(
     table: pd.DataFrame, rs: RegionSettings
 ) -> tuple[FloatArray, BoolArray, NDArray[np.object_]]:
     """``decide`` with a run's region settings."""
-    return decide(table, rate=rs.rate, score=rs.score, scope=rs.scope, min_size=rs.min_size,
-                  max_regions=rs.max_regions)  # fmt: skip
+    return decide(
+        table,
+        rate=rs.rate,
+        score=rs.score,
+        scope=rs.scope,
+        min_size=rs.min_size,
+        max_regions=rs.max_regions,
+    )

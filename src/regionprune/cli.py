@@ -10,10 +10,24 @@ import sys
 from regionprune import INTERRUPTED
 
 JOBS = (
-    "fetch", "blank_pixels", "baseline", "magnitude", "label", "prune", "match", "retrain",
-    "collect", "evidence", "evidence_figures", "figures", "summary", "grid_figures", "settings",
-    "check", "report",
-)  # fmt: skip
+    "fetch",
+    "blank_pixels",
+    "baseline",
+    "magnitude",
+    "label",
+    "prune",
+    "match",
+    "retrain",
+    "collect",
+    "evidence",
+    "evidence_figures",
+    "figures",
+    "summary",
+    "grid_figures",
+    "settings",
+    "check",
+    "report",
+)
 
 log = logging.getLogger("regionprune")
 
@@ -33,8 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in JOBS:
         module = importlib.import_module(f"regionprune.jobs.{name}")
         doc = (module.__doc__ or name).strip()
-        p = sub.add_parser(name, help=doc.splitlines()[0], description=doc,
-                           formatter_class=_Help)  # fmt: skip
+        p = sub.add_parser(name, help=doc.splitlines()[0], description=doc, formatter_class=_Help)
         module.add_arguments(p)
         p.set_defaults(run=module.run)
     return parser

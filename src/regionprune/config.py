@@ -44,12 +44,18 @@ class DataSource(Settings):
         oneOf=[
             {"type": "null"},
             {"type": "string"},
-            {"type": "object", "propertyNames": {"pattern": DATASET_PATTERN},
-             "additionalProperties": {"type": "string"}},
+            {
+                "type": "object",
+                "propertyNames": {"pattern": DATASET_PATTERN},
+                "additionalProperties": {"type": "string"},
+            },
         ],
-    )  # fmt: skip
-    mirrors: list[str] = setting([], "download mirrors (base URLs) to use instead of the data"
-                                 " set's own; [] keeps those", items={"type": "string"})  # fmt: skip
+    )
+    mirrors: list[str] = setting(
+        [],
+        "download mirrors (base URLs) to use instead of the data" " set's own; [] keeps those",
+        items={"type": "string"},
+    )
     timeout: float = setting(60.0, "seconds per download attempt", exclusiveMinimum=0)
 
     def folder(self, dataset: str, datasets: list[str] | None = None) -> str | None:
@@ -72,15 +78,23 @@ class Resources(Settings):
 
     prefix: ClassVar[str] = ""
 
-    device: str = setting("auto", "torch device for training: auto (CUDA when present), cpu,"
-                          " cuda, cuda:N", pattern="^(auto|cpu|cuda(:[0-9]+)?)$")  # fmt: skip
-    train_threads: int = setting(1, "CPU threads per training (and evidence) job. One: this"
-                                 " network's products are too small for a second thread to pay,"
-                                 " and two one-thread jobs at once train faster than one"
-                                 " two-thread job (docs/benchmark.md). Another count changes"
-                                 " weights by float rounding; a test bounds it", minimum=1)  # fmt: skip
-    gpus: int = setting(0, "GPUs each training job asks for on a cluster (SLURM --gpus); 0: none",
-                        minimum=0)  # fmt: skip
+    device: str = setting(
+        "auto",
+        "torch device for training: auto (CUDA when present), cpu," " cuda, cuda:N",
+        pattern="^(auto|cpu|cuda(:[0-9]+)?)$",
+    )
+    train_threads: int = setting(
+        1,
+        "CPU threads per training (and evidence) job. One: this"
+        " network's products are too small for a second thread to pay,"
+        " and two one-thread jobs at once train faster than one"
+        " two-thread job (docs/benchmark.md). Another count changes"
+        " weights by float rounding; a test bounds it",
+        minimum=1,
+    )
+    gpus: int = setting(
+        0, "GPUs each training job asks for on a cluster (SLURM --gpus); 0: none", minimum=0
+    )
     cluster_jobs: str = setting(
         "per_training",
         "how jobs go to a cluster (ignored locally): per_training: one cluster job per training"
@@ -89,9 +103,12 @@ class Resources(Settings):
         " region pruning on the submitting node",
         enum=["per_training", "per_step"],
     )
-    job_server: bool = setting(True, "run local jobs in forks of one warm process that has"
-                               " imported torch and read the data once (docs/benchmark.md);"
-                               " false: a new interpreter per job. Results are the same")  # fmt: skip
+    job_server: bool = setting(
+        True,
+        "run local jobs in forks of one warm process that has"
+        " imported torch and read the data once (docs/benchmark.md);"
+        " false: a new interpreter per job. Results are the same",
+    )
 
     def job_device(self, gpu_here: Callable[[], bool] | None = None) -> str:
         """The device the jobs are told, as a rule parameter (a change reruns them).
@@ -134,13 +151,15 @@ class FiguresSettings(Settings):
     prefix: ClassVar[str] = "figures"
 
     neuron: int | str = setting(
-        "auto", "neuron drawn large (the paper's Fig. 5); auto: the one closest to 35% pruned",
-        oneOf=[{"type": "string", "enum": ["auto"]},
-               {"type": "integer", "minimum": 0}],
-    )  # fmt: skip
-    per_run: list[str] = setting(["region"], "methods whose runs get the per-run figures (any"
-                                 " run's can be asked for by path)",
-                                 items={"type": "string", "enum": list(METHODS)})  # fmt: skip
+        "auto",
+        "neuron drawn large (the paper's Fig. 5); auto: the one closest to 35% pruned",
+        oneOf=[{"type": "string", "enum": ["auto"]}, {"type": "integer", "minimum": 0}],
+    )
+    per_run: list[str] = setting(
+        ["region"],
+        "methods whose runs get the per-run figures (any" " run's can be asked for by path)",
+        items={"type": "string", "enum": list(METHODS)},
+    )
 
 
 @dataclass(frozen=True)
@@ -151,31 +170,51 @@ class EvidenceSettings(Settings):
 
     prefix: ClassVar[str] = "evidence"
 
-    per_run: list[str] = setting(["region"], "methods whose runs get it (any run's can be asked"
-                                 " for by path)", items={"type": "string", "enum": list(METHODS)})  # fmt: skip
+    per_run: list[str] = setting(
+        ["region"],
+        "methods whose runs get it (any run's can be asked" " for by path)",
+        items={"type": "string", "enum": list(METHODS)},
+    )
     iterations: list[int | str] = setting(
-        ["final"], "which iterations: final, or numbers (0: the network right after the first"
-        " pruning)", minItems=1,
+        ["final"],
+        "which iterations: final, or numbers (0: the network right after the first" " pruning)",
+        minItems=1,
         items={"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "enum": ["final"]}]},
-    )  # fmt: skip
+    )
     budgets: list[float] = setting(
-        [0.01, 0.02, 0.05, 0.1, 0.2], "deletion budgets, fractions of the surviving W1 weights",
-        minItems=1, items={"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-    )  # fmt: skip
-    budget: float = setting(0.05, "the budget summary.md reports and judges at (one of the"
-                            " budgets)", exclusiveMinimum=0, maximum=1)  # fmt: skip
+        [0.01, 0.02, 0.05, 0.1, 0.2],
+        "deletion budgets, fractions of the surviving W1 weights",
+        minItems=1,
+        items={"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    )
+    budget: float = setting(
+        0.05,
+        "the budget summary.md reports and judges at (one of the" " budgets)",
+        exclusiveMinimum=0,
+        maximum=1,
+    )
     random_draws: int = setting(10, "random-region deletion orders (the control)", minimum=1)
     ig_steps: int = setting(32, "integration steps of integrated gradients", minimum=1)
-    roar_epochs: int = setting(1, "remove-and-retrain: epochs of retraining (on the ranking"
-                               " images, as many as the test images) after deleting evidence.budget"
-                               " of each roar method's units; 0: skip it", minimum=0)  # fmt: skip
-    sanity_images: int = setting(500, "the sanity check (cascading randomisation of the"
-                                 " layers): training images its maps are computed on; 0: skip it",
-                                 minimum=0)  # fmt: skip
-    yardstick_images: int = setting(100, "Quantus's PixelFlipping, ROAD and MPRT on per-image"
-                                    " maps of the regions, integrated gradients, occlusion and"
-                                    " random maps: the first this many test images; 0: skip it",
-                                    minimum=0)  # fmt: skip
+    roar_epochs: int = setting(
+        1,
+        "remove-and-retrain: epochs of retraining (on the ranking"
+        " images, as many as the test images) after deleting evidence.budget"
+        " of each roar method's units; 0: skip it",
+        minimum=0,
+    )
+    sanity_images: int = setting(
+        500,
+        "the sanity check (cascading randomisation of the"
+        " layers): training images its maps are computed on; 0: skip it",
+        minimum=0,
+    )
+    yardstick_images: int = setting(
+        100,
+        "Quantus's PixelFlipping, ROAD and MPRT on per-image"
+        " maps of the regions, integrated gradients, occlusion and"
+        " random maps: the first this many test images; 0: skip it",
+        minimum=0,
+    )
     top_regions: int = setting(3, "regions drawn per class in the evidence maps", minimum=1)
     gallery: int = setting(30, "hidden neurons in the neuron gallery", minimum=1)
 
@@ -213,8 +252,14 @@ def _documented(cls: type) -> list[Any]:
 #: The order of the config's keys ("grid" is the grid of runs): the run's sections and its
 #: top-level settings, the grid, how jobs run, then what is made of each run. A new setting of
 #: a class takes its place from the class.
-ORDER = (*GRID_SECTIONS, *(f.name for f in _documented(RunSettings)), "grid",
-         *(f.name for f in _documented(Resources)), "figures", "evidence")  # fmt: skip
+ORDER = (
+    *GRID_SECTIONS,
+    *(f.name for f in _documented(RunSettings)),
+    "grid",
+    *(f.name for f in _documented(Resources)),
+    "figures",
+    "evidence",
+)
 GRID_DOC = (
     "lists of values for any setting above, in the same shape; every combination is a run, e.g."
     " {train: {seed: [0, 1, 2]}, region: {rate: [0.2, 0.4]}, method: [region, magnitude,"
@@ -302,4 +347,3 @@ def coerce_cli_strings(value: Any) -> Any:
         except ValueError:
             pass
     return value
-

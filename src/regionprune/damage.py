@@ -53,14 +53,18 @@ class MisplacedFile(DamagedFile):
         )
 
 
-def check_belongs(path: str | os.PathLike[str], recorded: dict | None, expected: dict,
-                  group: str = "train") -> None:  # fmt: skip
+def check_belongs(
+    path: str | os.PathLike[str], recorded: dict | None, expected: dict, group: str = "train"
+) -> None:
     """Raise ``ForeignFile`` where settings ``recorded`` in a result differ from those of the
     run that reads it (``expected``; settings only one side knows are not compared)."""
     if not recorded:
         return
-    differences = {f"{group}.{k}": (recorded[k], expected[k]) for k in sorted(recorded)
-                   if k in expected and recorded[k] != expected[k]}  # fmt: skip
+    differences = {
+        f"{group}.{k}": (recorded[k], expected[k])
+        for k in sorted(recorded)
+        if k in expected and recorded[k] != expected[k]
+    }
     if differences:
         raise ForeignFile(path, differences)
 
@@ -78,7 +82,9 @@ def reading(path: str | os.PathLike[str]) -> Iterator[None]:
     except (FileNotFoundError, DamagedFile, MemoryError):
         raise
     except Exception as err:
-        raise DamagedFile(path, str(err).splitlines()[0] if str(err) else type(err).__name__) from err
+        raise DamagedFile(
+            path, str(err).splitlines()[0] if str(err) else type(err).__name__
+        ) from err
 
 
 class DiskFull(RuntimeError):

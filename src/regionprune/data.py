@@ -70,10 +70,7 @@ class DatasetSpec:
 MNIST = DatasetSpec(
     name="mnist",
     # torchvision's mirrors, in its order
-    mirrors=(
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "http://yann.lecun.com/exdb/mnist/",
-    ),
+    mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
     md5=dict(
         zip(
             IDX_FILES,
@@ -101,8 +98,18 @@ FASHION_MNIST = DatasetSpec(
             ),
         )
     ),
-    class_names=("T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
-                 "sneaker", "bag", "boot"),  # fmt: skip
+    class_names=(
+        "T-shirt",
+        "trouser",
+        "pullover",
+        "dress",
+        "coat",
+        "sandal",
+        "shirt",
+        "sneaker",
+        "bag",
+        "boot",
+    ),
 )
 
 SPECS: dict[str, DatasetSpec] = {MNIST.name: MNIST, FASHION_MNIST.name: FASHION_MNIST}
@@ -148,8 +155,11 @@ class DataInfo:
         return (self.n_pixels, *hidden, self.n_classes)
 
     def to_dict(self) -> dict[str, object]:
-        return {"image_shape": list(self.image_shape), "n_classes": self.n_classes,
-                "class_names": list(self.class_names)}  # fmt: skip
+        return {
+            "image_shape": list(self.image_shape),
+            "n_classes": self.n_classes,
+            "class_names": list(self.class_names),
+        }
 
 
 def describe(data_dir: str | os.PathLike[str], dataset: str) -> DataInfo:
@@ -160,8 +170,11 @@ def describe(data_dir: str | os.PathLike[str], dataset: str) -> DataInfo:
     path = Path(data_dir) / USER_INFO
     with reading(path):
         info = json.loads(path.read_text())
-        return DataInfo(tuple(info["image_shape"]), int(info["n_classes"]),  # type: ignore[arg-type]
-                        tuple(info["class_names"]))  # fmt: skip
+        return DataInfo(
+            tuple(info["image_shape"]),
+            int(info["n_classes"]),  # type: ignore[arg-type]
+            tuple(info["class_names"]),
+        )
 
 
 def content_md5(path: Path) -> str:
@@ -467,13 +480,17 @@ def _read_user_idx(folder: Path) -> tuple[dict[str, np.ndarray], list[str]]:
     for name, file in _IDX_ARRAYS.items():
         path = folder / file
         if not path.is_file():
-            problems.append(f"{path}: missing (an IDX data set needs the four files {', '.join(IDX_FILES)})")
+            problems.append(
+                f"{path}: missing (an IDX data set needs the four files {', '.join(IDX_FILES)})"
+            )
             continue
         try:
             arrays[name] = _read_idx_file(path, 2051 if name.startswith("x") else 2049, None)
         except (DataError, DamagedFile) as err:
-            problems.append(f"{path}: not an IDX {'image' if name.startswith('x') else 'label'}"
-                            f" file ({getattr(err, 'reason', err)})")  # fmt: skip
+            problems.append(
+                f"{path}: not an IDX {'image' if name.startswith('x') else 'label'}"
+                f" file ({getattr(err, 'reason', err)})"
+            )
     return arrays, problems
 
 
@@ -495,8 +512,10 @@ def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
 def find_user_source(source: str | os.PathLike[str]) -> tuple[Path, str]:
     """(the file or folder to read, its form: ``npz`` or ``idx``) of a user's ``local_dir``."""
     path = Path(source)
-    fix = (f"Fix: point data.local_dir at a folder holding the four IDX files ({', '.join(IDX_FILES)})"
-           f" or one .npz file with {', '.join(NPZ_ARRAYS)}, or at the .npz file itself.")  # fmt: skip
+    fix = (
+        f"Fix: point data.local_dir at a folder holding the four IDX files ({', '.join(IDX_FILES)})"
+        f" or one .npz file with {', '.join(NPZ_ARRAYS)}, or at the .npz file itself."
+    )
     if path.is_file():
         if path.suffix != ".npz":
             raise DataError(f"data.local_dir: {path.resolve()} is a file but no .npz. {fix}")
@@ -508,13 +527,19 @@ def find_user_source(source: str | os.PathLike[str]) -> tuple[Path, str]:
     if len(npz) == 1 and not idx:
         return npz[0], "npz"
     if len(npz) > 1:
-        raise DataError(f"data.local_dir: {path.resolve()} holds {len(npz)} .npz files"
-                        f" ({', '.join(p.name for p in npz)}): which is the data set? {fix}")  # fmt: skip
+        raise DataError(
+            f"data.local_dir: {path.resolve()} holds {len(npz)} .npz files"
+            f" ({', '.join(p.name for p in npz)}): which is the data set? {fix}"
+        )
     if npz and idx:
-        raise DataError(f"data.local_dir: {path.resolve()} holds both an .npz file and IDX"
-                        f" files: which is the data set? {fix}")  # fmt: skip
+        raise DataError(
+            f"data.local_dir: {path.resolve()} holds both an .npz file and IDX"
+            f" files: which is the data set? {fix}"
+        )
     if not idx:
-        raise DataError(f"data.local_dir: {path.resolve()} holds no .npz file and no IDX files. {fix}")
+        raise DataError(
+            f"data.local_dir: {path.resolve()} holds no .npz file and no IDX files. {fix}"
+        )
     return path, "idx"
 
 
@@ -526,26 +551,35 @@ def check_arrays(arrays: dict[str, np.ndarray], where: str) -> list[str]:
     ys = {k: arrays[k] for k in ("y_train", "y_test") if k in arrays}
     for k, x in xs.items():
         if x.ndim != 3:
-            problems.append(f"{where}: {k} has shape {x.shape}; images must be N x H x W."
-                            " Fix: reshape them to (N, H, W)")  # fmt: skip
+            problems.append(
+                f"{where}: {k} has shape {x.shape}; images must be N x H x W."
+                " Fix: reshape them to (N, H, W)"
+            )
         elif 0 in x.shape:
             problems.append(f"{where}: {k} is empty (shape {x.shape})")
         if x.dtype == np.uint8:
             continue
         if not np.issubdtype(x.dtype, np.floating):
-            problems.append(f"{where}: {k} is {x.dtype}; images must be uint8 (0-255) or floats"
-                            " in [0, 1]")  # fmt: skip
+            problems.append(
+                f"{where}: {k} is {x.dtype}; images must be uint8 (0-255) or floats" " in [0, 1]"
+            )
         elif x.size and not (np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1):
-            problems.append(f"{where}: {k} holds floats from {np.nanmin(x):g} to {np.nanmax(x):g};"
-                            " float images must lie in [0, 1]. Fix: divide by the maximum, or"
-                            " give uint8")  # fmt: skip
+            problems.append(
+                f"{where}: {k} holds floats from {np.nanmin(x):g} to {np.nanmax(x):g};"
+                " float images must lie in [0, 1]. Fix: divide by the maximum, or"
+                " give uint8"
+            )
     shapes = {x.shape[1:] for x in xs.values() if x.ndim == 3}
     if len(shapes) > 1:
-        problems.append(f"{where}: x_train's images are {xs['x_train'].shape[1:]} but x_test's"
-                        f" {xs['x_test'].shape[1:]}; both splits need one image shape")  # fmt: skip
+        problems.append(
+            f"{where}: x_train's images are {xs['x_train'].shape[1:]} but x_test's"
+            f" {xs['x_test'].shape[1:]}; both splits need one image shape"
+        )
     if len({x.dtype for x in xs.values()}) > 1:
-        problems.append(f"{where}: x_train is {xs['x_train'].dtype} but x_test"
-                        f" {xs['x_test'].dtype}; give both splits one dtype")  # fmt: skip
+        problems.append(
+            f"{where}: x_train is {xs['x_train'].dtype} but x_test"
+            f" {xs['x_test'].dtype}; give both splits one dtype"
+        )
     names = arrays.get("class_names")
     n_named = None
     if names is not None:
@@ -556,8 +590,10 @@ def check_arrays(arrays: dict[str, np.ndarray], where: str) -> list[str]:
     good_labels = True
     for k, y in ys.items():
         if y.ndim != 1:
-            problems.append(f"{where}: {k} has shape {y.shape}; labels must be one integer per"
-                            " image, shape (N,)")  # fmt: skip
+            problems.append(
+                f"{where}: {k} has shape {y.shape}; labels must be one integer per"
+                " image, shape (N,)"
+            )
             good_labels = False
         elif not np.issubdtype(y.dtype, np.integer):
             problems.append(f"{where}: {k} is {y.dtype}; labels must be integers 0..C-1")
@@ -566,14 +602,18 @@ def check_arrays(arrays: dict[str, np.ndarray], where: str) -> list[str]:
             problems.append(f"{where}: {k} holds the label {y.min()}; labels must be 0..C-1")
             good_labels = False
         elif n_named is not None and y.size and y.max() >= n_named:
-            problems.append(f"{where}: {k} holds the label {y.max()}, out of range for"
-                            f" {n_named} class_names (0..{n_named - 1})")  # fmt: skip
+            problems.append(
+                f"{where}: {k} holds the label {y.max()}, out of range for"
+                f" {n_named} class_names (0..{n_named - 1})"
+            )
             good_labels = False
     for split in ("train", "test"):
         x, y = arrays.get(f"x_{split}"), arrays.get(f"y_{split}")
         if x is not None and y is not None and len(x) != len(y):
-            problems.append(f"{where}: x_{split} holds {len(x)} images but y_{split}"
-                            f" {len(y)} labels; they must pair up")  # fmt: skip
+            problems.append(
+                f"{where}: x_{split} holds {len(x)} images but y_{split}"
+                f" {len(y)} labels; they must pair up"
+            )
     if good_labels and len(ys) == 2 and all(y.size for y in ys.values()):
         n = _class_count(list(ys.values()), names if n_named is not None else None)
         if n < 2:
@@ -581,9 +621,11 @@ def check_arrays(arrays: dict[str, np.ndarray], where: str) -> list[str]:
         for k, y in ys.items():
             absent = np.flatnonzero(np.bincount(y, minlength=n) == 0)
             if len(absent):
-                problems.append(f"{where}: {k} has no images of class(es)"
-                                f" {absent[:10].tolist()}; labels must be 0..{n - 1}, each"
-                                " class present in both splits")  # fmt: skip
+                problems.append(
+                    f"{where}: {k} has no images of class(es)"
+                    f" {absent[:10].tolist()}; labels must be 0..{n - 1}, each"
+                    " class present in both splits"
+                )
     return problems
 
 
@@ -600,9 +642,7 @@ def read_user_source(source: str | os.PathLike[str]) -> tuple[dict[str, np.ndarr
     where = str(path.resolve())
     problems += check_arrays(arrays, where)
     if problems:
-        raise DataError(
-            f"data.local_dir ({where}) cannot be used:\n  " + "\n  ".join(problems)
-        )
+        raise DataError(f"data.local_dir ({where}) cannot be used:\n  " + "\n  ".join(problems))
     names = arrays.get("class_names")
     n = _class_count([arrays["y_train"], arrays["y_test"]], names)
     class_names = tuple(str(c) for c in names) if names is not None else tuple(map(str, range(n)))
@@ -637,14 +677,24 @@ def import_user_data(dataset: str, source: str | os.PathLike[str], out_dir: Path
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".fetch-") as tmp:
         data = Path(tmp) / USER_DATA
         np.savez(data, **arrays)
-        record = {"dataset": dataset, **info.to_dict(), "md5": _file_md5(data),
-                  "source": str(Path(source).resolve()),
-                  "images": {"train": len(arrays["y_train"]), "test": len(arrays["y_test"])},
-                  "dtype": str(arrays["x_train"].dtype)}  # fmt: skip
+        record = {
+            "dataset": dataset,
+            **info.to_dict(),
+            "md5": _file_md5(data),
+            "source": str(Path(source).resolve()),
+            "images": {"train": len(arrays["y_train"]), "test": len(arrays["y_test"])},
+            "dtype": str(arrays["x_train"].dtype),
+        }
         (Path(tmp) / USER_INFO).write_text(json.dumps(record, indent=1) + "\n")
-        log.info("%s: %d + %d images of %s, %d classes, %s", dataset, len(arrays["y_train"]),
-                 len(arrays["y_test"]), "x".join(map(str, info.image_shape)), info.n_classes,
-                 record["dtype"])  # fmt: skip
+        log.info(
+            "%s: %d + %d images of %s, %d classes, %s",
+            dataset,
+            len(arrays["y_train"]),
+            len(arrays["y_test"]),
+            "x".join(map(str, info.image_shape)),
+            info.n_classes,
+            record["dtype"],
+        )
         placed = []
         for name in (USER_DATA, USER_INFO):  # the info last: it vouches for the data
             os.replace(Path(tmp) / name, out_dir / name)

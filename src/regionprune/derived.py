@@ -10,10 +10,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from regionprune.config import GRID_DOC, GRID_SECTIONS, ORDER, SECTIONS, section_fields, top_level_fields
+from regionprune.config import (
+    GRID_DOC,
+    GRID_SECTIONS,
+    ORDER,
+    SECTIONS,
+    section_fields,
+    top_level_fields,
+)
 from regionprune.declare import field_default, field_schema
 from regionprune.settings import RunSettings
-
 
 #: What a section holds, where its classes' docstrings do not say it (data: two classes).
 SECTION_DOCS = {"data": "The data set: which one, where its files come from, how much of it."}
@@ -98,8 +104,9 @@ def _yaml_value(value: Any) -> str:
 
 
 def _comment(text: str, indent: str) -> list[str]:
-    return textwrap.wrap(text, 98 - len(indent), initial_indent=f"{indent}# ",
-                         subsequent_indent=f"{indent}# ")  # fmt: skip
+    return textwrap.wrap(
+        text, 98 - len(indent), initial_indent=f"{indent}# ", subsequent_indent=f"{indent}# "
+    )
 
 
 CONFIG_HEADER = """\
@@ -196,9 +203,10 @@ def config_problems(config: dict[str, Any]) -> list[str]:
 def config_error(problems: list[str], where: str = "the config") -> str:
     """The message that refuses a config: its problems, and where the settings are described."""
     return (
-        f"{where} is not valid:\n  " + "\n  ".join(problems)
+        f"{where} is not valid:\n  "
+        + "\n  ".join(problems)
         + "\nEvery setting, its default and allowed values: docs/configuration.md"
-    )  # fmt: skip
+    )
 
 
 def docs_table() -> str:
@@ -259,7 +267,8 @@ def _schema_yaml() -> str:
 
 def stale_files(root: Path) -> list[str]:
     """The derived files under ``root`` whose text differs from what the classes give."""
-    return [rel for rel, make in DERIVED.items()
-            if not (root / rel).is_file() or (root / rel).read_text() != make()]  # fmt: skip
-
-
+    return [
+        rel
+        for rel, make in DERIVED.items()
+        if not (root / rel).is_file() or (root / rel).read_text() != make()
+    ]

@@ -55,8 +55,9 @@ def smallest_text_pt(fig: Figure) -> float:
     return min(sizes, default=math.inf)
 
 
-def shown_text_pt(text_px: float, size_px: tuple[float, float],
-                  frame_px: tuple[float, float] = REPORT_FRAME_PX) -> float:  # fmt: skip
+def shown_text_pt(
+    text_px: float, size_px: tuple[float, float], frame_px: tuple[float, float] = REPORT_FRAME_PX
+) -> float:
     """The size in points at which text ``text_px`` high in a PNG of ``size_px`` (width,
     height) shows in a frame of ``frame_px``: shrunk with the image where that is larger than
     the frame, 0.75 pt per CSS px."""
@@ -115,8 +116,15 @@ def tile_figure(
     ax.imshow(img, interpolation="nearest")
     for i in range(len(tiles)):
         r, c = divmod(i, ncols)
-        ax.text(1.5 + c * (w + 1), 1 + r * (h + 1), str(i), color="white", fontsize=10,
-                va="top", path_effects=ON_IMAGE)  # fmt: skip
+        ax.text(
+            1.5 + c * (w + 1),
+            1 + r * (h + 1),
+            str(i),
+            color="white",
+            fontsize=10,
+            va="top",
+            path_effects=ON_IMAGE,
+        )
     # a long title wraps to the tiles' width (about 0.1 inch per character at 12 pt)
     ax.set_title(textwrap.fill(title, int(10 * (width - 1.2))), fontsize=12)
     ax.set_axis_off()
@@ -126,13 +134,21 @@ def tile_figure(
     return fig
 
 
-def weight_colorbar(fig: Figure, ax: plt.Axes | list[plt.Axes] | None = None,
-                    cax: plt.Axes | None = None) -> None:  # fmt: skip
+def weight_colorbar(
+    fig: Figure, ax: plt.Axes | list[plt.Axes] | None = None, cax: plt.Axes | None = None
+) -> None:
     """The colour bar of ``weight_rgb`` tiles: beside ``ax``, or in ``cax``."""
-    bar = fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(-1, 1), WEIGHT_CMAP), ax=ax, cax=cax,
-                       shrink=0.5, pad=0.02)  # fmt: skip
+    bar = fig.colorbar(
+        plt.cm.ScalarMappable(plt.Normalize(-1, 1), WEIGHT_CMAP),
+        ax=ax,
+        cax=cax,
+        shrink=0.5,
+        pad=0.02,
+    )
     label = f"{WEIGHT_LABEL} (removed: black)"  # in a thin axis beside rows: wrapped
-    bar.set_label(label if cax is None else textwrap.fill(label, 22), fontsize=10 if cax is None else 9)
+    bar.set_label(
+        label if cax is None else textwrap.fill(label, 22), fontsize=10 if cax is None else 9
+    )
     bar.set_ticks([-1, 0, 1])
     bar.ax.tick_params(labelsize=10)
 
@@ -149,9 +165,14 @@ def neuron_figure(panels: list[tuple[str, NDArray]], neuron: int) -> Figure:
     ``weight_rgb``, regions as in ``regions_rgb``."""
     ncols = 2 if len(panels) > 2 else len(panels)  # compact: the paper's four stages in 2 x 2
     nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.7 * ncols + 1.2, 2.9 * nrows + 0.4),
-                             squeeze=False, layout="constrained")  # fmt: skip
-    for ax in axes.ravel()[len(panels):]:
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(2.7 * ncols + 1.2, 2.9 * nrows + 0.4),
+        squeeze=False,
+        layout="constrained",
+    )
+    for ax in axes.ravel()[len(panels) :]:
         ax.set_axis_off()
     for ax, (title, img) in zip(axes.ravel(), panels):
         ax.imshow(img, interpolation="nearest")
@@ -186,7 +207,9 @@ def mark_paper_groups(ax: plt.Axes, color: str, width: float) -> None:
 def stages_figure(stages: pd.DataFrame) -> Figure:
     """Test accuracy and W1 density over the stages of one run."""
     s = stages.sort_values("iteration")
-    names = ["baseline" if i < 0 else "magnitude" if i == 0 else f"iter {i}" for i in s["iteration"]]
+    names = [
+        "baseline" if i < 0 else "magnitude" if i == 0 else f"iter {i}" for i in s["iteration"]
+    ]
     fig, ax = plt.subplots(figsize=(6, 3.4))
     x = np.arange(len(s))
     ax.plot(x, 100 * s["test_acc"], "o-", color="tab:blue", label="test accuracy")
@@ -229,8 +252,14 @@ def save_figure(fig: Figure, out_dir: Path, name: str, dpi: int = 150) -> None:
 
     bbox, text_px, size = fix_layout(fig, dpi)
     if (shown := shown_text_pt(text_px, size)) < MIN_TEXT_PT:
-        log.warning("%s: its smallest text shows at %.1f pt in the report (%.0f x %.0f px), "
-                    "under %.0f pt", name, shown, *size, MIN_TEXT_PT)  # fmt: skip
+        log.warning(
+            "%s: its smallest text shows at %.1f pt in the report (%.0f x %.0f px), "
+            "under %.0f pt",
+            name,
+            shown,
+            *size,
+            MIN_TEXT_PT,
+        )
     for fmt in FIGURE_FORMATS:
         meta = {TEXT_PX_KEY: f"{text_px:.2f}"} if fmt == "png" else None
         with atomic_path(out_dir / f"{name}.{fmt}") as tmp:
@@ -247,8 +276,11 @@ def pick_neuron(ratios: NDArray, target: float = 0.35) -> int:
     return int(np.argmin(dist))
 
 
-def outline(ax: plt.Axes, member: NDArray, color: str, width: float = 0.9, alpha: float = 1.0) -> None:
+def outline(
+    ax: plt.Axes, member: NDArray, color: str, width: float = 0.9, alpha: float = 1.0
+) -> None:
     """Draw the border of a boolean map's pixels (a region) on an image axis."""
     if member.any():
-        ax.contour(member.astype(float), levels=[0.5], colors=[color], linewidths=width,
-                   alpha=alpha)  # fmt: skip
+        ax.contour(
+            member.astype(float), levels=[0.5], colors=[color], linewidths=width, alpha=alpha
+        )

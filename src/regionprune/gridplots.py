@@ -58,13 +58,16 @@ METHOD_COLOURS = {"region": "tab:red", "magnitude": "tab:blue", "random": "tab:g
 METHOD_STYLES = {"region": ("-", "o"), "magnitude": ("--", "s"), "random": (":", "^")}
 
 
-def accuracy_density_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str]) -> Figure:
+def accuracy_density_figure(
+    runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str]
+) -> Figure:
     """Test accuracy against W1 density per method: mean over seeds, bars one s.d."""
     facets = _facets(runs, keys)
     nrows, ncols = _wrap(len(facets))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 0.4, 3.0 * nrows + 0.9),
-                             squeeze=False, sharey=True)  # fmt: skip
-    for ax in axes.ravel()[len(facets):]:
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.2 * ncols + 0.4, 3.0 * nrows + 0.9), squeeze=False, sharey=True
+    )
+    for ax in axes.ravel()[len(facets) :]:
         ax.set_axis_off()
     its = iterations[iterations["iteration"] >= 0]
     for ax, (title, ids) in zip(axes.ravel(), facets.items()):
@@ -74,9 +77,17 @@ def accuracy_density_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: 
                 d=("w1_density", "mean"), a=("test_acc", "mean"), s=("test_acc", "std")
             )
             ls, marker = METHOD_STYLES.get(method, ("-", "o"))
-            ax.errorbar(agg["d"], 100 * agg["a"], yerr=100 * agg["s"].fillna(0), marker=marker,
-                        linestyle=ls, ms=3.5, capsize=2, color=METHOD_COLOURS.get(method),
-                        label=method)  # fmt: skip
+            ax.errorbar(
+                agg["d"],
+                100 * agg["a"],
+                yerr=100 * agg["s"].fillna(0),
+                marker=marker,
+                linestyle=ls,
+                ms=3.5,
+                capsize=2,
+                color=METHOD_COLOURS.get(method),
+                label=method,
+            )
         _log_density_axis(ax)
         ax.set_xlabel("W1 density (log scale)", fontsize=9)
         ax.set_title(title, fontsize=9)
@@ -85,23 +96,38 @@ def accuracy_density_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: 
     acc_axis(axes[0][0])
     for ax in axes[:, 0]:
         ax.set_ylabel("test accuracy (%)", fontsize=9)
-    fig.suptitle("Test accuracy against W1 density, stage by stage\n(mean over seeds, bars: 1 s.d.)",
-                 fontsize=10)  # fmt: skip
+    fig.suptitle(
+        "Test accuracy against W1 density, stage by stage\n(mean over seeds, bars: 1 s.d.)",
+        fontsize=10,
+    )
     fig.tight_layout(rect=(0, 0.6 / fig.get_figheight(), 1, 1))
     handles, names = axes[0][0].get_legend_handles_labels()  # below the panels, in one row
-    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=9, frameon=False,
-               title="method", title_fontsize=9)  # fmt: skip
+    fig.legend(
+        handles,
+        names,
+        loc="lower center",
+        ncol=len(names),
+        fontsize=9,
+        frameon=False,
+        title="method",
+        title_fontsize=9,
+    )
     return fig
 
 
-def _method_facet_axes(n_methods: int, n_facets: int, width: float, height: float,
-                       per_row: int) -> tuple[Figure, NDArray]:  # fmt: skip
+def _method_facet_axes(
+    n_methods: int, n_facets: int, width: float, height: float, per_row: int
+) -> tuple[Figure, NDArray]:
     """A panel per method (rows) and facet (columns), the facets wrapped ``per_row`` to a row
     (a block of method rows each); ``axes[i, j]`` is method i's panel of facet j."""
     blocks, ncols = _wrap(n_facets, per_row)
-    fig, grid = plt.subplots(blocks * n_methods, ncols, squeeze=False,
-                             figsize=(width * ncols, height * blocks * n_methods + 0.4),
-                             layout="constrained")  # fmt: skip
+    fig, grid = plt.subplots(
+        blocks * n_methods,
+        ncols,
+        squeeze=False,
+        figsize=(width * ncols, height * blocks * n_methods + 0.4),
+        layout="constrained",
+    )
     axes = np.empty((n_methods, n_facets), dtype=object)
     for j in range(n_facets):
         block, col = divmod(j, ncols)
@@ -120,24 +146,33 @@ def ratio_histograms_figure(runs: pd.DataFrame, neurons: pd.DataFrame, keys: lis
     facets = _facets(runs, [k for k in keys if k != "method"])
     methods = list(dict.fromkeys(runs["method"]))
     nrows, ncols = _wrap(len(facets))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 0.4, 2.6 * nrows + 1.0),
-                             squeeze=False, sharex=True)  # fmt: skip
-    for ax in axes.ravel()[len(facets):]:
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.2 * ncols + 0.4, 2.6 * nrows + 1.0), squeeze=False, sharex=True
+    )
+    for ax in axes.ravel()[len(facets) :]:
         ax.set_axis_off()
     for ax, (title, ids) in zip(axes.ravel(), facets.items()):
         for method in methods:
             r = neurons[(neurons["method"] == method) & neurons["run"].isin(ids)]["pruning_ratio"]
             ls, _ = METHOD_STYLES.get(method, ("-", "o"))
-            ax.hist(r, bins=np.linspace(0, 1, 21), histtype="step", linewidth=1.6, linestyle=ls,
-                    color=METHOD_COLOURS.get(method, "0.3"), label=method)  # fmt: skip
+            ax.hist(
+                r,
+                bins=np.linspace(0, 1, 21),
+                histtype="step",
+                linewidth=1.6,
+                linestyle=ls,
+                color=METHOD_COLOURS.get(method, "0.3"),
+                label=method,
+            )
         mark_paper_groups(ax, "black", 0.8)
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=9)
         ax.set_xlabel("input weights removed", fontsize=9)
     for ax in axes[:, 0]:
         ax.set_ylabel("hidden neurons\n(all seeds)", fontsize=9)
-    fig.suptitle("Per-neuron pruning ratios after the last iteration\n(dashed: 40% and 90%)",
-                 fontsize=10)  # fmt: skip
+    fig.suptitle(
+        "Per-neuron pruning ratios after the last iteration\n(dashed: 40% and 90%)", fontsize=10
+    )
     fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
     handles, names = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=9, frameon=False)
@@ -145,10 +180,7 @@ def ratio_histograms_figure(runs: pd.DataFrame, neurons: pd.DataFrame, keys: lis
 
 
 def pixel_usage_figure(
-    runs: pd.DataFrame,
-    pixels: pd.DataFrame,
-    keys: list[str],
-    shapes: dict[str, tuple[int, int]],
+    runs: pd.DataFrame, pixels: pd.DataFrame, keys: list[str], shapes: dict[str, tuple[int, int]]
 ) -> Figure:
     """Per input pixel, hidden neurons still using it after the last iteration (mean over seeds);
     ``shapes``: each data set's image shape (a facet's runs share one data set, or the grid
@@ -176,13 +208,14 @@ def pixel_usage_figure(
             ax.set_title("\n".join(filter(None, [method, title, text])), fontsize=9)
             ax.set_axis_off()
     # below the panels: a bar beside them was shorter than its label, which ran into the title
-    bar = fig.colorbar(im, ax=list(axes.ravel()), orientation="horizontal", shrink=0.9,
-                       aspect=20)  # fmt: skip
+    bar = fig.colorbar(im, ax=list(axes.ravel()), orientation="horizontal", shrink=0.9, aspect=20)
     bar.set_label("hidden neurons using the pixel\n(mean over seeds)", fontsize=9)
     bar.ax.tick_params(labelsize=9)
-    fig.suptitle("Input pixels in use after the last iteration" + (
-        "\n(outlined in cyan: pixels no training image inks)" if "inactive" in pixels else ""
-    ), fontsize=10)  # fmt: skip
+    fig.suptitle(
+        "Input pixels in use after the last iteration"
+        + ("\n(outlined in cyan: pixels no training image inks)" if "inactive" in pixels else ""),
+        fontsize=10,
+    )
     return fig
 
 
@@ -219,25 +252,36 @@ def frontier_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str
         ", ".join(_setting_text(k, v) for k, v in zip(line_keys, row))
         for row in runs[line_keys].itertuples(index=False)
     ]
-    styles = {name: LINE_STYLES[i % len(LINE_STYLES)]
-              for i, name in enumerate(dict.fromkeys(lines["line"]))}  # fmt: skip
+    styles = {
+        name: LINE_STYLES[i % len(LINE_STYLES)]
+        for i, name in enumerate(dict.fromkeys(lines["line"]))
+    }
     its = iterations.merge(lines, on="run")
     its = its[its["iteration"] >= 0]
     fig, grid = plt.subplots(2, 2, figsize=(8.6, 7.0))
     axes = list(grid.ravel())
     for (method, line), g in its.groupby(["method", "line"], sort=False):
-        agg = g.groupby("iteration")[["w1_density", "test_acc", "region_px_median",
-                                      "pixels_used"]].mean()  # fmt: skip
+        agg = g.groupby("iteration")[
+            ["w1_density", "test_acc", "region_px_median", "pixels_used"]
+        ].mean()
         last = agg.iloc[-1]
-        label = (f"{method}{', ' + line if line else ''}: {100 * last['test_acc']:.2f}% · "
-                 f"{last['w1_density']:.3f} · {last['region_px_median']:.0f} px · "
-                 f"{last['pixels_used']:.0f}")  # fmt: skip
+        label = (
+            f"{method}{', ' + line if line else ''}: {100 * last['test_acc']:.2f}% · "
+            f"{last['w1_density']:.3f} · {last['region_px_median']:.0f} px · "
+            f"{last['pixels_used']:.0f}"
+        )
         ls, marker = styles[line]
         for i, (x, y, _) in enumerate(FRONTIER_PANELS):
             scale = 100 if y == "test_acc" else 1
-            axes[i].plot(agg[x], scale * agg[y], linestyle=ls, marker=marker, ms=3.5,
-                         color=METHOD_COLOURS.get(method, "0.3"),
-                         label=label if i == 0 else None)  # fmt: skip
+            axes[i].plot(
+                agg[x],
+                scale * agg[y],
+                linestyle=ls,
+                marker=marker,
+                ms=3.5,
+                color=METHOD_COLOURS.get(method, "0.3"),
+                label=label if i == 0 else None,
+            )
     for ax, (x, y, ylabel) in zip(axes, FRONTIER_PANELS):
         if x == "w1_density":
             _log_density_axis(ax)
@@ -251,13 +295,23 @@ def frontier_figure(runs: pd.DataFrame, iterations: pd.DataFrame, keys: list[str
         ax.set_ylabel(ylabel, fontsize=9)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=9)
-    fig.suptitle("What readability costs: accuracy, region size and pixels in use,\nstage by stage",
-                 fontsize=10)  # fmt: skip
+    fig.suptitle(
+        "What readability costs: accuracy, region size and pixels in use,\nstage by stage",
+        fontsize=10,
+    )
     fig.tight_layout()
     # the legend after the layout, below the panels: saved with bbox_inches="tight"
     handles, labels = axes[0].get_legend_handles_labels()
-    axes[2].legend(handles, labels, loc="upper left", bbox_to_anchor=(0.0, -0.16), fontsize=9,
-                   frameon=False, title_fontsize=9, ncol=1 if len(labels) <= 6 else 2,
-                   title="method, setting: the last stage's accuracy · W1 density · median "
-                   "region · input pixels in use (mean over seeds)")  # fmt: skip
+    axes[2].legend(
+        handles,
+        labels,
+        loc="upper left",
+        bbox_to_anchor=(0.0, -0.16),
+        fontsize=9,
+        frameon=False,
+        title_fontsize=9,
+        ncol=1 if len(labels) <= 6 else 2,
+        title="method, setting: the last stage's accuracy · W1 density · median "
+        "region · input pixels in use (mean over seeds)",
+    )
     return fig

@@ -151,8 +151,10 @@ def start(log: Path) -> subprocess.Popen:
     with open(log, "a") as out:  # one log across calls
         server = subprocess.Popen(
             [sys.executable, "-m", "regionprune.jobserver", address],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     os.environ[VARIABLE] = address
     return server
 
@@ -176,8 +178,12 @@ def read_log(log: Path) -> list[dict]:
     for line in Path(log).read_text().splitlines():
         words = line.split(" ", 4)
         if len(words) == 5 and words[1] == "job" and words[2].endswith(":"):
-            running[words[2][:-1]] = entry = {"job": words[3], "argv": json.loads(words[4]),
-                                              "code": None, "seconds": None}  # fmt: skip
+            running[words[2][:-1]] = entry = {
+                "job": words[3],
+                "argv": json.loads(words[4]),
+                "code": None,
+                "seconds": None,
+            }
             jobs.append(entry)
         elif len(words) >= 4 and words[1] == "job" and words[3] == "ended":
             done = line.split()
@@ -232,7 +238,9 @@ def _remember_data(argv: list[str]) -> None:
         pass
 
 
-def _child(request: dict, fds: list[int], listener: socket.socket, others: list[socket.socket]) -> None:
+def _child(
+    request: dict, fds: list[int], listener: socket.socket, others: list[socket.socket]
+) -> None:
     """The job: its streams, folder, environment and command line; never returns."""
     code = 1
     try:
@@ -322,8 +330,11 @@ def serve(address: str) -> None:
                     for fd in fds:
                         os.close(fd)
                     argv = request["argv"]
-                    print(f"{time.strftime('%H:%M:%S')} job {pid}: {argv[0] if argv else ''}"
-                          f" {json.dumps(argv)}", flush=True)  # fmt: skip
+                    print(
+                        f"{time.strftime('%H:%M:%S')} job {pid}: {argv[0] if argv else ''}"
+                        f" {json.dumps(argv)}",
+                        flush=True,
+                    )
                     jobs[pid] = conn
                     started[pid] = time.monotonic()
                     selector.register(conn, selectors.EVENT_READ, pid)
@@ -367,8 +378,10 @@ def _reap(
             continue
         code = os.waitstatus_to_exitcode(status)
         seconds = time.monotonic() - started.pop(pid)
-        print(f"{time.strftime('%H:%M:%S')} job {pid} ended ({code}) after {seconds:.2f} s",
-              flush=True)  # fmt: skip
+        print(
+            f"{time.strftime('%H:%M:%S')} job {pid} ended ({code}) after {seconds:.2f} s",
+            flush=True,
+        )
         try:
             selector.unregister(conn)
         except (KeyError, ValueError):

@@ -64,7 +64,9 @@ def run_labels(runs: pd.DataFrame) -> pd.Series:
     labels = runs.apply(lambda r: SEP.join(part(c, r[c]) for c in columns), axis=1)
     clash = labels[labels.duplicated(keep=False)]
     if len(clash):  # every setting that varies is named, so two runs cannot share a label
-        raise ValueError(f"runs share the label {clash.iloc[0]!r}: {list(runs.loc[clash.index, 'run'])}")
+        raise ValueError(
+            f"runs share the label {clash.iloc[0]!r}: {list(runs.loc[clash.index, 'run'])}"
+        )
     return labels.astype(str)
 
 
@@ -143,8 +145,10 @@ def tidy(table: pd.DataFrame, keyed: pd.DataFrame, *, per_stage: bool = False) -
         out = table[own].assign(_path=path).merge(keyed.assign(_path=runs_path), on="_path")
         out = out[out["iteration"] <= out["iterations"]].drop(columns="_path")
     else:
-        out = table[["run", *own]].rename(columns={"run": "run_path"}).merge(
-            keyed, on="run_path", how="left", validate="many_to_one"
+        out = (
+            table[["run", *own]]
+            .rename(columns={"run": "run_path"})
+            .merge(keyed, on="run_path", how="left", validate="many_to_one")
         )
     order = ["label", "run_path", *own, *columns]
     return out[order].rename(columns={"label": "run"}).reset_index(drop=True)

@@ -24,8 +24,13 @@ def _pct(x: float) -> str:
 
 def _section(title: str, caption: str, head: list[str], rows: list[list[str]]) -> str:
     """One summary.md section: a heading, its caption and a table."""
-    lines = [f"\n## {title}\n", caption + "\n", "| " + " | ".join(head) + " |",
-             "|" + " --- |" * len(head), *("| " + " | ".join(r) + " |" for r in rows)]  # fmt: skip
+    lines = [
+        f"\n## {title}\n",
+        caption + "\n",
+        "| " + " | ".join(head) + " |",
+        "|" + " --- |" * len(head),
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -34,8 +39,11 @@ def paper_table(runs: pd.DataFrame) -> str:
     pct = lambda x: f"{_pct(x)}%"  # noqa: E731
     papers = ((runs["train_dataset"] == "mnist") & (runs["train_hidden"] == "100-50")).all()
     # runs on other data or shapes are told that the paper's numbers are MNIST's at 784-100-50-10
-    paper = "paper (Takehana & Ozaki, 4.2)" if papers else (
-        "paper (Takehana & Ozaki, 4.2: MNIST, 784-100-50-10)")  # fmt: skip
+    paper = (
+        "paper (Takehana & Ozaki, 4.2)"
+        if papers
+        else ("paper (Takehana & Ozaki, 4.2: MNIST, 784-100-50-10)")
+    )
     lines = [
         "| run | baseline acc | final acc | W1 density | neurons >=90% pruned | neurons <=40% pruned |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -117,11 +125,21 @@ def faithfulness_markdown(faithful: pd.DataFrame, budget: float) -> str:
         return ""
     table = faithfulness_summary(faithful, budget)
     if table.empty:
-        return (f"\n## Deletion test\n\nNo stage was tested at budget {budget}: evidence.budget"
-                " must be one of evidence.budgets.\n")  # fmt: skip
+        return (
+            f"\n## Deletion test\n\nNo stage was tested at budget {budget}: evidence.budget"
+            " must be one of evidence.budgets.\n"
+        )
     others = [m for m in METHODS if m not in ("region", "random") and f"drop_{m}" in table]
-    head = ["stage", "regions", "random", "ratio", "classes >= 2x",
-            *(METHODS[m].label for m in others), "regions / IG", "faithful"]  # fmt: skip
+    head = [
+        "stage",
+        "regions",
+        "random",
+        "ratio",
+        "classes >= 2x",
+        *(METHODS[m].label for m in others),
+        "regions / IG",
+        "faithful",
+    ]
     caption = (
         f"Drop in class accuracy (points, mean over classes) when {100 * budget:g}% of the"
         " surviving W1 weights are deleted: the regions most important for the class, random"
@@ -131,10 +149,16 @@ def faithfulness_markdown(faithful: pd.DataFrame, budget: float) -> str:
         " gradients'."
     )
     rows = [
-        [f"{r['run']} · iteration {r['iteration']}", _pct(r["drop_region"]), _pct(r["drop_random"]),
-         f"{r['ratio_vs_random']:.1f}", f"{r['classes_2x_random']}/{r['classes']}",
-         *(_pct(r[f"drop_{m}"]) for m in others), f"{r['ratio_vs_ig']:.2f}",
-         "yes" if r["ratio_vs_random"] >= 2 else "no"]  # fmt: skip
+        [
+            f"{r['run']} · iteration {r['iteration']}",
+            _pct(r["drop_region"]),
+            _pct(r["drop_random"]),
+            f"{r['ratio_vs_random']:.1f}",
+            f"{r['classes_2x_random']}/{r['classes']}",
+            *(_pct(r[f"drop_{m}"]) for m in others),
+            f"{r['ratio_vs_ig']:.2f}",
+            "yes" if r["ratio_vs_random"] >= 2 else "no",
+        ]
         for r in table.to_dict("records")
     ]
     return _section("Deletion test: do the maps tell the truth?", caption, head, rows)
@@ -149,8 +173,11 @@ def retrain_markdown(faithful: pd.DataFrame, budget: float) -> str:
     roar = [m for m in METHODS if f"roar_{m}" in at.columns and at[f"roar_{m}"].notna().any()]
     if at.empty or not (kept or roar):
         return ""
-    head = ["stage", *(f"kept: {METHODS[m].label}" for m in kept),
-            *(f"retrained: {METHODS[m].label}" for m in roar)]  # fmt: skip
+    head = [
+        "stage",
+        *(f"kept: {METHODS[m].label}" for m in kept),
+        *(f"retrained: {METHODS[m].label}" for m in roar),
+    ]
     caption = (
         f"Kept: class accuracy (%, mean over classes) with only the {100 * budget:g}% of the"
         " surviving W1 weights that each method ranks highest kept (higher: the method found"
@@ -160,8 +187,11 @@ def retrain_markdown(faithful: pd.DataFrame, budget: float) -> str:
         " by what remains; Hooker et al. 2019)."
     )
     rows = [
-        [f"{run} · iteration {it}", *(_pct(g[f"insert_{m}"].mean()) for m in kept),
-         *(_pct(g[f"roar_{m}"].mean()) for m in roar)]  # fmt: skip
+        [
+            f"{run} · iteration {it}",
+            *(_pct(g[f"insert_{m}"].mean()) for m in kept),
+            *(_pct(g[f"roar_{m}"].mean()) for m in roar),
+        ]
         for (run, it), g in at.groupby(["run", "iteration"], sort=False)
     ]
     return _section("Insertion and remove-and-retrain", caption, head, rows)
@@ -186,8 +216,13 @@ def sanity_markdown(sanity: pd.DataFrame) -> str:
     rows = []
     for (run, it, method), g in means.groupby(level=[0, 1, 2], sort=False):
         g = g.droplevel([0, 1, 2])
-        rows.append([f"{run} · iteration {it}", METHODS[method].label,
-                     *(f"{g.loc[s, 'spearman']:.2f} / {g.loc[s, 'ssim']:.2f}" for s in steps)])  # fmt: skip
+        rows.append(
+            [
+                f"{run} · iteration {it}",
+                METHODS[method].label,
+                *(f"{g.loc[s, 'spearman']:.2f} / {g.loc[s, 'ssim']:.2f}" for s in steps),
+            ]
+        )
     return _section(
         "Sanity check: do the maps change when the network is randomised?", caption, head, rows
     )
@@ -202,8 +237,13 @@ def yardstick_markdown(yardstick: pd.DataFrame) -> str:
     road = sorted(yardstick.loc[yardstick["metric"] == "road", "fraction"].unique())
     mprt = yardstick[yardstick["metric"] == "mprt"]
     steps = mprt.drop_duplicates("layers").sort_values("layers")["randomised"].tolist()
-    head = ["stage", "maps", "pixel flipping", *(f"ROAD {100 * f:g}%" for f in road),
-            *(f"MPRT {s}" for s in steps)]  # fmt: skip
+    head = [
+        "stage",
+        "maps",
+        "pixel flipping",
+        *(f"ROAD {100 * f:g}%" for f in road),
+        *(f"MPRT {s}" for s in steps),
+    ]
     caption = (
         "Each method's map of each of the first evidence.yardstick_images test images, scored"
         " by Quantus (lower is better in every column). Pixel flipping: the image's class"
@@ -220,9 +260,15 @@ def yardstick_markdown(yardstick: pd.DataFrame) -> str:
         r = g[g["metric"] == "road"].set_index("fraction")["value"]
         m = g[g["metric"] == "mprt"].set_index("randomised")["value"]
         label = "random map" if maps == "random" else METHODS[maps].label
-        rows.append([f"{run} · iteration {it}", label, f"{flips.mean():.3f}",
-                     *(f"{r.get(f, float('nan')):.2f}" for f in road),
-                     *(f"{m.get(s, float('nan')):.2f}" for s in steps)])  # fmt: skip
+        rows.append(
+            [
+                f"{run} · iteration {it}",
+                label,
+                f"{flips.mean():.3f}",
+                *(f"{r.get(f, float('nan')):.2f}" for f in road),
+                *(f"{m.get(s, float('nan')):.2f}" for s in steps),
+            ]
+        )
     return _section("A standard yardstick: Quantus on per-image maps", caption, head, rows)
 
 

@@ -111,9 +111,9 @@ def stage_metrics(
         "inactive_weights": int(mask[:, inactive].sum()),
         "n_regions": int(neurons["regions"].sum()),
         "regions_per_neuron": float(alive["regions"].mean()) if len(alive) else np.nan,
-        "largest_region_share": float(alive["largest_region_share"].mean())
-        if len(alive)
-        else np.nan,
+        "largest_region_share": (
+            float(alive["largest_region_share"].mean()) if len(alive) else np.nan
+        ),
         "region_px_median": float(np.median(sizes)),
         "region_px_p90": float(np.percentile(sizes, 90)),
         "ipr_median": float(alive["ipr"].median()) if len(alive) else np.nan,
@@ -220,7 +220,8 @@ def grid_table(runs: pd.DataFrame) -> pd.DataFrame:
 def faithfulness_summary(faithful: pd.DataFrame, budget: float) -> pd.DataFrame:
     """Per explained stage, at one deletion budget: mean over classes of each method's drop in
     class accuracy, the regions' ratio to random regions and to integrated gradients, and in how
-    many classes the regions' drop is at least twice the random one's. ``faithful`` is the faithfulness tables, concatenated."""
+    many classes the regions' drop is at least twice the random one's. ``faithful`` is the faithfulness tables, concatenated.
+    """
     at = faithful[np.isclose(faithful["budget"].astype(float), budget)]
     drops = [c for c in faithful.columns if c.startswith("drop_") and c != "drop_random_sd"]
     rows = []

@@ -46,9 +46,7 @@ def _call(h: torch.Tensor, layer: nn.Module, _bias: None) -> torch.Tensor:
     return layer(h)
 
 
-def build_model(
-    activation: str, init: str, seed: int, sizes: Sequence[int] = PAPER_SIZES
-) -> MLP:
+def build_model(activation: str, init: str, seed: int, sizes: Sequence[int] = PAPER_SIZES) -> MLP:
     """A fresh network; ``init='default'`` keeps PyTorch's own initialisation (the paper's)."""
     torch.manual_seed(seed)
     model = MLP(sizes, activation=activation)

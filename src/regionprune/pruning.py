@@ -49,10 +49,7 @@ def magnitude_mask(weight: FloatArray, rate: float, mask: BoolArray | None = Non
 
 
 def prune_fraction(
-    scores: FloatArray,
-    rate: float,
-    mask: BoolArray | None = None,
-    first: BoolArray | None = None,
+    scores: FloatArray, rate: float, mask: BoolArray | None = None, first: BoolArray | None = None
 ) -> BoolArray:
     """Remove ``rate`` of the surviving entries with the lowest scores (all survive by default).
 

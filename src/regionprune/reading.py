@@ -73,8 +73,14 @@ def readable_folder(folder: Path) -> Iterator[Path]:
 
 def snakemake(snakemake_args: list[str], folder: Path, **run) -> subprocess.CompletedProcess:
     """``python -m snakemake <snakemake_args>`` with ``folder`` as its working folder."""
-    cmd = [sys.executable, "-m", "snakemake", *without_directory(snakemake_args),
-           "--directory", str(folder)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *without_directory(snakemake_args),
+        "--directory",
+        str(folder),
+    ]
     return subprocess.run(cmd, **run)
 
 
@@ -100,8 +106,9 @@ def write_report(out: Path, snakemake_args: list[str]) -> int:
     tmp = Path(name)
     try:
         with readable_folder(working_folder(snakemake_args)) as folder:
-            proc = snakemake([*snakemake_args, "--report", str(tmp)], folder,
-                             capture_output=True, text=True)  # fmt: skip
+            proc = snakemake(
+                [*snakemake_args, "--report", str(tmp)], folder, capture_output=True, text=True
+            )
         if proc.returncode != 0:  # Snakemake's words; otherwise its line per file is noise
             print(proc.stdout + proc.stderr, file=sys.stderr)
             return proc.returncode

@@ -21,11 +21,30 @@ from pathlib import Path
 LOCK_NAME = "regionprune.lock"
 # Snakemake options that read the folder without running or unlocking anything.
 READ_ONLY = (
-    "--dry-run", "--dryrun", "--lint", "--report", "--summary", "--detailed-summary",
-    "--list-rules", "--list", "--list-target-rules", "--lt", "--dag", "--rulegraph",
-    "--filegraph", "--d3dag", "--list-changes", "--lc", "--list-input-changes", "--li",
-    "--list-params-changes", "--lp", "--list-code-changes", "--print-compilation", "--help",
-)  # fmt: skip
+    "--dry-run",
+    "--dryrun",
+    "--lint",
+    "--report",
+    "--summary",
+    "--detailed-summary",
+    "--list-rules",
+    "--list",
+    "--list-target-rules",
+    "--lt",
+    "--dag",
+    "--rulegraph",
+    "--filegraph",
+    "--d3dag",
+    "--list-changes",
+    "--lc",
+    "--list-input-changes",
+    "--li",
+    "--list-params-changes",
+    "--lp",
+    "--list-code-changes",
+    "--print-compilation",
+    "--help",
+)
 
 _held: list[int] = []  # file descriptors this process holds (kept open: the lock lives with them)
 
@@ -39,7 +58,12 @@ def read_only(argv: list[str]) -> bool:
     for arg in argv[1:]:
         if arg.split("=")[0] in READ_ONLY:
             return True
-        if arg.startswith("-") and not arg.startswith("--") and "n" in arg[1:] and arg[1:].isalpha():
+        if (
+            arg.startswith("-")
+            and not arg.startswith("--")
+            and "n" in arg[1:]
+            and arg[1:].isalpha()
+        ):
             return True  # -n, -np, -pn
     return False
 
@@ -96,4 +120,3 @@ def release() -> None:
     """Give up the lock (the kernel does this anyway when the process ends)."""
     while _held:
         os.close(_held.pop())
-

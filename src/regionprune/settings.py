@@ -50,6 +50,7 @@ CONNECTIVITIES = (4, 8)
 #: random (a control).
 CRITERIA = ("magnitude", "random")
 
+
 def _num(x: float) -> str:
     """Shortest faithful text of a number for a folder name: 0.5 -> '0.5', 1e-05 -> '1e-05'."""
     return format(x, "g")
@@ -65,23 +66,27 @@ class TrainSettings(Settings):
         "mnist",
         "data set: mnist, fashion_mnist, or a name of your own for grey images in"
         " data.local_dir (IDX files or one .npz; docs/data.md)",
-        pattern=DATASET_PATTERN, section="data",
-    )  # fmt: skip
+        pattern=DATASET_PATTERN,
+        section="data",
+    )
     activation: str = setting(
-        "sigmoid", "choice: sigmoid reproduces the paper's ~94.5% (relu: ~98%)",
+        "sigmoid",
+        "choice: sigmoid reproduces the paper's ~94.5% (relu: ~98%)",
         enum=list(ACTIVATIONS),
-    )  # fmt: skip
+    )
     hidden: list[int] = setting(
         list(PAPER_HIDDEN),
         "widths of the hidden layers, input side first (the paper: [100, 50]); W1, the layer"
         " region pruning works on, is always the first. Inputs and classes come from the data",
-        minItems=1, items={"type": "integer", "minimum": 1},
-    )  # fmt: skip
+        minItems=1,
+        items={"type": "integer", "minimum": 1},
+    )
     init: str = setting("default", "choice: PyTorch's default initialisation", enum=list(INITS))
     epochs: int = setting(15, "baseline training epochs (the paper: 15)", minimum=1)
     batch_size: int = setting(100, "batch size (the paper: 100)", minimum=1)
-    lr: float = setting(0.1, "plain SGD on cross-entropy, learning rate (the paper: 0.1)",
-                        exclusiveMinimum=0)  # fmt: skip
+    lr: float = setting(
+        0.1, "plain SGD on cross-entropy, learning rate (the paper: 0.1)", exclusiveMinimum=0
+    )
     seed: int = setting(0, "seeds the initialisation and every data order", minimum=0)
     weight_decay: float = setting(
         0.0,
@@ -90,10 +95,15 @@ class TrainSettings(Settings):
         " weights",
         minimum=0,
     )
-    train_limit: int | None = setting(None, "use only the first N training images (tests, quick"
-                                      " looks); null: all", minimum=1, section="data")  # fmt: skip
-    test_limit: int | None = setting(None, "use only the first N test images; null: all",
-                                     minimum=1, section="data")  # fmt: skip
+    train_limit: int | None = setting(
+        None,
+        "use only the first N training images (tests, quick" " looks); null: all",
+        minimum=1,
+        section="data",
+    )
+    test_limit: int | None = setting(
+        None, "use only the first N test images; null: all", minimum=1, section="data"
+    )
 
     @property
     def name(self) -> str:
@@ -130,8 +140,12 @@ class MagnitudeSettings(Settings):
 
     prefix: ClassVar[str] = "magnitude"
 
-    rate: float = setting(0.5, "fraction of all W1 weights removed by smallest |w| (the paper:"
-                          " 0.5)", minimum=0, maximum=1)  # fmt: skip
+    rate: float = setting(
+        0.5,
+        "fraction of all W1 weights removed by smallest |w| (the paper:" " 0.5)",
+        minimum=0,
+        maximum=1,
+    )
     drop_inactive: bool = setting(
         False,
         "first remove the weights of input pixels that are zero in every training image (they"
@@ -154,14 +168,26 @@ class RegionSettings(Settings):
 
     prefix: ClassVar[str] = "region"
 
-    rate: float = setting(0.4, "fraction of the regions removed per iteration, lowest score"
-                          " first (the paper: 0.4)", minimum=0, maximum=1)  # fmt: skip
-    connectivity: int = setting(8, "choice: 8-connected regions (4 also offered)",
-                                enum=list(CONNECTIVITIES))  # fmt: skip
-    score: str = setting("mean_abs", "what regions are ranked by (see scores.py): mean_abs, their"
-                         " mean |w|, is the paper's", enum=list(SCORES))  # fmt: skip
-    scope: str = setting("global", "global (the paper: all regions of all neurons together) or"
-                         " per_neuron (each neuron loses rate of its own)", enum=list(SCOPES))  # fmt: skip
+    rate: float = setting(
+        0.4,
+        "fraction of the regions removed per iteration, lowest score" " first (the paper: 0.4)",
+        minimum=0,
+        maximum=1,
+    )
+    connectivity: int = setting(
+        8, "choice: 8-connected regions (4 also offered)", enum=list(CONNECTIVITIES)
+    )
+    score: str = setting(
+        "mean_abs",
+        "what regions are ranked by (see scores.py): mean_abs, their" " mean |w|, is the paper's",
+        enum=list(SCORES),
+    )
+    scope: str = setting(
+        "global",
+        "global (the paper: all regions of all neurons together) or"
+        " per_neuron (each neuron loses rate of its own)",
+        enum=list(SCOPES),
+    )
     retrain_epochs: int = setting(1, "choice: retraining epochs per iteration", minimum=0)
     retrain_lr: float = setting(0.1, "retraining learning rate", exclusiveMinimum=0)
     retrain_batch_size: int = setting(100, "retraining batch size", minimum=1)
@@ -169,8 +195,9 @@ class RegionSettings(Settings):
         0.0,
         "carving, before labelling: fraction of the input pixels still in use removed per"
         " iteration, all of a pixel's weights at once, smallest L2 norm first (0: off, the paper)",
-        minimum=0, exclusiveMaximum=1,
-    )  # fmt: skip
+        minimum=0,
+        exclusiveMaximum=1,
+    )
     pixel_budget: int | None = setting(
         None,
         "carving: the pixel stage (pixel_cut) stops at this many input pixels in use, reached"
@@ -182,16 +209,24 @@ class RegionSettings(Settings):
         0.0,
         "carving, before labelling: fraction of the surviving W1 weights removed per iteration"
         " by smallest |w|, so that a blob falls apart into its strong cores (0: off, the paper)",
-        minimum=0, exclusiveMaximum=1,
-    )  # fmt: skip
-    cut_scope: str = setting("per_neuron", "per_neuron: every neuron loses cut of its own"
-                             " weights (none dies of it); global: all ranked together",
-                             enum=list(SCOPES))  # fmt: skip
-    min_size: int = setting(1, "carving, after labelling: regions of fewer pixels are removed"
-                            " (1: off)", minimum=1)  # fmt: skip
-    max_regions: int | None = setting(None, "carving, last: each neuron keeps at most this many"
-                                      " regions, its highest by score (null: no cap, the paper)",
-                                      minimum=1)  # fmt: skip
+        minimum=0,
+        exclusiveMaximum=1,
+    )
+    cut_scope: str = setting(
+        "per_neuron",
+        "per_neuron: every neuron loses cut of its own"
+        " weights (none dies of it); global: all ranked together",
+        enum=list(SCOPES),
+    )
+    min_size: int = setting(
+        1, "carving, after labelling: regions of fewer pixels are removed" " (1: off)", minimum=1
+    )
+    max_regions: int | None = setting(
+        None,
+        "carving, last: each neuron keeps at most this many"
+        " regions, its highest by score (null: no cap, the paper)",
+        minimum=1,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

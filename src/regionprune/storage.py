@@ -87,9 +87,10 @@ def _read_h5(path: str | os.PathLike[str]) -> tuple[dict[str, NDArray[Any]], dic
         attrs = {k: v.item() if isinstance(v, np.generic) else v for k, v in attrs.items()}
         if attrs.get("format_version") != FORMAT_VERSION:
             raise DamagedFile(
-                path, f"format_version {attrs.get('format_version')}, not {FORMAT_VERSION}: "
-                "not written by this code"
-            )  # fmt: skip
+                path,
+                f"format_version {attrs.get('format_version')}, not {FORMAT_VERSION}: "
+                "not written by this code",
+            )
         f.visititems(read)
     stored = attrs.pop("checksum", None)
     if stored != content_checksum(datasets, attrs):
@@ -193,8 +194,12 @@ def _write_h5(
     empty (a baseline's /masks)."""
     # Built in memory, then written as plain bytes: HDF5 on a full disk does not raise, it
     # prints errors at exit and can crash; a plain write raises ENOSPC, which atomic_path reports.
-    full = {"format_version": FORMAT_VERSION, "versions": library_versions(),
-            **made_from(path), **attrs}  # fmt: skip
+    full = {
+        "format_version": FORMAT_VERSION,
+        "versions": library_versions(),
+        **made_from(path),
+        **attrs,
+    }
     stored = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in full.items()}
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:

@@ -24,7 +24,6 @@ from regionprune import failpoint
 from regionprune.network import forward
 from regionprune.settings import W1
 
-
 log = logging.getLogger(__name__)
 
 Masks = dict[str, torch.Tensor]
@@ -180,7 +179,11 @@ def train(
         }
         log.info(
             "epoch %d/%d  train loss %.4f  test acc %.4f  (%.2f s)",
-            epoch, epochs, rec["train_loss"], acc, rec["seconds"],
+            epoch,
+            epochs,
+            rec["train_loss"],
+            acc,
+            rec["seconds"],
         )
         records.append(rec)
         failpoint.reached(f"training epoch {epoch}")
@@ -297,11 +300,17 @@ def train_lockstep(
                     stack.params[name].mul_(mask)
             total += per_model.detach() * idx.shape[1]
         seconds = time.perf_counter() - start
-        scores = evaluate_lockstep(stack, test_data) if test_data is not None else [(np.nan, np.nan)] * m
+        scores = (
+            evaluate_lockstep(stack, test_data) if test_data is not None else [(np.nan, np.nan)] * m
+        )
         for k, (acc, _) in enumerate(scores):
             records[k].append(
-                {"epoch": epoch, "train_loss": float(total[k]) / n, "test_acc": acc,
-                 "seconds": seconds}
-            )  # fmt: skip
+                {
+                    "epoch": epoch,
+                    "train_loss": float(total[k]) / n,
+                    "test_acc": acc,
+                    "seconds": seconds,
+                }
+            )
         log.info("lockstep epoch %d/%d of %d models (%.2f s)", epoch, epochs, m, seconds)
     return records

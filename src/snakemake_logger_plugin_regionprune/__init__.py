@@ -19,12 +19,7 @@ import sys
 import time
 from typing import Any
 
-from snakemake.logging import (
-    ColorizingTextHandler,
-    DefaultFilter,
-    DefaultFormatter,
-    get_event,
-)
+from snakemake.logging import ColorizingTextHandler, DefaultFilter, DefaultFormatter, get_event
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.common import LogEvent
 
@@ -75,19 +70,24 @@ def config_file_problem(paths: list[str]) -> str | None:
             text = open(path, encoding="utf-8").read()
         except OSError as err:
             why = "no such file" if isinstance(err, FileNotFoundError) else err.strerror
-            return (f"config file {path}: {why} (looked up from {os.getcwd()}). "
-                    "Fix: give --configfile an existing file, relative to that folder.")  # fmt: skip
+            return (
+                f"config file {path}: {why} (looked up from {os.getcwd()}). "
+                "Fix: give --configfile an existing file, relative to that folder."
+            )
         try:
             yaml.safe_load(text)
         except yaml.YAMLError as err:
-            return (f"config file {path}{_place(err)}. Fix: correct the YAML there (spaces, "
-                    "not tabs, for indentation; a colon and a space after each key).")
+            return (
+                f"config file {path}{_place(err)}. Fix: correct the YAML there (spaces, "
+                "not tabs, for indentation; a colon and a space after each key)."
+            )
     return None
 
 
 def _place(err: Exception) -> str:
     """Where a YAML error is and what it is: ``, line 3, column 9: expected ... (while parsing a
     flow sequence that starts at line 2, column 9)``."""
+
     def at(mark: Any) -> str:
         return f"line {mark.line + 1}, column {mark.column + 1}"
 
@@ -101,11 +101,12 @@ def _place(err: Exception) -> str:
 
 def fix_lines(text: str) -> list[str]:
     """The "Fix: ..." parts of a failure message's lines, in order."""
-    return [line[line.index("Fix:"):].strip() for line in text.splitlines() if "Fix:" in line]
+    return [line[line.index("Fix:") :].strip() for line in text.splitlines() if "Fix:" in line]
 
 
-def job_line(clock: str, status: str | None, rule: str, message: str | None,
-             wildcards: dict[str, Any]) -> str:  # fmt: skip
+def job_line(
+    clock: str, status: str | None, rule: str, message: str | None, wildcards: dict[str, Any]
+) -> str:
     """One job as the console shows it: ``[10:37:32 3/35 done] retrain s0 · iteration 3/8``
     (``status``: ``started``, or ``3/35 done``; None in a dry run's listing)."""
     what = message or " ".join([rule, *(f"{k}={v}" for k, v in wildcards.items())])
@@ -176,8 +177,9 @@ class LogHandler(LogHandlerBase, ColorizingTextHandler):
             if record.rule_name != "all" and self.filter(record):
                 job = (record.rule_name, record.rule_msg, record.wildcards)
                 self.jobs[record.jobid] = job
-                self._write(job_line(time.strftime("%H:%M:%S"),
-                                     None if self.dryrun else "started", *job))  # fmt: skip
+                self._write(
+                    job_line(time.strftime("%H:%M:%S"), None if self.dryrun else "started", *job)
+                )
             return False
         if event == LogEvent.JOB_FINISHED:
             # Snakemake reports each finished job, then the count done so far (PROGRESS)
@@ -191,8 +193,12 @@ class LogHandler(LogHandlerBase, ColorizingTextHandler):
                     self._write(job_line(time.strftime("%H:%M:%S"), status, *self.jobs.pop(job)))
             self.finishing.clear()
             return record.done == record.total  # the last one: "35 of 35 steps (100%) done"
-        if event in (LogEvent.WORKFLOW_STARTED, LogEvent.JOB_STARTED,
-                     LogEvent.RESOURCES_INFO, LogEvent.GROUP_INFO):  # fmt: skip
+        if event in (
+            LogEvent.WORKFLOW_STARTED,
+            LogEvent.JOB_STARTED,
+            LogEvent.RESOURCES_INFO,
+            LogEvent.GROUP_INFO,
+        ):
             # a job group's header: its jobs have their own lines (cluster_jobs, cluster.md)
             return False
         if event is None and record.levelno == logging.INFO:

@@ -180,9 +180,7 @@ def previous_of(wildcards, method):
 
 def previous_model(wildcards):
     """Iteration k's starting checkpoint for the rule's own method (region by default)."""
-    method = getattr(wildcards, "method", None) or getattr(
-        wildcards, "matched", "region"
-    )
+    method = getattr(wildcards, "method", None) or getattr(wildcards, "matched", "region")
     return previous_of(wildcards, method)
 
 
@@ -220,9 +218,7 @@ def stage_model(wildcards):
     """The checkpoint of iteration n of a method (0: its first pruning)."""
     if int(wildcards.n) == 0:
         return start_model(wildcards.train, wildcards.mag, wildcards.method)
-    return (
-        f"{stage_path(method_dir(wildcards, wildcards.method), wildcards.n)}/model.h5"
-    )
+    return f"{stage_path(method_dir(wildcards, wildcards.method), wildcards.n)}/model.h5"
 
 
 def stage_id(wildcards):
@@ -300,10 +296,7 @@ def in_report(path, figure, category, level=None, iteration=None):
 def figure_outputs(folder, names, category, level=None, iteration=None):
     """A figure rule's outputs: each figure in every format, its PNG in the report."""
     first, *others = FIGURE_FORMATS
-    out = {
-        f: in_report(f"{folder}/{f}.{first}", f, category, level, iteration)
-        for f in names
-    }
+    out = {f: in_report(f"{folder}/{f}.{first}", f, category, level, iteration) for f in names}
     out.update({f"{f}_{x}": f"{folder}/{f}.{x}" for f in names for x in others})
     return out
 
@@ -313,13 +306,7 @@ RUN_TABLES = ("iterations", "epochs", "regions", "neurons", "pixels", "run")
 SUMMARY_TABLES = ("runs", "iterations", "epochs", "neurons", "pixels")
 
 
-EVIDENCE_TABLES = (
-    "region_importance",
-    "deletion",
-    "faithfulness",
-    "sanity",
-    "yardstick",
-)
+EVIDENCE_TABLES = ("region_importance", "deletion", "faithfulness", "sanity", "yardstick")
 EVIDENCE_FIGURES = ("evidence_maps", "neuron_gallery", "deletion_curves")
 
 
@@ -354,21 +341,15 @@ def evidence_tables(table):
 def all_targets():
     targets = [f"{SUMMARY}/{t}.parquet" for t in (*SUMMARY_TABLES, "faithfulness")]
     targets.append(f"{SUMMARY}/summary.md")
-    targets += [
-        f"{SUMMARY}/figures/{f}.{x}" for f in GRID_FIGURES for x in FIGURE_FORMATS
-    ]
+    targets += [f"{SUMMARY}/figures/{f}.{x}" for f in GRID_FIGURES for x in FIGURE_FORMATS]
     for run_id, run in RUNS.items():
         if run.method in FIGURE_SETTINGS.per_run:
             targets += [
-                f"{RUNS_DIR}/{run_id}/figures/{f}.{x}"
-                for f in FIGURES
-                for x in FIGURE_FORMATS
+                f"{RUNS_DIR}/{run_id}/figures/{f}.{x}" for f in FIGURES for x in FIGURE_FORMATS
             ]
     for stage in evidence_stages():
         targets += [
-            f"{RUNS_DIR}/{stage}/evidence/{f}.{x}"
-            for f in EVIDENCE_FIGURES
-            for x in FIGURE_FORMATS
+            f"{RUNS_DIR}/{stage}/evidence/{f}.{x}" for f in EVIDENCE_FIGURES for x in FIGURE_FORMATS
         ]
     return targets
 

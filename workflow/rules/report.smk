@@ -103,10 +103,7 @@ rule summary:
 rule grid_figures:
     """Across the grid: accuracy against W1 density per method, histograms, pixel usage."""
     input:
-        **{
-            t: f"{SUMMARY}/{t}.parquet"
-            for t in ("runs", "iterations", "neurons", "pixels")
-        },
+        **{t: f"{SUMMARY}/{t}.parquet" for t in ("runs", "iterations", "neurons", "pixels")},
         data=[f for ds in USED_DATASETS for f in data_files(ds)],
     output:
         **figure_outputs(f"{SUMMARY}/figures", GRID_FIGURES, "grid"),

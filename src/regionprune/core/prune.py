@@ -54,15 +54,19 @@ def region_mask(
     |w|, carving off)."""
     weight, mask = np.asarray(weight), np.asarray(mask, dtype=bool)
     if weight.ndim != 2 or weight.shape[1] != image_shape[0] * image_shape[1]:
-        raise ValueError(f"weight of shape {weight.shape} does not take {image_shape[0]}x"
-                         f"{image_shape[1]} images: it needs {image_shape[0] * image_shape[1]}"
-                         " inputs")  # fmt: skip
-    carved = carve(weight, mask, pixel_cut=pixel_cut, pixel_budget=pixel_budget, cut=cut,
-                   cut_scope=cut_scope)  # fmt: skip
+        raise ValueError(
+            f"weight of shape {weight.shape} does not take {image_shape[0]}x"
+            f"{image_shape[1]} images: it needs {image_shape[0] * image_shape[1]}"
+            " inputs"
+        )
+    carved = carve(
+        weight, mask, pixel_cut=pixel_cut, pixel_budget=pixel_budget, cut=cut, cut_scope=cut_scope
+    )
     labels = label_neurons(carved, image_shape, connectivity)
     table = region_table(weight, labels)
-    _, removed, _ = decide(table, rate=amount, score=score, scope=scope, min_size=min_size,
-                           max_regions=max_regions)  # fmt: skip
+    _, removed, _ = decide(
+        table, rate=amount, score=score, scope=scope, min_size=min_size, max_regions=max_regions
+    )
     return mask_from_labels(remove_regions(labels, removed))
 
 
@@ -71,8 +75,9 @@ class RegionPruning(prune.BasePruningMethod):
 
     PRUNING_TYPE = "global"  # the whole weight at once: regions are 2-D
 
-    def __init__(self, amount: float = 0.4, image_shape: tuple[int, int] = (28, 28),
-                 **settings: Any):  # fmt: skip
+    def __init__(
+        self, amount: float = 0.4, image_shape: tuple[int, int] = (28, 28), **settings: Any
+    ):
         prune._validate_pruning_amount_init(amount)
         if isinstance(amount, int):
             raise TypeError("amount is a fraction of the regions, a float in [0, 1]")
@@ -82,17 +87,32 @@ class RegionPruning(prune.BasePruningMethod):
 
     def compute_mask(self, t: torch.Tensor, default_mask: torch.Tensor) -> torch.Tensor:
         keep = region_mask(
-            t.detach().cpu().numpy(), default_mask.detach().cpu().numpy() != 0,
-            self.image_shape, amount=self.amount, **self.settings,
-        )  # fmt: skip
+            t.detach().cpu().numpy(),
+            default_mask.detach().cpu().numpy() != 0,
+            self.image_shape,
+            amount=self.amount,
+            **self.settings,
+        )
         return torch.from_numpy(keep).to(dtype=default_mask.dtype, device=default_mask.device)
 
     @classmethod
-    def apply(cls, module: nn.Module, name: str, amount: float = 0.4,  # type: ignore[override]
-              image_shape: tuple[int, int] = (28, 28), importance_scores: torch.Tensor | None = None,
-              **settings: Any) -> RegionPruning:  # fmt: skip
-        return super().apply(module, name, amount=amount, image_shape=image_shape,
-                             importance_scores=importance_scores, **settings)  # fmt: skip
+    def apply(
+        cls,
+        module: nn.Module,
+        name: str,
+        amount: float = 0.4,  # type: ignore[override]
+        image_shape: tuple[int, int] = (28, 28),
+        importance_scores: torch.Tensor | None = None,
+        **settings: Any,
+    ) -> RegionPruning:
+        return super().apply(
+            module,
+            name,
+            amount=amount,
+            image_shape=image_shape,
+            importance_scores=importance_scores,
+            **settings,
+        )
 
 
 def region_prune(
@@ -109,8 +129,16 @@ def region_prune(
     do: a ``<name>_mask`` buffer and ``<name>_orig`` parameter, ``<name>`` recomputed before each
     forward. ``carving``: ``pixel_cut``, ``pixel_budget``, ``cut``, ``cut_scope``, ``min_size``,
     ``max_regions`` (off by default, the paper's method). Returns the module."""
-    RegionPruning.apply(module, name, amount, image_shape, connectivity=connectivity, score=score,
-                        scope=scope, **carving)  # fmt: skip
+    RegionPruning.apply(
+        module,
+        name,
+        amount,
+        image_shape,
+        connectivity=connectivity,
+        score=score,
+        scope=scope,
+        **carving,
+    )
     return module
 
 
@@ -127,5 +155,6 @@ def carve_prune(
     """One iteration of the carving that makes maps readable (``workflow/presets``): cut each
     neuron's weakest ``cut`` of its weights, then keep its ``max_regions`` regions of the largest
     summed |w|, removing no region by rate. Settings as ``region_prune``'s."""
-    return region_prune(module, name, 0.0, image_shape, score=score, cut=cut,
-                        max_regions=max_regions, **settings)  # fmt: skip
+    return region_prune(
+        module, name, 0.0, image_shape, score=score, cut=cut, max_regions=max_regions, **settings
+    )

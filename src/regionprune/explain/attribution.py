@@ -86,8 +86,9 @@ def integrated_gradients(
     each image's logit ``target[i]`` from the image ``baselines`` (a grey level; 0: black), on
     the MLP of ``params`` (W1 already masked)."""
     weights, alphas = gauss_legendre(n_steps)
-    return _gradient_times_path(params, activation_name, x, target, weights, alphas, baselines,
-                                batch)  # fmt: skip
+    return _gradient_times_path(
+        params, activation_name, x, target, weights, alphas, baselines, batch
+    )
 
 
 def input_x_gradient(
@@ -95,8 +96,9 @@ def input_x_gradient(
 ) -> NDArray[np.float32]:
     """``(N, inputs)``: Captum's ``InputXGradient``, each image times the gradient of its logit
     ``target[i]``: the path method above with one point, the image itself."""
-    return _gradient_times_path(params, activation_name, x, target, np.ones(1), np.ones(1), 0.0,
-                                1000)  # fmt: skip
+    return _gradient_times_path(
+        params, activation_name, x, target, np.ones(1), np.ones(1), 0.0, 1000
+    )
 
 
 def region_integrated_gradients(

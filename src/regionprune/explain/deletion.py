@@ -20,9 +20,15 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from regionprune.explain.importance import (
-    F32, Net, class_means, importance_matrix, neuron_ablation, occlusion, ranking,
+    F32,
+    Net,
+    class_means,
+    importance_matrix,
+    neuron_ablation,
+    occlusion,
+    ranking,
     region_importance,
-)  # fmt: skip
+)
 from regionprune.network import FIRST, W1, activation, forward
 from regionprune.regions import global_ids, mask_from_labels
 
@@ -106,9 +112,11 @@ def curves(
     h1, n_in = net.w1.shape
     per_batch = max(1, max_elements // max(1, len(counts) * len(x) * h1))
     if len(orders) > per_batch:
-        return [out for i in range(0, len(orders), per_batch)
-                for out in curves(net, orders[i : i + per_batch], counts, x, y, c, z1,
-                                  max_elements)]  # fmt: skip
+        return [
+            out
+            for i in range(0, len(orders), per_batch)
+            for out in curves(net, orders[i : i + per_batch], counts, x, y, c, z1, max_elements)
+        ]
     flat = net.w1.ravel()
     rows, cols, vals = [], [], []
     points = [(order, k) for order in orders for k in counts]
@@ -119,8 +127,9 @@ def curves(
         vals.append(flat[order[:k]])
     d = sparse.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n_in, len(points) * h1), dtype=np.float64,
-    )  # fmt: skip
+        shape=(n_in, len(points) * h1),
+        dtype=np.float64,
+    )
     part = np.asarray(d.T @ x.T.astype(np.float64))  # (points * H1, N)
     part = part.reshape(len(points), h1, -1).transpose(0, 2, 1)  # (points, N, H1)
     z1 = (net.hidden(x)[0] if z1 is None else z1).astype(np.float64)
@@ -194,17 +203,27 @@ class Ranked:
         the regions' own units, ranked by gradients instead of by ablation)."""
         from regionprune.explain.attribution import region_integrated_gradients
 
-        return region_integrated_gradients(self.net.params, self.net.activation,
-                                           region_groups(self.labels), self.x, self.y,
-                                           self.n_classes, self.ig_steps)  # fmt: skip
+        return region_integrated_gradients(
+            self.net.params,
+            self.net.activation,
+            region_groups(self.labels),
+            self.x,
+            self.y,
+            self.n_classes,
+            self.ig_steps,
+        )
 
     def integrated_gradients(self, baselines: float = 0.0) -> NDArray:
         """``(classes, pixels)``: per class, the mean integrated gradients of its logit over its
         images, from the image ``baselines`` (0: black); computed once."""
         from regionprune.explain.attribution import integrated_gradients
 
-        return self._class_means(f"integrated gradients from {baselines}", integrated_gradients,
-                                 n_steps=self.ig_steps, baselines=baselines)  # fmt: skip
+        return self._class_means(
+            f"integrated gradients from {baselines}",
+            integrated_gradients,
+            n_steps=self.ig_steps,
+            baselines=baselines,
+        )
 
     def input_x_gradient(self) -> NDArray:
         """``(classes, pixels)``: per class, the mean input x gradient of its logit over its
@@ -236,36 +255,71 @@ class DeletionMethod:
 #: Every deletion method, in the order they run (the random control draws from the stage's
 #: seeded generator in this order). A new method is one entry here.
 METHODS: dict[str, DeletionMethod] = {
-    "region": DeletionMethod("region", lambda r: r.region_importance.T, "regions by importance",
-                             {"color": "tab:red", "linestyle": "-", "linewidth": 2.0}, roar=True),
-    "random": DeletionMethod("region", None, "random regions (mean, sd)",
-                             {"color": "0.4", "linestyle": "-"}, roar=True),
+    "region": DeletionMethod(
+        "region",
+        lambda r: r.region_importance.T,
+        "regions by importance",
+        {"color": "tab:red", "linestyle": "-", "linewidth": 2.0},
+        roar=True,
+    ),
+    "random": DeletionMethod(
+        "region", None, "random regions (mean, sd)", {"color": "0.4", "linestyle": "-"}, roar=True
+    ),
     "input_x_gradient": DeletionMethod(
-        "pixel", lambda r: r.input_x_gradient(), "input x gradient",
-        {"color": "tab:blue", "linestyle": "--", "marker": "o", "markersize": 3.5}),
+        "pixel",
+        lambda r: r.input_x_gradient(),
+        "input x gradient",
+        {"color": "tab:blue", "linestyle": "--", "marker": "o", "markersize": 3.5},
+    ),
     "integrated_gradients": DeletionMethod(  # from an all-black image
-        "pixel", lambda r: r.integrated_gradients(baselines=0.0),
+        "pixel",
+        lambda r: r.integrated_gradients(baselines=0.0),
         # hollow and larger, so that it stays visible where it lies on input x gradient
-        "integrated gradients", {"color": "tab:green", "linestyle": ":", "marker": "s",
-                                 "markersize": 6.5, "markerfacecolor": "none",
-                                 "linewidth": 1.5}, roar=True),
+        "integrated gradients",
+        {
+            "color": "tab:green",
+            "linestyle": ":",
+            "marker": "s",
+            "markersize": 6.5,
+            "markerfacecolor": "none",
+            "linewidth": 1.5,
+        },
+        roar=True,
+    ),
     # the like-for-like controls: ranked by ablation as the regions are, on other units
-    "occlusion": DeletionMethod("pixel", lambda r: r.occlusion, "pixels by occlusion",
-                                {"color": "tab:purple", "linestyle": "-.", "marker": "^",
-                                 "markersize": 4}, roar=True),
-    "neuron": DeletionMethod("neuron", lambda r: r.neuron_importance.T, "neurons by ablation",
-                             {"color": "tab:orange", "linestyle": "--", "marker": "D",
-                              "markersize": 3.5}),
+    "occlusion": DeletionMethod(
+        "pixel",
+        lambda r: r.occlusion,
+        "pixels by occlusion",
+        {"color": "tab:purple", "linestyle": "-.", "marker": "^", "markersize": 4},
+        roar=True,
+    ),
+    "neuron": DeletionMethod(
+        "neuron",
+        lambda r: r.neuron_importance.T,
+        "neurons by ablation",
+        {"color": "tab:orange", "linestyle": "--", "marker": "D", "markersize": 3.5},
+    ),
     # the compactness control: the regions' own units, ranked by integrated gradients
     "region_gradients": DeletionMethod(
-        "region", lambda r: r.region_gradients, "regions by integrated gradients",
-        {"color": "tab:brown", "linestyle": (0, (1, 1)), "marker": "v", "markersize": 4}),
-}  # fmt: skip
+        "region",
+        lambda r: r.region_gradients,
+        "regions by integrated gradients",
+        {"color": "tab:brown", "linestyle": (0, (1, 1)), "marker": "v", "markersize": 4},
+    ),
+}
 #: Columns of deletion.parquet: ``test`` is deletion (the ranked units removed), insertion
 #: (only they kept) or roar (removed, then one epoch of retraining with them held at zero).
 DELETION_COLUMNS = (
-    "test", "class", "method", "draw", "budget", "removed", "class_acc", "class_logit",
-)  # fmt: skip
+    "test",
+    "class",
+    "method",
+    "draw",
+    "budget",
+    "removed",
+    "class_acc",
+    "class_logit",
+)
 TESTS = ("deletion", "insertion", "roar")
 
 
@@ -301,10 +355,16 @@ def deletion_test(
     remove-and-retrain points of the ``roar`` methods (their first draw). One row per test,
     class, method, draw and budget."""
     mask = mask_from_labels(labels)
-    groups = {"region": region_groups(labels), "pixel": pixel_groups(mask),
-              "neuron": neuron_groups(mask)}  # fmt: skip
-    n_units = {"region": int(global_ids(labels)[1].sum()), "pixel": net.w1.shape[1],
-               "neuron": net.w1.shape[0]}  # fmt: skip
+    groups = {
+        "region": region_groups(labels),
+        "pixel": pixel_groups(mask),
+        "neuron": neuron_groups(mask),
+    }
+    n_units = {
+        "region": int(global_ids(labels)[1].sum()),
+        "pixel": net.w1.shape[1],
+        "neuron": net.w1.shape[0],
+    }
     counts = budget_counts(int((groups["region"] >= 0).sum()), budgets)
     scores = {}
     rows = []
@@ -324,8 +384,7 @@ def deletion_test(
                 order = deletion_order(groups[method.unit], units, net.w1)
                 todo.append((name, draw, order))
             if retrain is not None and method.roar:
-                to_retrain.append((c, name, deletion_order(groups[method.unit], orders[0],
-                                                           net.w1)))  # fmt: skip
+                to_retrain.append((c, name, deletion_order(groups[method.unit], orders[0], net.w1)))
         # every order of the class as one batch
         measured = curves(net, [order for _, _, order in todo], counts, xc, yc, c, z1)
         for (name, draw, _), both in zip(todo, measured):
@@ -363,10 +422,17 @@ def remove_and_retrain(
         masks.append(m.reshape(mask.shape))
     model = network(net.params, net.activation)
     stack = Lockstep([model] * len(masks), torch.device("cpu"))
-    train_lockstep(stack, to_split(retrain.x, retrain.y, torch.device("cpu")), None,
-                   epochs=retrain.epochs, lr=retrain.lr, batch_size=retrain.batch_size,
-                   seeds=[retrain.seed] * len(masks), weight_decay=retrain.weight_decay,
-                   masks=[{W1: torch.from_numpy(m.astype(np.float32))} for m in masks])  # fmt: skip
+    train_lockstep(
+        stack,
+        to_split(retrain.x, retrain.y, torch.device("cpu")),
+        None,
+        epochs=retrain.epochs,
+        lr=retrain.lr,
+        batch_size=retrain.batch_size,
+        seeds=[retrain.seed] * len(masks),
+        weight_decay=retrain.weight_decay,
+        masks=[{W1: torch.from_numpy(m.astype(np.float32))} for m in masks],
+    )
     rows = []
     y = np.asarray(y)
     params = {k: v.detach() for k, v in stack.params.items()}
@@ -376,8 +442,9 @@ def remove_and_retrain(
         xc = torch.from_numpy(np.asarray(x[y == c], dtype=np.float32))
         with torch.no_grad():
             sub = {k: v[which] for k, v in params.items()}
-            logits = forward(sub, xc.expand(len(which), -1, -1), net.activation,
-                             stacked_linear).numpy()  # fmt: skip
+            logits = forward(
+                sub, xc.expand(len(which), -1, -1), net.activation, stacked_linear
+            ).numpy()
         scores = [(float(np.mean(out.argmax(1) == c)), float(np.mean(out[:, c]))) for out in logits]
         for pos, i in enumerate(which[1:], start=1):
             name = orders[i - 1][1]
@@ -429,8 +496,9 @@ def faithfulness_table(deletion: pd.DataFrame) -> pd.DataFrame:
                 "area_vs_random": float(area[i]),
             }
             if len(kept):
-                row |= {f"insert_{m}": float(kept.loc[(c, b), m]) for m in METHODS
-                        if m in kept.columns}  # fmt: skip
+                row |= {
+                    f"insert_{m}": float(kept.loc[(c, b), m]) for m in METHODS if m in kept.columns
+                }
             if roar is not None:
                 for m in (m for m in METHODS if m in roar.columns):
                     at = roar[m].get((c, b), np.nan)

@@ -18,7 +18,6 @@ from numpy.typing import NDArray  # noqa: E402
 from regionprune.explain.deletion import METHODS  # noqa: E402
 from regionprune.figures import outline, side_axis, weight_colorbar  # noqa: E402
 
-
 #: Colours of a class's top regions #1, #2, ... in the evidence maps (outlines and titles).
 RANK_COLOURS = ("#ff2d2d", "#00e5ff", "#ffd400", "#7cff4f", "#ff5cf4")
 
@@ -73,15 +72,17 @@ def evidence_maps_figure(
     for r, label in enumerate(labels):
         axes[r, 0].set_ylabel(label, fontsize=9)
     for r in range(k):
-        axes[4 + r, 0].set_ylabel(f"region\n#{r + 1}", fontsize=9,
-                                  color=RANK_COLOURS[r % len(RANK_COLOURS)])  # fmt: skip
+        axes[4 + r, 0].set_ylabel(
+            f"region\n#{r + 1}", fontsize=9, color=RANK_COLOURS[r % len(RANK_COLOURS)]
+        )
     fig.suptitle(textwrap.fill(title, 110), fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.86, 1), h_pad=0.6, w_pad=0.2)
     # the colour bars beside the rows they explain, right of the last column
-    evidence = fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(-1, 1), "RdBu_r"),
-                            cax=side_axis(fig, axes[1, -1], axes[2, -1], 0.88))  # fmt: skip
-    evidence.set_label("for the class (red)\nor against it (blue),\n/ largest |value|",
-                       fontsize=9)  # fmt: skip
+    evidence = fig.colorbar(
+        plt.cm.ScalarMappable(plt.Normalize(-1, 1), "RdBu_r"),
+        cax=side_axis(fig, axes[1, -1], axes[2, -1], 0.88),
+    )
+    evidence.set_label("for the class (red)\nor against it (blue),\n/ largest |value|", fontsize=9)
     evidence.set_ticks([-1, 0, 1])
     evidence.ax.tick_params(labelsize=9)
     if k:
@@ -97,8 +98,13 @@ def gallery_figure(
     opposes)."""
     n = len(tiles)
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.5 * ncols + 1.0, 1.65 * nrows + 0.4),
-                             squeeze=False, layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(1.5 * ncols + 1.0, 1.65 * nrows + 0.4),
+        squeeze=False,
+        layout="constrained",
+    )
     for ax in axes.ravel():
         ax.set_axis_off()
     for i in range(n):
@@ -122,9 +128,15 @@ def deletion_figure(deletion: pd.DataFrame, class_names: list[str], title: str) 
     panels = [*classes, "mean"]
     ncols = 4  # rows that fit the report's frame (11 panels: 3 rows)
     nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 2.0 * nrows + 0.5),
-                             squeeze=False, sharex=True, sharey=True)  # fmt: skip
-    for ax in axes.ravel()[len(panels):]:
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(2.2 * ncols, 2.0 * nrows + 0.5),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
+    for ax in axes.ravel()[len(panels) :]:
         ax.set_axis_off()
     for ax, panel in zip(axes.ravel(), panels):
         d = deletion if panel == "mean" else deletion[deletion["class"] == panel]

@@ -34,8 +34,14 @@ F32 = NDArray[np.float32]
 
 #: Columns of region_importance.parquet after ``run`` and ``iteration``.
 IMPORTANCE_COLUMNS = (
-    "neuron", "region", "class", "size", "delta_acc", "delta_logit", "delta_logprob",
-)  # fmt: skip
+    "neuron",
+    "region",
+    "class",
+    "size",
+    "delta_acc",
+    "delta_logit",
+    "delta_logprob",
+)
 
 
 @dataclass(frozen=True)
@@ -259,9 +265,7 @@ def occlusion_per_image(net: Net, x: F32, y: NDArray, max_elements: int = 2**20)
     return out
 
 
-def occlusion(
-    net: Net, x: F32, y: NDArray, n_classes: int, max_elements: int = 2**20
-) -> NDArray:
+def occlusion(net: Net, x: F32, y: NDArray, n_classes: int, max_elements: int = 2**20) -> NDArray:
     """``(classes, pixels)`` occlusion: per class, the mean over its images of
     ``occlusion_per_image``. A test checks it against Captum's ``FeatureAblation``."""
     return class_means(occlusion_per_image(net, x, y, max_elements), y, n_classes)

@@ -19,8 +19,13 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from regionprune.explain.importance import (
-    Net, class_means, evidence_maps, importance_matrix, occlusion, region_importance,
-)  # fmt: skip
+    Net,
+    class_means,
+    evidence_maps,
+    importance_matrix,
+    occlusion,
+    region_importance,
+)
 from regionprune.network import W1
 
 #: Columns of sanity.parquet after ``run`` and ``iteration``.

@@ -81,11 +81,15 @@ def road_imputation(
     var = np.where(inside, unknown_id[neighbour], -1)
     unknown, known = inside & (var >= 0), inside & (var < 0)
     a = sparse.csc_matrix(
-        (np.concatenate([weight[unknown], -(weight * inside).sum(0)]),
-         (np.concatenate([row[unknown], np.arange(n)]),
-          np.concatenate([var[unknown], np.arange(n)]))),
+        (
+            np.concatenate([weight[unknown], -(weight * inside).sum(0)]),
+            (
+                np.concatenate([row[unknown], np.arange(n)]),
+                np.concatenate([var[unknown], np.arange(n)]),
+            ),
+        ),
         shape=(n, n),
-    )  # fmt: skip
+    )
     b = np.zeros((n, c))
     np.add.at(b, row[known], -weight[known][:, None] * flat[:, neighbour[known]].T)
     solved = np.asarray(spsolve(a, b)).reshape(n, c).T if n else np.zeros((c, 0))
@@ -120,11 +124,10 @@ Explain = Callable[[Net, NDArray[np.int32], NDArray, NDArray, int, np.random.Gen
 #: Per-image maps, by deletion-method name (``random``: the control).
 MAPS: dict[str, Explain] = {
     "region": lambda net, labels, x, y, steps, rng: region_attributions(net, labels, x, y),
-    "integrated_gradients": lambda net, labels, x, y, steps, rng: ig_attributions(net, x, y,
-                                                                                  steps),
+    "integrated_gradients": lambda net, labels, x, y, steps, rng: ig_attributions(net, x, y, steps),
     "occlusion": lambda net, labels, x, y, steps, rng: occlusion_per_image(net, x, y),
     "random": lambda net, labels, x, y, steps, rng: rng.random(np.shape(x)),
-}  # fmt: skip
+}
 
 
 @contextmanager
@@ -191,29 +194,47 @@ def yardstick(
         def explain_func(model, inputs, targets, name=name, draw=draw, **_):
             other = _net(model, net.activation)
             flat = np.asarray(inputs, dtype=np.float32).reshape(len(inputs), -1)
-            return maps[name](other, labels, flat, np.asarray(targets), ig_steps,
-                              draw).reshape(np.shape(inputs)).astype(np.float32)  # fmt: skip
+            return (
+                maps[name](other, labels, flat, np.asarray(targets), ig_steps, draw)
+                .reshape(np.shape(inputs))
+                .astype(np.float32)
+            )
 
         # Quantus warns, and logs at INFO on the root logger, about every call it likes
         with warnings.catch_warnings(), _quiet(logging.INFO):
             warnings.simplefilter("ignore")
             # one batch of all images: Quantus 0.6's ROAD averages only its first batch
-            call = {"model": model, "x_batch": x4, "y_batch": y, "a_batch": a4, "device": "cpu",
-                    "channel_first": True, "batch_size": len(y)}  # fmt: skip
-            curves = np.asarray(quantus.PixelFlipping(features_in_step=w, perturb_baseline="black",
-                                                      **common)(**call))  # fmt: skip
+            call = {
+                "model": model,
+                "x_batch": x4,
+                "y_batch": y,
+                "a_batch": a4,
+                "device": "cpu",
+                "channel_first": True,
+                "batch_size": len(y),
+            }
+            curves = np.asarray(
+                quantus.PixelFlipping(features_in_step=w, perturb_baseline="black", **common)(
+                    **call
+                )
+            )
             fractions = np.arange(1, curves.shape[1] + 1) * w / (h * w)
-            rows += [(name, "pixel_flipping", f, "", 0, v) for f, v in zip(fractions, curves.mean(0))]
-            road = quantus.ROAD(percentages=list(ROAD_PERCENT), noise=road_noise,
-                                perturb_func=perturb, **common)(**call)  # fmt: skip
+            rows += [
+                (name, "pixel_flipping", f, "", 0, v) for f, v in zip(fractions, curves.mean(0))
+            ]
+            road = quantus.ROAD(
+                percentages=list(ROAD_PERCENT), noise=road_noise, perturb_func=perturb, **common
+            )(**call)
             rows += [(name, "road", p / 100, "", 0, float(v)) for p, v in road.items()]
             mprt = quantus.MPRT(layer_order="top_down", seed=seed, **common)(
-                **{**call, "a_batch": None}, explain_func=explain_func)  # fmt: skip
+                **{**call, "a_batch": None}, explain_func=explain_func
+            )
             done = []
             for layer, scores in mprt.items():
                 if layer == "original":
                     continue
                 done.append(layer.split(".")[-1])
-                rows.append((name, "mprt", np.nan, "+".join(done), len(done),
-                             float(np.mean(scores))))  # fmt: skip
+                rows.append(
+                    (name, "mprt", np.nan, "+".join(done), len(done), float(np.mean(scores)))
+                )
     return pd.DataFrame(rows, columns=list(YARDSTICK_COLUMNS))

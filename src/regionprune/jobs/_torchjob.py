@@ -19,7 +19,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
 
 
-def prepare(args: argparse.Namespace, need_train: bool = True) -> tuple[TrainSettings, Any, Any, Any]:
+def prepare(
+    args: argparse.Namespace, need_train: bool = True
+) -> tuple[TrainSettings, Any, Any, Any]:
     """(settings, device, train split or None, test split), with deterministic torch."""
     from regionprune import training
     from regionprune.data import load_split

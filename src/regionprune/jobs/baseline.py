@@ -26,9 +26,15 @@ def run(args: argparse.Namespace) -> None:
     info = describe(args.data_dir, ts.dataset)  # inputs and classes come from the data
     net = build_model(ts.activation, ts.init, ts.seed, info.sizes(ts.hidden)).to(device)
     records = training.train(
-        net, train, test, epochs=ts.epochs, lr=ts.lr, batch_size=ts.batch_size,
-        seed=stream_seed(ts.seed, 0), weight_decay=ts.weight_decay,
-    )  # fmt: skip
+        net,
+        train,
+        test,
+        epochs=ts.epochs,
+        lr=ts.lr,
+        batch_size=ts.batch_size,
+        seed=stream_seed(ts.seed, 0),
+        weight_decay=ts.weight_decay,
+    )
     acc, loss = training.evaluate(net, test)
     write_table(epochs_table(records, "baseline", -1), args.out_epochs)
     save_checkpoint(

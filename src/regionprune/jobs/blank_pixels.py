@@ -12,8 +12,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
     p.add_argument("--dataset", default="mnist", help="the data set")
     p.add_argument("--limit", default="all", help="the first N training images only, or all")
-    p.add_argument("--out", type=Path, required=True,
-                   help="Parquet table: pixel (H*W index), blank (zero in every image)")  # fmt: skip
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="Parquet table: pixel (H*W index), blank (zero in every image)",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -30,6 +34,8 @@ def run(args: argparse.Namespace) -> None:
     blank = inactive_pixels(images)
     logging.getLogger(__name__).info(
         "%d of %d input pixels are zero in all %d training images",
-        int(blank.sum()), blank.size, len(images),
-    )  # fmt: skip
+        int(blank.sum()),
+        blank.size,
+        len(images),
+    )
     write_table(pd.DataFrame({"pixel": np.arange(blank.size), "blank": blank}), args.out)

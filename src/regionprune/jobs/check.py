@@ -9,8 +9,10 @@ import sys
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.usage = "regionprune check [SNAKEMAKE OPTION ...]"
-    p.epilog = ("Give the options of your snakemake command (--configfile, --config, "
-                "--directory, ...): they choose the workflow's results.")  # fmt: skip
+    p.epilog = (
+        "Give the options of your snakemake command (--configfile, --config, "
+        "--directory, ...): they choose the workflow's results."
+    )
     p.set_defaults(passed_on=[])
 
 

@@ -9,16 +9,35 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings-row", required=True, help="the run's settings as a JSON object")
-    p.add_argument("--blank-pixels", type=Path, required=True,
-                   help="the blank_pixels table of the run's training images")  # fmt: skip
-    p.add_argument("--train-settings", required=True,
-                   help="TrainSettings as JSON: the data set, for the image shape")  # fmt: skip
-    p.add_argument("--data-dir", type=Path, required=True,
-                   help="the data set's folder: its image shape and classes")  # fmt: skip
-    p.add_argument("--region-settings", required=True,
-                   help="RegionSettings as JSON: the connectivity of the readability measures")  # fmt: skip
-    p.add_argument("--checkpoints", type=Path, nargs="+", required=True,
-                   help="baseline, first pruning, then iteration 1..N checkpoints, in order")  # fmt: skip
+    p.add_argument(
+        "--blank-pixels",
+        type=Path,
+        required=True,
+        help="the blank_pixels table of the run's training images",
+    )
+    p.add_argument(
+        "--train-settings",
+        required=True,
+        help="TrainSettings as JSON: the data set, for the image shape",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        required=True,
+        help="the data set's folder: its image shape and classes",
+    )
+    p.add_argument(
+        "--region-settings",
+        required=True,
+        help="RegionSettings as JSON: the connectivity of the readability measures",
+    )
+    p.add_argument(
+        "--checkpoints",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="baseline, first pruning, then iteration 1..N checkpoints, in order",
+    )
     p.add_argument("--epochs", type=Path, nargs="+", required=True, help="per-epoch tables")
     p.add_argument("--regions", type=Path, nargs="*", default=[], help="pruned region tables")
     p.add_argument("--out-iterations", type=Path, required=True)

@@ -14,27 +14,57 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
     p.add_argument("--train-settings", required=True, help="TrainSettings as JSON")
-    p.add_argument("--region-settings", required=True,
-                   help="RegionSettings as JSON (the connectivity regions are labelled with)")  # fmt: skip
-    p.add_argument("--settings", default="{}",
-                   help="EvidenceSettings as JSON: budgets, budget, random_draws, ig_steps,"
-                   " roar_epochs, sanity_images, yardstick_images")  # fmt: skip
+    p.add_argument(
+        "--region-settings",
+        required=True,
+        help="RegionSettings as JSON (the connectivity regions are labelled with)",
+    )
+    p.add_argument(
+        "--settings",
+        default="{}",
+        help="EvidenceSettings as JSON: budgets, budget, random_draws, ig_steps,"
+        " roar_epochs, sanity_images, yardstick_images",
+    )
     p.add_argument("--model", type=Path, required=True, help="the stage's checkpoint")
     p.add_argument("--run-id", required=True, help="run id written into the tables")
     p.add_argument("--iteration", type=int, required=True, help="the stage's iteration")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
-    p.add_argument("--out-importance", type=Path, required=True,
-                   help="region_importance.parquet: every region ablated, per class")  # fmt: skip
-    p.add_argument("--out-deletion", type=Path, required=True,
-                   help="deletion.parquet: every method's deletion curve, per class")  # fmt: skip
-    p.add_argument("--out-faithfulness", type=Path, required=True,
-                   help="faithfulness.parquet: the drops per class and budget")  # fmt: skip
-    p.add_argument("--out-sanity", type=Path, required=True,
-                   help="sanity.parquet: trained against randomised maps, per layer and class")  # fmt: skip
-    p.add_argument("--out-yardstick", type=Path, required=True,
-                   help="yardstick.parquet: Quantus's metrics of each method's per-image maps")  # fmt: skip
-    p.add_argument("--out-labels", type=Path, required=True,
-                   help="regions.h5: the stage's regions as labelled here, for the figures")  # fmt: skip
+    p.add_argument(
+        "--out-importance",
+        type=Path,
+        required=True,
+        help="region_importance.parquet: every region ablated, per class",
+    )
+    p.add_argument(
+        "--out-deletion",
+        type=Path,
+        required=True,
+        help="deletion.parquet: every method's deletion curve, per class",
+    )
+    p.add_argument(
+        "--out-faithfulness",
+        type=Path,
+        required=True,
+        help="faithfulness.parquet: the drops per class and budget",
+    )
+    p.add_argument(
+        "--out-sanity",
+        type=Path,
+        required=True,
+        help="sanity.parquet: trained against randomised maps, per layer and class",
+    )
+    p.add_argument(
+        "--out-yardstick",
+        type=Path,
+        required=True,
+        help="yardstick.parquet: Quantus's metrics of each method's per-image maps",
+    )
+    p.add_argument(
+        "--out-labels",
+        type=Path,
+        required=True,
+        help="regions.h5: the stage's regions as labelled here, for the figures",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -52,9 +82,7 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.explain.yardstick import YARDSTICK_COLUMNS, yardstick
     from regionprune.explain.importance import Net, region_importance
     from regionprune.regions import label_neurons
-    from regionprune.settings import (
-        EVIDENCE_STREAM, W1, RegionSettings, TrainSettings, stream_seed,
-    )  # fmt: skip
+    from regionprune.settings import EVIDENCE_STREAM, W1, RegionSettings, TrainSettings, stream_seed
     from regionprune.codehash import code_version
     from regionprune.storage import load_checkpoint, save_labels, write_table
 
@@ -73,39 +101,69 @@ def run(args: argparse.Namespace) -> None:
 
     start = time.perf_counter()
     importance = region_importance(net, labels, x, y, spec.n_classes)
-    log.info("%d regions ablated on %d test images in %.1f s", len(importance) // spec.n_classes,
-             len(y), time.perf_counter() - start)  # fmt: skip
+    log.info(
+        "%d regions ablated on %d test images in %.1f s",
+        len(importance) // spec.n_classes,
+        len(y),
+        time.perf_counter() - start,
+    )
 
     # ranked on as many training images as there are test images, measured on the test images
     xr, yr = load_split(args.data_dir, ts.dataset, "train", ts.train_limit)
-    ranked = Ranked(net, labels, unit_pixels(xr[: len(y)]), yr[: len(y)], spec.n_classes,
-                    es.ig_steps)  # fmt: skip
+    ranked = Ranked(
+        net, labels, unit_pixels(xr[: len(y)]), yr[: len(y)], spec.n_classes, es.ig_steps
+    )
     seed = stream_seed(ts.seed, EVIDENCE_STREAM + args.iteration)
     rng = np.random.default_rng(seed)  # the random control's draws
     more = np.random.default_rng([seed, 1])  # the rest: retraining's batches, the sanity check
     # remove-and-retrain: the training settings' SGD on the ranking images
     retrain = None
     if es.roar_epochs:
-        retrain = Retrain(ranked.x, ranked.y, es.budget, ts.lr, ts.batch_size,
-                          int(more.integers(2**31)), ts.weight_decay, es.roar_epochs)  # fmt: skip
+        retrain = Retrain(
+            ranked.x,
+            ranked.y,
+            es.budget,
+            ts.lr,
+            ts.batch_size,
+            int(more.integers(2**31)),
+            ts.weight_decay,
+            es.roar_epochs,
+        )
     start = time.perf_counter()
     deletion = deletion_test(net, labels, ranked, x, y, es.budgets, es.random_draws, rng, retrain)
-    log.info("deletion, insertion and remove-and-retrain tests in %.1f s",
-             time.perf_counter() - start)  # fmt: skip
+    log.info(
+        "deletion, insertion and remove-and-retrain tests in %.1f s", time.perf_counter() - start
+    )
     faithful = faithfulness_table(deletion)
     sanity = pd.DataFrame(columns=list(SANITY_COLUMNS))
     if es.sanity_images:
         start = time.perf_counter()
         n = es.sanity_images
-        sanity = cascade(net, labels, ranked.x[:n], ranked.y[:n], spec.n_classes,
-                         spec.image_shape, more, es.ig_steps)  # fmt: skip
+        sanity = cascade(
+            net,
+            labels,
+            ranked.x[:n],
+            ranked.y[:n],
+            spec.n_classes,
+            spec.image_shape,
+            more,
+            es.ig_steps,
+        )
         log.info("sanity check in %.1f s", time.perf_counter() - start)
     quantus = pd.DataFrame(columns=list(YARDSTICK_COLUMNS))
     if es.yardstick_images:
         start = time.perf_counter()
         n = es.yardstick_images
-        quantus = yardstick(net, labels, x[:n], y[:n], spec.image_shape, more, es.ig_steps,
-                            seed=int(more.integers(2**31)))  # fmt: skip
+        quantus = yardstick(
+            net,
+            labels,
+            x[:n],
+            y[:n],
+            spec.image_shape,
+            more,
+            es.ig_steps,
+            seed=int(more.integers(2**31)),
+        )
         log.info("Quantus's metrics in %.1f s", time.perf_counter() - start)
     for df in (importance, deletion, faithful, sanity, quantus):
         df.insert(0, "iteration", np.int32(args.iteration))
@@ -117,5 +175,11 @@ def run(args: argparse.Namespace) -> None:
     write_table(faithful, args.out_faithfulness)
     write_table(sanity, args.out_sanity)
     write_table(quantus, args.out_yardstick)
-    save_labels(args.out_labels, labels, stage=ckpt.attrs["stage"], iteration=args.iteration,
-                connectivity=connectivity, code_version=code_version("evidence"))  # fmt: skip
+    save_labels(
+        args.out_labels,
+        labels,
+        stage=ckpt.attrs["stage"],
+        iteration=args.iteration,
+        connectivity=connectivity,
+        code_version=code_version("evidence"),
+    )

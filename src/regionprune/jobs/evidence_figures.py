@@ -9,11 +9,16 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="folder of the IDX .gz files")
     p.add_argument("--train-settings", required=True, help="TrainSettings as JSON")
-    p.add_argument("--settings", default="{}",
-                   help="EvidenceSettings as JSON: top_regions, gallery")  # fmt: skip
+    p.add_argument(
+        "--settings", default="{}", help="EvidenceSettings as JSON: top_regions, gallery"
+    )
     p.add_argument("--model", type=Path, required=True, help="the stage's checkpoint")
-    p.add_argument("--labels", type=Path, required=True,
-                   help="regions.h5 the evidence job labelled the stage's regions into")  # fmt: skip
+    p.add_argument(
+        "--labels",
+        type=Path,
+        required=True,
+        help="regions.h5 the evidence job labelled the stage's regions into",
+    )
     p.add_argument("--importance", type=Path, required=True, help="region_importance.parquet")
     p.add_argument("--deletion", type=Path, required=True, help="deletion.parquet")
     p.add_argument("--out-dir", type=Path, required=True, help="where the figures go")
@@ -56,20 +61,38 @@ def run(args: argparse.Namespace) -> None:
         tiles = []
         for g in EI.top_regions(imp, c, es.top_regions):
             j, member = neuron_of[g], labels[neuron_of[g]] == region_of[g]
-            tiles.append((f"n{j} r{region_of[g]}", np.where(member[..., None], weights[j], 0.0),
-                          member))  # fmt: skip
+            tiles.append(
+                (f"n{j} r{region_of[g]}", np.where(member[..., None], weights[j], 0.0), member)
+            )
         top.append(tiles)
     maps = EI.evidence_maps(labels, imp)
     specific = EI.evidence_maps(labels, EI.specific_importance(imp))
-    save(EF.evidence_maps_figure(means.reshape(-1, *shape), maps, specific, top, names,
-                                 f"class evidence maps ({stage}): regions weighted by their"
-                                 " importance for the class; its top regions"),
-         "evidence_maps")  # fmt: skip
+    save(
+        EF.evidence_maps_figure(
+            means.reshape(-1, *shape),
+            maps,
+            specific,
+            top,
+            names,
+            f"class evidence maps ({stage}): regions weighted by their"
+            " importance for the class; its top regions",
+        ),
+        "evidence_maps",
+    )
 
     per_neuron = EI.neuron_importance(imp, neuron_of, len(mask))
     order = EI.gallery_order(per_neuron, mask.any(axis=1), es.gallery)
     titles = [f"n{j}: {EI.roles(per_neuron[j], names)}" for j in order]
-    save(EF.gallery_figure(weights[order], [labels[j] for j in order], titles,
-                           f"hidden neurons by importance ({stage})"), "neuron_gallery")  # fmt: skip
-    save(EF.deletion_figure(read_table(args.deletion), names, f"deletion test ({stage})"),
-         "deletion_curves")  # fmt: skip
+    save(
+        EF.gallery_figure(
+            weights[order],
+            [labels[j] for j in order],
+            titles,
+            f"hidden neurons by importance ({stage})",
+        ),
+        "neuron_gallery",
+    )
+    save(
+        EF.deletion_figure(read_table(args.deletion), names, f"deletion test ({stage})"),
+        "deletion_curves",
+    )

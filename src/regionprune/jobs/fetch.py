@@ -8,8 +8,11 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist", help="the data set to fetch")
-    p.add_argument("--source", default="{}",
-                   help="DataSource as JSON: local_dir, mirrors, timeout (default: download)")  # fmt: skip
+    p.add_argument(
+        "--source",
+        default="{}",
+        help="DataSource as JSON: local_dir, mirrors, timeout (default: download)",
+    )
     p.add_argument("--out-dir", type=Path, required=True, help="where the four files go")
 
 
@@ -19,5 +22,6 @@ def run(args: argparse.Namespace) -> None:
 
     source = DataSource.from_json(args.source)
     folder = source.folder(args.dataset)
-    fetch(args.dataset, args.out_dir, Path(folder) if folder else None, source.mirrors,
-          source.timeout)  # fmt: skip
+    fetch(
+        args.dataset, args.out_dir, Path(folder) if folder else None, source.mirrors, source.timeout
+    )

@@ -8,17 +8,29 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist", help="gives the input image shape")
-    p.add_argument("--data-dir", type=Path, required=True,
-                   help="the data set's folder: its image shape and classes")  # fmt: skip
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        required=True,
+        help="the data set's folder: its image shape and classes",
+    )
     p.add_argument("--baseline", type=Path, required=True, help="the baseline checkpoint")
-    p.add_argument("--magnitude", type=Path, required=True,
-                   help="checkpoint of the first pruning (iteration 0)")  # fmt: skip
+    p.add_argument(
+        "--magnitude",
+        type=Path,
+        required=True,
+        help="checkpoint of the first pruning (iteration 0)",
+    )
     p.add_argument("--final", type=Path, required=True, help="checkpoint of the last stage")
-    p.add_argument("--region-settings", default="{}",
-                   help="RegionSettings as JSON: the connectivity of the regions of the first"
-                   " pruning (the paper's Fig. 4)")  # fmt: skip
-    p.add_argument("--settings", default="{}",
-                   help="FiguresSettings as JSON: neuron (drawn large, or auto)")  # fmt: skip
+    p.add_argument(
+        "--region-settings",
+        default="{}",
+        help="RegionSettings as JSON: the connectivity of the regions of the first"
+        " pruning (the paper's Fig. 4)",
+    )
+    p.add_argument(
+        "--settings", default="{}", help="FiguresSettings as JSON: neuron (drawn large, or auto)"
+    )
     p.add_argument("--stages", type=Path, required=True, help="the run's iterations.parquet")
     p.add_argument("--out-dir", type=Path, required=True, help="where the figures go")
 
@@ -52,14 +64,25 @@ def run(args: argparse.Namespace) -> None:
     def save(fig, name: str) -> None:
         F.save_figure(fig, args.out_dir, name)
 
-    save(F.tile_figure(maps["baseline"], "W1 after baseline training (red +, blue -)"), "w1_baseline")
+    save(
+        F.tile_figure(maps["baseline"], "W1 after baseline training (red +, blue -)"), "w1_baseline"
+    )
     first = mag.attrs["stage"]  # magnitude, or random for the random method
-    save(F.tile_figure(maps["magnitude"], f"W1 after {first} pruning (removed: black)"),
-         "w1_magnitude")  # fmt: skip
+    save(
+        F.tile_figure(maps["magnitude"], f"W1 after {first} pruning (removed: black)"),
+        "w1_magnitude",
+    )
     method = final.attrs["stage"]
     save(F.tile_figure(maps["final"], f"W1 after {method} pruning, iteration {it}"), "w1_final")
-    save(F.tile_figure(F.regions_rgb(labels), f"connected regions after {first} pruning, each"
-                       " region of a neuron in its own colour", weights=False), "regions")  # fmt: skip
+    save(
+        F.tile_figure(
+            F.regions_rgb(labels),
+            f"connected regions after {first} pruning, each"
+            " region of a neuron in its own colour",
+            weights=False,
+        ),
+        "regions",
+    )
     save(
         F.neuron_figure(
             [

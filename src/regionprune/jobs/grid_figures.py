@@ -12,8 +12,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=Path, required=True, help="summary iterations.parquet")
     p.add_argument("--neurons", type=Path, required=True, help="summary neurons.parquet")
     p.add_argument("--pixels", type=Path, required=True, help="summary pixels.parquet")
-    p.add_argument("--data-root", type=Path, required=True,
-                   help="the folder of the data sets' folders: their image shapes")  # fmt: skip
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        required=True,
+        help="the folder of the data sets' folders: their image shapes",
+    )
     p.add_argument("--out-dir", type=Path, required=True)
 
 

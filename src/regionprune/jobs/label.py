@@ -10,10 +10,17 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, required=True, help="checkpoint of the previous stage")
     p.add_argument("--dataset", default="mnist", help="gives the input image shape")
-    p.add_argument("--data-dir", type=Path, required=True,
-                   help="the data set's folder: its image shape and classes")  # fmt: skip
-    p.add_argument("--settings", required=True,
-                   help="RegionSettings as JSON (connectivity; pixel_cut, cut, cut_scope)")  # fmt: skip
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        required=True,
+        help="the data set's folder: its image shape and classes",
+    )
+    p.add_argument(
+        "--settings",
+        required=True,
+        help="RegionSettings as JSON (connectivity; pixel_cut, cut, cut_scope)",
+    )
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--out-labels", type=Path, required=True)
     p.add_argument("--out-table", type=Path, required=True)
@@ -39,13 +46,20 @@ def run(args: argparse.Namespace) -> None:
     if rs.pixel_cut or rs.cut:
         log.info(
             "iteration %d: carving (%s) removed %d of %d weights; %d of %d input pixels in use",
-            args.iteration, rs.variant, int(before.sum() - mask.sum()), int(before.sum()),
-            int(mask.any(axis=0).sum()), int(before.any(axis=0).sum()),
-        )  # fmt: skip
+            args.iteration,
+            rs.variant,
+            int(before.sum() - mask.sum()),
+            int(before.sum()),
+            int(mask.any(axis=0).sum()),
+            int(before.any(axis=0).sum()),
+        )
     log.info(
         "iteration %d: %d regions over %d neurons (%d-connectivity)",
-        args.iteration, len(table), table["neuron"].nunique(), rs.connectivity,
-    )  # fmt: skip
+        args.iteration,
+        len(table),
+        table["neuron"].nunique(),
+        rs.connectivity,
+    )
     write_table(table, args.out_table)
     save_labels(
         args.out_labels,

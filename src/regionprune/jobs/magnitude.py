@@ -13,10 +13,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
     p.add_argument("--settings", required=True, help="MagnitudeSettings as JSON")
     p.add_argument("--baseline", type=Path, required=True, help="baseline checkpoint")
-    p.add_argument("--blank-pixels", type=Path, default=None,
-                   help="the blank_pixels table: needed with drop_inactive")  # fmt: skip
-    p.add_argument("--criterion", choices=CRITERIA, default="magnitude",
-                   help="random: the random method's own start, at the same rate")  # fmt: skip
+    p.add_argument(
+        "--blank-pixels",
+        type=Path,
+        default=None,
+        help="the blank_pixels table: needed with drop_inactive",
+    )
+    p.add_argument(
+        "--criterion",
+        choices=CRITERIA,
+        default="magnitude",
+        help="random: the random method's own start, at the same rate",
+    )
     p.add_argument("--out-model", type=Path, required=True)
 
 
@@ -38,7 +46,9 @@ def run(args: argparse.Namespace) -> None:
     inactive = None
     if ms.drop_inactive:
         if args.blank_pixels is None:
-            raise ValueError("magnitude.drop_inactive needs --blank-pixels (the blank_pixels table)")
+            raise ValueError(
+                "magnitude.drop_inactive needs --blank-pixels (the blank_pixels table)"
+            )
         inactive = read_blank_pixels(args.blank_pixels)
         logging.getLogger(__name__).info(
             "dropping the weights of %d never-active input pixels first", int(inactive.sum())
@@ -50,8 +60,12 @@ def run(args: argparse.Namespace) -> None:
     acc, loss = training.evaluate(net.to(device), test)
     logging.getLogger(__name__).info(
         "W1 density %.4f after %s pruning at rate %g; test acc %.4f (baseline %.4f)",
-        density(mask), args.criterion, ms.rate, acc, base.attrs["test_acc"],
-    )  # fmt: skip
+        density(mask),
+        args.criterion,
+        ms.rate,
+        acc,
+        base.attrs["test_acc"],
+    )
     save_checkpoint(
         args.out_model,
         Checkpoint(

@@ -10,11 +10,18 @@ from regionprune.settings import CRITERIA
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, required=True, help="this method's previous checkpoint")
-    p.add_argument("--target", type=Path, required=True,
-                   help="the region run's mask file of this iteration: the density to match")  # fmt: skip
+    p.add_argument(
+        "--target",
+        type=Path,
+        required=True,
+        help="the region run's mask file of this iteration: the density to match",
+    )
     p.add_argument("--criterion", choices=CRITERIA, required=True)
-    p.add_argument("--train-settings", required=True,
-                   help="TrainSettings as JSON: the run's seed (random criterion)")  # fmt: skip
+    p.add_argument(
+        "--train-settings",
+        required=True,
+        help="TrainSettings as JSON: the run's seed (random criterion)",
+    )
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--out-mask", type=Path, required=True)
 
@@ -41,8 +48,11 @@ def run(args: argparse.Namespace) -> None:
     mask = prune_to_count(criterion_scores(args.criterion, prev.params[W1], seed), alive, keep)
     logging.getLogger(__name__).info(
         "iteration %d: %s pruning from %d to %d W1 weights, the region run's count",
-        args.iteration, args.criterion, int(alive.sum()), keep,
-    )  # fmt: skip
+        args.iteration,
+        args.criterion,
+        int(alive.sum()),
+        keep,
+    )
     save_mask(
         args.out_mask,
         mask,

@@ -10,12 +10,19 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", type=Path, required=True, help="label file of this iteration")
     p.add_argument("--table", type=Path, required=True, help="region table of this iteration")
-    p.add_argument("--settings", required=True,
-                   help="RegionSettings as JSON (rate, score, scope; min_size, max_regions)")  # fmt: skip
+    p.add_argument(
+        "--settings",
+        required=True,
+        help="RegionSettings as JSON (rate, score, scope; min_size, max_regions)",
+    )
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--out-mask", type=Path, required=True, help="mask and kept regions' labels")
-    p.add_argument("--out-table", type=Path, required=True,
-                   help="the region table with score, pruned and removed_by")  # fmt: skip
+    p.add_argument(
+        "--out-table",
+        type=Path,
+        required=True,
+        help="the region table with score, pruned and removed_by",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -35,9 +42,14 @@ def run(args: argparse.Namespace) -> None:
     by = {r: int((reason == r).sum()) for r in REASONS}
     logging.getLogger(__name__).info(
         "iteration %d: removed %d of %d regions (%d weights) by lowest %s, %s (%s)",
-        args.iteration, removed.sum(), len(table), table["size"][removed].sum(), rs.score,
-        rs.scope, ", ".join(f"{n} by {r}" for r, n in by.items() if n),
-    )  # fmt: skip
+        args.iteration,
+        removed.sum(),
+        len(table),
+        table["size"][removed].sum(),
+        rs.score,
+        rs.scope,
+        ", ".join(f"{n} by {r}" for r, n in by.items() if n),
+    )
     write_table(table.assign(score=scores, pruned=removed, removed_by=reason), args.out_table)
     save_mask(
         args.out_mask,

@@ -12,10 +12,17 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.usage = "regionprune report [-o REPORT] [SNAKEMAKE OPTION ...]"
-    p.add_argument("-o", "--output", type=Path, default=Path("report.html"),
-                   help="the report: .html, or .zip for one with a folder per run")  # fmt: skip
-    p.epilog = ("Give the options of your snakemake command (--configfile, --config, "
-                "--directory, ...): they choose the workflow's results.")  # fmt: skip
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("report.html"),
+        help="the report: .html, or .zip for one with a folder per run",
+    )
+    p.epilog = (
+        "Give the options of your snakemake command (--configfile, --config, "
+        "--directory, ...): they choose the workflow's results."
+    )
     p.set_defaults(passed_on=[])
 
 

@@ -17,10 +17,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
     p.add_argument("--settings", required=True, help="RegionSettings as JSON")
     p.add_argument("--iteration", type=int, required=True)
-    p.add_argument("--model", type=Path, nargs="+", required=True,
-                   help="checkpoint of the previous stage, per network")  # fmt: skip
-    p.add_argument("--pruned", type=Path, nargs="+", required=True,
-                   help="mask file of this iteration, per network")  # fmt: skip
+    p.add_argument(
+        "--model",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="checkpoint of the previous stage, per network",
+    )
+    p.add_argument(
+        "--pruned",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="mask file of this iteration, per network",
+    )
     p.add_argument("--stage", nargs="+", default=["region"], help="stage name (the method)")
     p.add_argument("--out-model", type=Path, nargs="+", required=True)
     p.add_argument("--out-epochs", type=Path, nargs="+", required=True)
@@ -53,17 +63,30 @@ def run(args: argparse.Namespace) -> None:
         nets.append(model_from_params(prev.params, ts.activation).to(device))
     as_tensor = lambda m: torch.from_numpy(m).to(device=device, dtype=torch.float32)  # noqa: E731
     seed = stream_seed(ts.seed, args.iteration)
-    hyper = {"epochs": rs.retrain_epochs, "lr": rs.retrain_lr,
-             "batch_size": rs.retrain_batch_size, "weight_decay": ts.weight_decay}  # fmt: skip
+    hyper = {
+        "epochs": rs.retrain_epochs,
+        "lr": rs.retrain_lr,
+        "batch_size": rs.retrain_batch_size,
+        "weight_decay": ts.weight_decay,
+    }
     if n == 1:
-        records = [training.train(nets[0], train, test, seed=seed,
-                                  masks={W1: as_tensor(masks[0][0])}, **hyper)]  # fmt: skip
+        records = [
+            training.train(
+                nets[0], train, test, seed=seed, masks={W1: as_tensor(masks[0][0])}, **hyper
+            )
+        ]
         params = [params_to_numpy(nets[0])]
         results = [training.evaluate(nets[0], test)]
     else:
         stack = training.Lockstep(nets, device)
-        records = training.train_lockstep(stack, train, test, seeds=[seed] * n,
-                                          masks=[{W1: as_tensor(m)} for m, _ in masks], **hyper)  # fmt: skip
+        records = training.train_lockstep(
+            stack,
+            train,
+            test,
+            seeds=[seed] * n,
+            masks=[{W1: as_tensor(m)} for m, _ in masks],
+            **hyper,
+        )
         params = stack.state_dicts()
         results = training.evaluate_lockstep(stack, test)
     for i in range(n):

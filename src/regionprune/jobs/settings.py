@@ -10,10 +10,17 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--write", action="store_true", help="write the derived files")
-    what.add_argument("--check", action="store_true",
-                      help="exit 1 if a derived file differs from what the classes give")  # fmt: skip
-    p.add_argument("--root", type=Path, default=Path("."),
-                   help="the repository root (default: the current folder)")  # fmt: skip
+    what.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if a derived file differs from what the classes give",
+    )
+    p.add_argument(
+        "--root",
+        type=Path,
+        default=Path("."),
+        help="the repository root (default: the current folder)",
+    )
 
 
 def run(args: argparse.Namespace) -> None:

@@ -12,29 +12,49 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for t in TABLES:
         p.add_argument(f"--{t}", type=Path, nargs="+", required=True, help=f"per-run {t}.parquet")
         p.add_argument(f"--out-{t}", type=Path, required=True)
-    p.add_argument("--faithfulness", type=Path, nargs="*", default=[],
-                   help="per-stage evidence/faithfulness.parquet")  # fmt: skip
+    p.add_argument(
+        "--faithfulness",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="per-stage evidence/faithfulness.parquet",
+    )
     p.add_argument("--out-faithfulness", type=Path, required=True)
-    p.add_argument("--sanity", type=Path, nargs="*", default=[],
-                   help="per-stage evidence/sanity.parquet")  # fmt: skip
+    p.add_argument(
+        "--sanity", type=Path, nargs="*", default=[], help="per-stage evidence/sanity.parquet"
+    )
     p.add_argument("--out-sanity", type=Path, required=True)
-    p.add_argument("--yardstick", type=Path, nargs="*", default=[],
-                   help="per-stage evidence/yardstick.parquet")  # fmt: skip
+    p.add_argument(
+        "--yardstick", type=Path, nargs="*", default=[], help="per-stage evidence/yardstick.parquet"
+    )
     p.add_argument("--out-yardstick", type=Path, required=True)
-    p.add_argument("--evidence-settings", default="{}",
-                   help="EvidenceSettings as JSON: the budget the Markdown reports")  # fmt: skip
+    p.add_argument(
+        "--evidence-settings",
+        default="{}",
+        help="EvidenceSettings as JSON: the budget the Markdown reports",
+    )
     p.add_argument("--out-markdown", type=Path, required=True)
-    p.add_argument("--out-html", type=Path, required=True,
-                   help="the same page as HTML, which Snakemake's report shows inline")  # fmt: skip
+    p.add_argument(
+        "--out-html",
+        type=Path,
+        required=True,
+        help="the same page as HTML, which Snakemake's report shows inline",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from regionprune.markdown import (
-        faithfulness_markdown, grid_markdown, paper_table, readability_markdown, retrain_markdown,
-        sanity_markdown, to_html, yardstick_markdown,
-    )  # fmt: skip
+        faithfulness_markdown,
+        grid_markdown,
+        paper_table,
+        readability_markdown,
+        retrain_markdown,
+        sanity_markdown,
+        to_html,
+        yardstick_markdown,
+    )
     from regionprune.explain.sanity import SANITY_COLUMNS
     from regionprune.explain.yardstick import YARDSTICK_COLUMNS
     from regionprune.config import EvidenceSettings
@@ -43,8 +63,7 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.storage import read_table, write_table, write_text
 
     tables = {
-        t: pd.concat([read_table(p) for p in getattr(args, t)], ignore_index=True)
-        for t in TABLES
+        t: pd.concat([read_table(p) for p in getattr(args, t)], ignore_index=True) for t in TABLES
     }
     # each table keyed by the run's short label, with its folder as run_path and its settings
     keyed = settings_by_run(tables["runs"])
@@ -52,6 +71,7 @@ def run(args: argparse.Namespace) -> None:
     for t, df in tables.items():
         write_table(df, getattr(args, f"out_{t}"))
     runs = tables["runs"]
+
     def stages(paths: list[Path], columns: list[str]) -> pd.DataFrame:
         """Every explained stage's table, keyed as the run tables are."""
         table = (
