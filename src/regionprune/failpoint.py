@@ -2,7 +2,8 @@
 
 ``REGIONPRUNE_PAUSE_AT=<text>`` in the environment of a run makes the first job that reaches a
 point whose name contains ``<text>`` log ``paused at <name>`` and sleep until it is killed. The
-points: ``training epoch <k>`` after each epoch of a training, ``wrote <path>`` after each result
+points: ``training epoch <k>`` after each epoch of a training (the training jobs' ``after_epoch``
+callback: the training loop itself knows nothing of this), ``wrote <path>`` after each result
 file is in place. Unset (always, outside the tests), a point costs one dictionary lookup.
 """
 

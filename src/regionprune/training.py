@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
-from regionprune import failpoint
 from regionprune.network import forward
 from regionprune.settings import W1
 
@@ -91,8 +90,15 @@ def _masked(
 
 @torch.no_grad()
 def _zero_masked(masked: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Hold the masked weights at zero (after each step)."""
     for param, mask in masked:
         param.mul_(mask)
+
+
+def _mask_grads(masked: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Keep the masked weights' gradients out of the step."""
+    for param, mask in masked:
+        param.grad.mul_(mask)
 
 
 @torch.no_grad()
@@ -140,10 +146,12 @@ def train(
     masks: Masks | None = None,
     weight_decay: float = 0.0,
     after_step: Callable[[nn.Module], None] | None = None,
+    after_epoch: Callable[[int], None] | None = None,
 ) -> list[dict[str, float]]:
     """Plain SGD on cross-entropy (with an optional L2 penalty); one record per epoch (train
     loss, test accuracy, seconds). Masked weights stay exactly zero: their gradient is masked
-    before the step, and the decay of a zero weight is zero."""
+    before the step, and the decay of a zero weight is zero. ``after_step`` is called with the
+    model after each step, ``after_epoch`` with the epoch's number after each epoch."""
     masked = _masked(dict(model.named_parameters()), masks or {})
     _zero_masked(masked)
     opt = SGD(list(model.parameters()), lr=lr, weight_decay=weight_decay)
@@ -163,8 +171,7 @@ def train(
             loss = F.cross_entropy(model(as_float(xs[i : i + batch_size])), y)
             opt.zero_grad()
             loss.backward()
-            for param, mask in masked:
-                param.grad.mul_(mask)
+            _mask_grads(masked)
             opt.step()
             _zero_masked(masked)
             total += loss.detach() * len(y)
@@ -186,7 +193,8 @@ def train(
             rec["seconds"],
         )
         records.append(rec)
-        failpoint.reached(f"training epoch {epoch}")
+        if after_epoch is not None:
+            after_epoch(epoch)
     return records
 
 
@@ -271,9 +279,8 @@ def train_lockstep(
             raise ValueError(f"{len(masks)} mask sets for {m} models")
         for name in masks[0]:
             stacked_masks[name] = torch.stack([mk[name] for mk in masks]).to(train_data.x.device)
-    with torch.no_grad():
-        for name, mask in stacked_masks.items():
-            stack.params[name].mul_(mask)
+    masked = [(stack.params[name], mask) for name, mask in stacked_masks.items()]
+    _zero_masked(masked)
     opt = SGD(list(stack.params.values()), lr=lr, weight_decay=weight_decay)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     n = len(train_data.y)
@@ -292,12 +299,9 @@ def train_lockstep(
             ).mean(1)
             opt.zero_grad()
             per_model.sum().backward()
-            for name, mask in stacked_masks.items():
-                stack.params[name].grad.mul_(mask)
+            _mask_grads(masked)
             opt.step()
-            with torch.no_grad():
-                for name, mask in stacked_masks.items():
-                    stack.params[name].mul_(mask)
+            _zero_masked(masked)
             total += per_model.detach() * idx.shape[1]
         seconds = time.perf_counter() - start
         scores = (

@@ -39,6 +39,13 @@ def prepare(
     return ts, device, train, test
 
 
+def epoch_done(epoch: int) -> None:
+    """A training's ``after_epoch``: the fault tests' point after each epoch (``failpoint``)."""
+    from regionprune import failpoint
+
+    failpoint.reached(f"training epoch {epoch}")
+
+
 def run_attrs(args: argparse.Namespace, device: Any) -> dict[str, Any]:
     """Where a checkpoint was computed: results are bit-identical only for the same device and
     thread count (float sums are ordered differently otherwise, ~1e-7 apart)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from regionprune.jobs._torchjob import add_common, epochs_table, prepare, run_attrs
+from regionprune.jobs._torchjob import add_common, epoch_done, epochs_table, prepare, run_attrs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> None:
         batch_size=ts.batch_size,
         seed=stream_seed(ts.seed, 0),
         weight_decay=ts.weight_decay,
+        after_epoch=epoch_done,
     )
     acc, loss = training.evaluate(net, test)
     write_table(epochs_table(records, "baseline", -1), args.out_epochs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from regionprune.jobs._torchjob import add_common, epochs_table, prepare, run_attrs
+from regionprune.jobs._torchjob import add_common, epoch_done, epochs_table, prepare, run_attrs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -72,7 +72,13 @@ def run(args: argparse.Namespace) -> None:
     if n == 1:
         records = [
             training.train(
-                nets[0], train, test, seed=seed, masks={W1: as_tensor(masks[0][0])}, **hyper
+                nets[0],
+                train,
+                test,
+                seed=seed,
+                masks={W1: as_tensor(masks[0][0])},
+                after_epoch=epoch_done,
+                **hyper,
             )
         ]
         params = [params_to_numpy(nets[0])]
