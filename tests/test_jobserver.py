@@ -302,3 +302,33 @@ def test_the_snakefiles_server_leaves_nothing_when_killed_and_serves_only_its_us
         os.environ.pop(jobserver.VARIABLE, None)
         if env_before is not None:
             os.environ[jobserver.VARIABLE] = env_before
+
+
+def test_the_file_cache_reads_a_file_once_until_it_changes(tmp_path):
+    """The job server's cache (``data.kept`` in the server): a file is read once, read again
+    once it has changed, and a read that fails keeps nothing."""
+    import numpy as np
+
+    from regionprune.jobserver import FileCache
+
+    path, calls = tmp_path / "x.bin", []
+    path.write_bytes(b"1")
+
+    def read():
+        calls.append(1)
+        return np.frombuffer(path.read_bytes(), dtype=np.uint8).copy()
+
+    cache = FileCache()
+    first = cache(path, ("magic",), read)
+    assert cache(path, ("magic",), read) is first and len(calls) == 1
+    assert not first.flags.writeable  # forked jobs share it: nobody may change it
+    path.write_bytes(b"22")  # another size (and time): read and checked again
+    assert list(cache(path, ("magic",), read)) == [50, 50] and len(calls) == 2
+
+    def broken():
+        raise ValueError("damaged")
+
+    path.write_bytes(b"333")
+    with pytest.raises(ValueError):
+        cache(path, ("magic",), broken)
+    assert list(cache(path, ("magic",), read)) == [51, 51, 51] and len(calls) == 3

@@ -26,6 +26,7 @@ import struct
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -353,41 +354,14 @@ def verify_copy(path: Path) -> str:
     return expected
 
 
-#: Arrays read and checked in this process, by file identity (``_identity``), kept only after
-#: ``remember``: the job server (``jobserver``) reads a data set once and its forked jobs find it
-#: here. A file changed since (other size, time or inode) is read and checked again.
-_KEPT: dict[tuple, Any] = {}
-_keeping = False
+#: Where a process keeps the arrays it has read and checked, or None (read each time). The job
+#: server (``jobserver.FileCache``) sets one: it reads a data set once and its forked jobs find
+#: it there. Called as ``kept(path, extra, read)``: ``read()``, or what it gave for this file.
+kept: Callable[[Path, tuple, Callable[[], Any]], Any] | None = None
 
 
-def _identity(path: Path, *extra: object) -> tuple:
-    st = os.stat(path)
-    return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, *extra)
-
-
-def _kept(path: Path, extra: tuple, read: Any) -> Any:
-    """``read()``, or what it gave for this file before (after ``remember``)."""
-    try:
-        key = _identity(path, *extra)
-    except OSError:
-        key = None
-    if key in _KEPT:
-        return _KEPT[key]
-    value = read()
-    if _keeping and key is not None:
-        for array in value.values() if isinstance(value, dict) else (value,):
-            array.setflags(write=False)
-        _KEPT[key] = value
-    return value
-
-
-def remember(data_dir: Path, dataset: str) -> None:
-    """Keep both splits of ``dataset`` in ``data_dir`` in memory for this process and its
-    children; a damaged or missing file raises, as in ``load_split``, and is not kept."""
-    global _keeping
-    _keeping = True
-    for split in SPLITS:
-        load_split(data_dir, dataset, split)
+def _kept(path: Path, extra: tuple, read: Callable[[], Any]) -> Any:
+    return read() if kept is None else kept(path, extra, read)
 
 
 def _read_idx(path: Path, expected_magic: int, md5: str | None = None) -> NDArray[np.uint8]:

@@ -38,7 +38,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from regionprune import INTERRUPTED
 
@@ -222,18 +224,47 @@ def _warm_up() -> None:
         declare._validator(cls)  # jsonschema, and each settings class's schema
 
 
+class FileCache:
+    """Arrays read and checked in this process, by file identity (path, size, time, inode): the
+    job server reads a data set once and its forked jobs find it here (``data.kept``). A file
+    changed since is read and checked again; kept arrays are read-only."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[tuple, Any] = {}
+
+    @staticmethod
+    def identity(path: Path, *extra: object) -> tuple:
+        st = os.stat(path)
+        return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, *extra)
+
+    def __call__(self, path: Path, extra: tuple, read: Callable[[], Any]) -> Any:
+        try:
+            key = self.identity(path, *extra)
+        except OSError:
+            return read()
+        if key not in self.arrays:
+            value = read()
+            for array in value.values() if isinstance(value, dict) else (value,):
+                array.setflags(write=False)
+            self.arrays[key] = value
+        return self.arrays[key]
+
+
 def _remember_data(argv: list[str]) -> None:
     """Read the data set a job names (``--data-dir``) into this process, once, so that every
-    later child finds it in memory. Only complete, checked files are kept (``data.remember``);
-    a failure here is left for the job itself to meet and report."""
+    later child finds it in memory (``FileCache``). Only complete, checked files are kept; a
+    failure here is left for the job itself to meet and report."""
     from regionprune import data
 
     if "--data-dir" not in argv[:-1] or "--train-settings" not in argv[:-1]:
         return
+    if data.kept is None:
+        data.kept = FileCache()
     try:
         folder = Path(argv[argv.index("--data-dir") + 1])
         dataset = json.loads(argv[argv.index("--train-settings") + 1])["dataset"]
-        data.remember(folder, dataset)
+        for split in data.SPLITS:
+            data.load_split(folder, dataset, split)
     except Exception:  # noqa: BLE001 - the job reports it, with its own message
         pass
 
