@@ -159,6 +159,19 @@ def region_json(wildcards):
     return REGION[wildcards.region].to_json()
 
 
+def training_params(job: str, **more):
+    """The params of a job that trains networks (``jobs/_torchjob.add_common``): the data
+    folder, the training settings, device and threads; ``more``; the job's code version."""
+    return {
+        "data_dir": data_dir,
+        "train": train_json,
+        "device": DEVICE,
+        "threads": RESOURCES.train_threads,
+        **more,
+        "code": code_version(job),
+    }
+
+
 def start_model(train, mag, method):
     """Iteration 0 of a method: magnitude pruning (region, magnitude), or random pruning."""
     base = f"{RUNS_DIR}/{train}/{mag}"

@@ -19,13 +19,9 @@ rule magnitude_prune:
         runtime=10,
         gpu=config["gpus"],
     params:
-        data_dir=data_dir,
-        train=train_json,
-        settings=lambda w: MAGNITUDE[w.mag].to_json(),
-        device=DEVICE,
-        threads=RESOURCES.train_threads,
-        criterion="magnitude",
-        code=code_version("magnitude"),
+        **training_params(
+            "magnitude", settings=lambda w: MAGNITUDE[w.mag].to_json(), criterion="magnitude"
+        ),
     message:
         f"prune W1 by magnitude {about('mag')}"
     shell:
@@ -42,13 +38,9 @@ use rule magnitude_prune as random_prune with:
     log:
         f"{LOGS}/random_prune/{{train}}/{{mag}}.log",
     params:
-        data_dir=data_dir,
-        train=train_json,
-        settings=lambda w: MAGNITUDE[w.mag].to_json(),
-        device=DEVICE,
-        threads=RESOURCES.train_threads,
-        criterion="random",
-        code=code_version("magnitude"),
+        **training_params(
+            "magnitude", settings=lambda w: MAGNITUDE[w.mag].to_json(), criterion="random"
+        ),
     message:
         f"prune W1 at random {about('mag')}"
 
@@ -158,12 +150,7 @@ rule retrain:
         runtime=30,
         gpu=config["gpus"],
     params:
-        data_dir=data_dir,
-        train=train_json,
-        settings=lambda w: REGION[w.region].to_json(),
-        device=DEVICE,
-        threads=RESOURCES.train_threads,
-        code=code_version("retrain"),
+        **training_params("retrain", settings=lambda w: REGION[w.region].to_json()),
     message:
         f"retrain {about('pruning', 'k')}"
     shell:
@@ -196,13 +183,9 @@ rule retrain_matched:
         runtime=30,
         gpu=config["gpus"],
     params:
-        data_dir=data_dir,
-        train=train_json,
-        settings=lambda w: REGION[w.region].to_json(),
-        device=DEVICE,
-        threads=RESOURCES.train_threads,
-        stages=" ".join(MATCHED),
-        code=code_version("retrain"),
+        **training_params(
+            "retrain", settings=lambda w: REGION[w.region].to_json(), stages=" ".join(MATCHED)
+        ),
     message:
         f"retrain the magnitude and random baselines {about('pruning', 'k')}"
     shell:

@@ -17,14 +17,10 @@ rule baseline:
         runtime=60,
         gpu=config["gpus"],
     params:
-        data_dir=data_dir,
-        settings=train_json,
-        device=DEVICE,
-        threads=RESOURCES.train_threads,
-        code=code_version("baseline"),
+        **training_params("baseline"),
     message:
         f"train the baseline {about('train')}"
     shell:
         "python -m regionprune baseline --data-dir {params.data_dir:q}"
-        " --train-settings {params.settings:q} --device {params.device} --threads {params.threads}"
+        " --train-settings {params.train:q} --device {params.device} --threads {params.threads}"
         " --out-model {output.model:q} --out-epochs {output.epochs:q} > {log:q} 2>&1"
