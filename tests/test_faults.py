@@ -273,16 +273,18 @@ def _flip_a_bit(path: Path) -> None:
 @pytest.mark.parametrize(
     ("target", "damage"),
     [
-        ("model.h5", lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])),
-        ("mask.h5", lambda p: p.write_bytes(b"garbage" * 300)),
-        ("regions.h5", _flip_a_bit),  # still opens: only its checksum tells
-        ("epochs.parquet", lambda p: p.write_bytes(p.read_bytes()[:100])),
+        ("mask.h5", _flip_a_bit),  # still opens: only its checksum tells
         ("data/train-images-idx3-ubyte.gz", lambda p: p.write_bytes(p.read_bytes()[:5000])),
     ],
 )
 def test_a_damaged_result_is_named_with_the_command_that_rebuilds_it(
     reference, tmp_path, target, damage
 ):
+    """End to end, for a result and a data file: the job that reads it stops with its name and
+    the fix, and the fix restores the run. That each loader tells every kind of damage (cut
+    short, overwritten, one flipped bit) in every file type is tested file by file in
+    test_storage (a damaged model.h5, regions.h5 and epochs.parquet were run end to end here
+    too, 70 s each, proving nothing more)."""
     work = tmp_path / "work"
     shutil.copytree(reference, work, ignore=shutil.ignore_patterns(".snakemake"))
     broken = _result(work, target)
