@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from test_faults import BAD_SETTINGS
 from regionprune.config import DataSource, EvidenceSettings, FiguresSettings
 from regionprune.derived import DERIVED, defaults, schema, stale_files
 from regionprune.settings import RegionSettings
@@ -117,3 +118,48 @@ def test_report_captions_render_without_docutils_messages(caption):
         caption.read_text(), writer_name="html", settings_overrides={"warning_stream": stream}
     )
     assert stream.getvalue() == "", f"{caption.name}: {stream.getvalue()}"
+
+
+def refusal(overrides: dict) -> str:
+    """What the workflow says at start about the README test config with ``overrides``, made
+    in-process by the same calls as the Snakefile and common.smk: the schema's problems, then
+    (defaults filled in, as Snakemake's validate does) the grid and the settings that depend on
+    each other. "" where the config is accepted."""
+    import json
+
+    from snakemake.utils import validate
+
+    from regionprune.config import coerce_cli_strings
+    from regionprune.derived import config_error, config_problems, start
+    from test_workflow import SMALL
+
+    config = json.loads(json.dumps(SMALL))
+    for key, value in overrides.items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    config = coerce_cli_strings(config)
+    if problems := config_problems(config):
+        return config_error(problems)
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    try:
+        start(config)
+    except ValueError as err:
+        return str(err)
+    return ""
+
+
+def test_the_readme_test_config_is_accepted():
+    assert refusal({}) == ""
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [c[1:] for c in BAD_SETTINGS if "local_dir" not in str(c[1])],
+    ids=[c[0] for c in BAD_SETTINGS if "local_dir" not in str(c[1])],
+)
+def test_a_bad_setting_is_refused_in_process(overrides, words):
+    """Each bad setting of test_faults.BAD_SETTINGS (the data-folder ones run end to end
+    there): the message names the key, the value and what is allowed."""
+    said = refusal(overrides)
+    assert said, overrides
+    for word in words:
+        assert word in said, said

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 import textwrap
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,12 @@ from regionprune.config import (
     GRID_SECTIONS,
     ORDER,
     SECTIONS,
+    DataSource,
+    EvidenceSettings,
+    FiguresSettings,
+    Resources,
+    expand_grid,
+    runs_from_config,
     section_fields,
     top_level_fields,
 )
@@ -207,6 +214,39 @@ def config_error(problems: list[str], where: str = "the config") -> str:
         + "\n  ".join(problems)
         + "\nEvery setting, its default and allowed values: docs/configuration.md"
     )
+
+
+@dataclass(frozen=True)
+class Start:
+    """What the workflow builds from its config at start, each part checked as the jobs will
+    read it (``start``)."""
+
+    runs: dict[str, RunSettings]
+    data_source: DataSource
+    figures: FiguresSettings
+    evidence: EvidenceSettings
+    resources: Resources
+    device: str
+
+
+def start(config: dict[str, Any]) -> Start:
+    """The workflow's runs and settings from ``config`` (schema-checked, defaults filled): every
+    combination of the grid checked like the base config, then the settings that depend on
+    each other. ``ValueError`` with the one message that refuses the config."""
+    for combination in expand_grid(config):
+        if problems := config_problems(combination):
+            raise ValueError(config_error(problems, "a combination of the grid"))
+    try:
+        runs = runs_from_config(config)
+    except ValueError as err:
+        raise ValueError(config_error([str(err)])) from None
+    data_source = DataSource.pick(config["data"])
+    figures = FiguresSettings.from_dict(config["figures"])
+    evidence = EvidenceSettings.from_dict(config["evidence"])
+    evidence.check_budget()
+    resources = Resources.pick(config)
+    device = resources.job_device()  # it decides the jobs' floats: a change reruns them
+    return Start(runs, data_source, figures, evidence, resources, device)
 
 
 def docs_table() -> str:

@@ -5,16 +5,8 @@ import sys
 from pathlib import Path
 
 from regionprune.codehash import code_version
-from regionprune.config import (
-    FIGURE_FORMATS,
-    DataSource,
-    EvidenceSettings,
-    FiguresSettings,
-    Resources as JobResources,
-    expand_grid,
-    runs_from_config,
-)
-from regionprune.derived import config_error, config_problems
+from regionprune.config import FIGURE_FORMATS
+from regionprune.derived import start
 from regionprune.data import (
     IDX_FILES,
     USER_DATA,
@@ -74,14 +66,11 @@ def data_files(dataset):
     return [f"{RESULTS}/data/{dataset}/{f}" for f in copy_files(dataset)]
 
 
-# Every combination of the grid is checked like the base config, then becomes a run.
-for combination in expand_grid(config):
-    if problems := config_problems(combination):
-        raise WorkflowError(config_error(problems, "a combination of the grid"))
-try:  # settings that depend on each other are checked as the runs are made
-    RUNS = runs_from_config(config)
+try:  # every combination of the grid, then the settings that depend on each other
+    START = start(config)  # the same checks as the jobs make (derived.start)
 except ValueError as err:
-    raise WorkflowError(config_error([str(err)])) from None
+    raise WorkflowError(str(err)) from None
+RUNS = START.runs
 TRAIN = {r.train.name: r.train for r in RUNS.values()}
 MAGNITUDE = {r.magnitude.name: r.magnitude for r in RUNS.values()}
 REGION = {r.region.name: r.region for r in RUNS.values()}
@@ -90,19 +79,16 @@ RUN_BY_PATH = {(r.path, r.iterations): r for r in RUNS.values()}
 LABEL = Labels([r.row() for r in RUNS.values()])
 USED_DATASETS = sorted({t.dataset for t in TRAIN.values()})
 MATCHED = ("magnitude", "random")  # baselines that follow the region run's density
+DATA_SOURCE, FIGURE_SETTINGS = START.data_source, START.figures
+EVIDENCE_SETTINGS, RESOURCES = START.evidence, START.resources
+# the device the jobs get as a param: it decides their floats, so a change reruns them
+DEVICE = START.device
 #: The environment variable that carries data.local_dir, mirrors and timeout to the fetch job.
 SOURCE_VARIABLE = "REGIONPRUNE_DATA_SOURCE"
-try:  # the sections that are no run's settings, checked as the jobs will read them
-    DATA_SOURCE = DataSource.pick(config["data"])
-    # where the data come from reaches the fetch job by its environment, not its params: a
-    # data copy is what its content is (its MD5s), whichever folder or mirror it came from
-    os.environ[SOURCE_VARIABLE] = DATA_SOURCE.to_json()
-    FIGURE_SETTINGS = FiguresSettings.from_dict(config["figures"])
-    EVIDENCE_SETTINGS = EvidenceSettings.from_dict(config["evidence"])
-    EVIDENCE_SETTINGS.check_budget()
-    RESOURCES = JobResources.pick(config)
-    # the device the jobs get as a param: it decides their floats, so a change reruns them
-    DEVICE = RESOURCES.job_device()
+# where the data come from reaches the fetch job by its environment, not its params: a data
+# copy is what its content is (its MD5s), whichever folder or mirror it came from
+os.environ[SOURCE_VARIABLE] = DATA_SOURCE.to_json()
+try:
     # a local folder that cannot give the data is refused now, not in the fetch job; checked
     # only while a fetch is still to run (the copies in results/data are then what counts)
     LOCAL_DIRS = {ds: DATA_SOURCE.folder(ds, USED_DATASETS) for ds in USED_DATASETS}
