@@ -24,27 +24,16 @@ from regionprune import failpoint
 from regionprune.config import cuda_here
 from regionprune.data import IDX_FILES
 from regionprune.storage import load_checkpoint
-from test_workflow import snakemake, write_config
+from test_workflow import LIGHT, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
 # two torch threads per job (--cores 1 must not change them); one iteration keeps it short
-#: The README test config with one iteration and two torch threads, and a light decision basis
-#: and no per-run figures: a fault test reruns what follows the fault, and there the figures and
-#: the evidence's extra measures were most of the time while proving nothing about faults (they
-#: are tested in test_workflow). The evidence job still runs, for a kill point inside it.
-FAULTS = {
-    "train_threads": 2,
-    "iterations": 1,
-    "figures": {"per_run": []},
-    "evidence": {
-        "random_draws": 2,
-        "ig_steps": 8,
-        "roar_epochs": 0,
-        "sanity_images": 0,
-        "yardstick_images": 0,
-    },
-}
+#: The README test config with one iteration and two torch threads, LIGHT: a fault test reruns
+#: what follows its fault, and there the per-run figures and the evidence's extra measures were
+#: most of the time while proving nothing about faults. The evidence job still runs, for a
+#: kill point inside it.
+FAULTS = {"train_threads": 2, "iterations": 1, **LIGHT}
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import REPO, same_results
-from test_workflow import job_counts, snakemake, write_config
+from test_workflow import LIGHT, job_counts, snakemake, write_config
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd", "sbatch", "sacct")
@@ -116,7 +116,7 @@ def test_slurm_run_matches_local_run_in_a_tenth_of_the_jobs(slurm_env, tmp_path,
     the results of a local run."""
     local, cluster = tmp_path / "local", tmp_path / "cluster"
     for d in (local, cluster):
-        write_config(d, mnist_dir, grid=GRID)
+        write_config(d, mnist_dir, grid=GRID, **LIGHT)
     snakemake(local)
     per_step = job_counts(
         on_slurm(cluster, slurm_env, "--dry-run", "--config", "cluster_jobs=per_step").stdout
@@ -139,7 +139,7 @@ def test_slurm_run_matches_local_run_in_a_tenth_of_the_jobs(slurm_env, tmp_path,
 def test_failed_cluster_job_is_reported_and_rerun_resumes(slurm_env, tmp_path, mnist_dir):
     work = tmp_path / "w"
     # a SLURM job per training step, so that a failed retraining fails alone
-    write_config(work, mnist_dir, train={"seed": 4}, iterations=1, cluster_jobs="per_step")
+    write_config(work, mnist_dir, train={"seed": 4}, iterations=1, cluster_jobs="per_step", **LIGHT)
     on_slurm(work, slurm_env)
 
     # The cluster's copy of the training images goes bad (same timestamp, so Snakemake cannot
@@ -149,7 +149,7 @@ def test_failed_cluster_job_is_reported_and_rerun_resumes(slurm_env, tmp_path, m
     good = images.read_bytes()
     images.write_bytes(gzip.compress(b"not an IDX file"))
     os.utime(images, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    write_config(work, mnist_dir, train={"seed": 4}, iterations=2, cluster_jobs="per_step")
+    write_config(work, mnist_dir, train={"seed": 4}, iterations=2, cluster_jobs="per_step", **LIGHT)
     before = len(sacct(slurm_env))
     failed = on_slurm(work, slurm_env, check=False)
     assert failed.returncode != 0

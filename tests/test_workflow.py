@@ -38,6 +38,22 @@ SMALL = {
 }
 
 
+#: Overrides for tests about running (faults, the cluster) rather than what is computed: no
+#: per-run figures and a light decision basis (2 random draws, 8 integration steps, no
+#: remove-and-retrain, sanity check or yardstick). Those jobs were most of a small run's time
+#: and are tested here with SMALL as it is. The evidence job still runs.
+LIGHT = {
+    "figures": {"per_run": []},
+    "evidence": {
+        "random_draws": 2,
+        "ig_steps": 8,
+        "roar_epochs": 0,
+        "sanity_images": 0,
+        "yardstick_images": 0,
+    },
+}
+
+
 def snakemake(
     workdir: Path,
     *args: str,
