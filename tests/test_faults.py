@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, same_results
+from conftest import same_results
 
 from regionprune import failpoint
 from regionprune.config import cuda_here
 from regionprune.data import IDX_FILES
 from regionprune.storage import load_checkpoint
-from test_workflow import LIGHT, snakemake, write_config
+from test_workflow import LIGHT, snakemake, workflow_options, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -47,19 +47,7 @@ def reference(tmp_path_factory, mnist_dir) -> Path:
 
 def _command(workdir: Path, cores: int = 2) -> list[str]:
     """The README command on ``workdir``."""
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        str(cores),
-    ]
+    return [sys.executable, "-m", "snakemake", *workflow_options(workdir), "--cores", str(cores)]
 
 
 def _start(workdir: Path, pause_at: str | None = None, cores: int = 2) -> subprocess.Popen:

@@ -54,6 +54,19 @@ LIGHT = {
 }
 
 
+def workflow_options(workdir: Path) -> list[str]:
+    """The README command's options on ``workdir``: this checkout's Snakefile, the folder and
+    its config.yaml (snakemake, regionprune check and report take them alike)."""
+    return [
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+    ]
+
+
 def snakemake(
     workdir: Path,
     *args: str,
@@ -67,12 +80,7 @@ def snakemake(
         sys.executable,
         "-m",
         "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
+        *workflow_options(workdir),
         *map(str, configfiles),
         "--cores",
         "2",
@@ -568,16 +576,8 @@ def test_black_clean():
 
 def regionprune(command: str, workdir: Path, *args: str, **run) -> subprocess.CompletedProcess:
     """``regionprune check`` or ``report`` with the options of ``snakemake(workdir)``."""
-    options = [
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-    ]
     return subprocess.run(
-        [sys.executable, "-m", "regionprune", command, *args, *options],
+        [sys.executable, "-m", "regionprune", command, *args, *workflow_options(workdir)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -606,12 +606,7 @@ def test_a_killed_report_leaves_the_earlier_one(run_dir, tmp_path):
             "report",
             "-o",
             str(path),
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(run_dir),
-            "--configfile",
-            str(run_dir / "config.yaml"),
+            *workflow_options(run_dir),
         ],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
@@ -634,9 +629,7 @@ def test_check_and_report_read_a_read_only_archive(run_dir, tmp_path):
     if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
         pytest.skip("no mount namespaces here (unshare -rm) to make a read-only folder")
     before = sorted(p.relative_to(run_dir) for p in run_dir.rglob("*"))
-    out, options = tmp_path / "report.html", (
-        f"-s {REPO / 'Snakefile'} -d {run_dir} " f"--configfile {run_dir / 'config.yaml'}"
-    )
+    out, options = tmp_path / "report.html", " ".join(workflow_options(run_dir))
     script = f"""mount --bind {run_dir} {run_dir} && mount -o remount,bind,ro {run_dir}
         touch {run_dir}/x 2>/dev/null && exit 99  # the folder must be read-only now
         {sys.executable} -m regionprune check {options} || exit 1
