@@ -43,7 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from regionprune.data import load_split, unit_pixels  # noqa: E402
-from regionprune.settings import W1, TrainSettings, stream_seed  # noqa: E402
+from regionprune.network import W1
+from regionprune.settings import TrainSettings, stream_seed  # noqa: E402
 
 METHODS = ("regions", "lassonet", "variance", "random")
 _DATA: dict = {}

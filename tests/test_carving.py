@@ -5,13 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regionprune.carving import (
-    before_labelling,
-    cut_weights,
-    keep_top_per_group,
-    prune_pixels,
-    region_decisions,
-)
+from regionprune.carving import carve, cut_weights, decide, keep_top_per_group, prune_pixels
 from regionprune.pruning import prune_lowest_fraction, prune_lowest_fraction_per_group
 from regionprune.regions import label_neurons, region_table
 from regionprune.settings import RegionSettings
@@ -84,10 +78,10 @@ def test_a_cut_splits_a_blob_at_its_weak_neck():
 
 
 def test_before_labelling_is_a_no_op_by_default_and_runs_pixels_first():
-    assert before_labelling(W, ALIVE, RegionSettings()).tolist() == ALIVE.tolist()
+    assert carve(W, ALIVE, **RegionSettings().carve_args()).tolist() == ALIVE.tolist()
     rs = RegionSettings(pixel_cut=0.25, cut=0.5)
     expected = cut_weights(W, prune_pixels(W, ALIVE, 0.25), 0.5, "per_neuron")
-    np.testing.assert_array_equal(before_labelling(W, ALIVE, rs), expected)
+    np.testing.assert_array_equal(carve(W, ALIVE, **rs.carve_args()), expected)
 
 
 def test_keep_top_per_group():
@@ -132,7 +126,7 @@ def _table():
 def test_region_decisions_default_is_the_papers_rate_step():
     for scope in ("global", "per_neuron"):
         rs = RegionSettings(rate=0.4, scope=scope)
-        scores, removed, reason = region_decisions(_table(), rs)
+        scores, removed, reason = decide(_table(), **rs.decide_args())
         t = _table()
         old = (
             prune_lowest_fraction(t["mean_abs"].to_numpy(), 0.4)
@@ -148,13 +142,13 @@ def test_region_decisions_default_is_the_papers_rate_step():
 
 def test_region_decisions_min_size_then_rate_then_cap():
     rs = RegionSettings(rate=0.25, min_size=3, max_regions=1, score="sum_abs")
-    scores, removed, reason = region_decisions(_table(), rs)
+    scores, removed, reason = decide(_table(), **rs.decide_args())
     # min_size: regions of 1 and 2 pixels (rows 0, 4); rate 0.25 of the 4 left: one, the
     # lowest sum_abs (rows 1 and 2 tie at 2.0: the earlier, row 1); cap 1: neuron 0 keeps row 2
     assert reason.tolist() == ["min_size", "rate", None, None, "min_size", None]
     np.testing.assert_array_equal(scores, _table()["sum_abs"])
     rs = RegionSettings(rate=0.0, max_regions=1, score="sum_abs")
-    _, removed, reason = region_decisions(_table(), rs)
+    _, removed, reason = decide(_table(), **rs.decide_args())
     # neuron 0: 2.0 and 2.0 tie, the earlier (row 1) stays; neuron 1 keeps 2.4
     assert reason.tolist() == ["max_regions", None, "max_regions", None, "max_regions", None]
     assert removed.tolist() == [r is not None for r in reason]
@@ -165,10 +159,10 @@ def test_carving_on_a_real_shaped_map_leaves_at_most_k_regions_of_min_size():
     w = rng.normal(size=(5, 64))
     mask = np.abs(w) > 0.3
     rs = RegionSettings(rate=0.0, cut=0.3, min_size=2, max_regions=2, score="sum_abs")
-    carved = before_labelling(w, mask, rs)
+    carved = carve(w, mask, **rs.carve_args())
     labels = label_neurons(carved, (8, 8), 8)
     table = region_table(w, labels)
-    _, removed, _ = region_decisions(table, rs)
+    _, removed, _ = decide(table, **rs.decide_args())
     kept = table[~removed]
     assert kept.groupby("neuron").size().max() <= 2 and kept["size"].min() >= 2
 
@@ -228,7 +222,7 @@ def test_a_pixel_budget_is_reached_over_iterations_and_held():
     rs = RegionSettings(pixel_cut=0.3, pixel_budget=20)
     counts = []
     for _ in range(8):
-        mask = before_labelling(w, mask, rs)
+        mask = carve(w, mask, **rs.carve_args())
         counts.append(int(mask.any(axis=0).sum()))
     # 100 -> 70 -> 49 -> 34 (round(0.3 * 49) = 15) -> 24 -> 20 (the budget, not 17) -> 20 ...
     assert counts == [70, 49, 34, 24, 20, 20, 20, 20]

@@ -14,8 +14,8 @@ In order (``settings.RegionSettings``; every step but 5 is off by default, which
    neurons together or per neuron);
 6. ``max_regions``: every neuron keeps at most its highest-scoring regions.
 
-Steps 1-2 change the mask before labelling (``before_labelling``, the ``label`` job); steps 4-6
-decide on the region table (``region_decisions``, the ``prune`` job). Counting and ties follow
+Steps 1-2 change the mask before labelling (``carve``, the ``label`` job); steps 4-6
+decide on the region table (``decide``, the ``prune`` job). Counting and ties follow
 ``pruning``: ``round(rate * n)`` removed, ties by position.
 """
 
@@ -34,8 +34,8 @@ from regionprune.pruning import (
     prune_lowest_fraction,
     prune_lowest_fraction_per_group,
 )
+from regionprune.choices import SCOPES
 from regionprune.regions import region_scores
-from regionprune.settings import SCOPES, RegionSettings
 
 #: Why a region was removed (``regions_pruned.parquet``, column ``removed_by``), in step order.
 REASONS = ("min_size", "rate", "max_regions")
@@ -92,18 +92,6 @@ def carve(
     return mask
 
 
-def before_labelling(weight: FloatArray, mask: BoolArray, rs: RegionSettings) -> BoolArray:
-    """``carve`` with a run's region settings."""
-    return carve(
-        weight,
-        mask,
-        pixel_cut=rs.pixel_cut,
-        pixel_budget=rs.pixel_budget,
-        cut=rs.cut,
-        cut_scope=rs.cut_scope,
-    )
-
-
 def keep_top_per_group(scores: FloatArray, groups: NDArray[np.integer], k: int) -> BoolArray:
     """Mark for removal all but the ``k`` highest scores of every group (ties: earlier kept)."""
     scores, groups = np.asarray(scores, dtype=np.float64), np.asarray(groups)
@@ -149,17 +137,3 @@ def decide(
         removed[left[over]] = True
         reason[left[over]] = "max_regions"
     return scores, removed, reason
-
-
-def region_decisions(
-    table: pd.DataFrame, rs: RegionSettings
-) -> tuple[FloatArray, BoolArray, NDArray[np.object_]]:
-    """``decide`` with a run's region settings."""
-    return decide(
-        table,
-        rate=rs.rate,
-        score=rs.score,
-        scope=rs.scope,
-        min_size=rs.min_size,
-        max_regions=rs.max_regions,
-    )

@@ -65,11 +65,12 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from regionprune import provenance
+    from regionprune import failpoint, provenance, storage
     from regionprune.damage import DamagedFile, DiskFull, is_disk_full
     from regionprune.data import DataError
 
     provenance.reset()  # what this job reads, its results record (a forked job starts afresh)
+    storage.after_write = failpoint.after_write
     try:
         args.run(args)
     except OSError as err:  # a full disk outside the result writers (fetch's copies)

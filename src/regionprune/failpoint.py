@@ -4,7 +4,9 @@
 point whose name contains ``<text>`` log ``paused at <name>`` and sleep until it is killed. The
 points: ``training epoch <k>`` after each epoch of a training (the training jobs' ``after_epoch``
 callback: the training loop itself knows nothing of this), ``wrote <path>`` after each result
-file is in place. Unset (always, outside the tests), a point costs one dictionary lookup.
+file is in place (``after_write``, which every job sets as ``storage.after_write``: the writer
+itself knows nothing of this either). Unset (always, outside the tests), a point costs one
+dictionary lookup.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 
 VARIABLE = "REGIONPRUNE_PAUSE_AT"
 log = logging.getLogger(__name__)
@@ -25,3 +28,8 @@ def reached(name: str) -> None:
             handler.flush()
         while True:
             time.sleep(60)
+
+
+def after_write(path: Path) -> None:
+    """The point ``wrote <path>``: a result file is in place."""
+    reached(f"wrote {path}")

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from regionprune import settings
-from regionprune.metrics import varying
+from regionprune.tables import varying
 
 SEP = " · "
 #: Settings always named in a label, first and last; the grid's other varying settings go between.

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from regionprune.explain.deletion import METHODS
-from regionprune.metrics import GRID_MEASURES, faithfulness_summary
+from regionprune.tables import GRID_MEASURES, faithfulness_summary
 
 #: The paper's reported numbers (section 4.2), for the comparison table.
 PAPER = {

@@ -9,7 +9,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from regionprune.network import ACTIVATIONS, forward, layer_names, sizes_of
+from regionprune.network import ACTIVATIONS, INITS, forward, layer_names, sizes_of
 
 #: The paper's network, 784 - 100 - 50 - 10 (MNIST's pixels and classes, ``settings.PAPER_HIDDEN``).
 PAPER_SIZES = (784, 100, 50, 10)
@@ -48,6 +48,8 @@ def _call(h: torch.Tensor, layer: nn.Module, _bias: None) -> torch.Tensor:
 
 def build_model(activation: str, init: str, seed: int, sizes: Sequence[int] = PAPER_SIZES) -> MLP:
     """A fresh network; ``init='default'`` keeps PyTorch's own initialisation (the paper's)."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
     torch.manual_seed(seed)
     model = MLP(sizes, activation=activation)
     if init != "default":

@@ -11,9 +11,11 @@ product is taken (``linear``: ``numpy_linear``, ``torch.nn.functional.linear``, 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 #: The paper's layers, input -> hidden 1 -> hidden 2 -> logits; parameters are
 #: ``<layer>.weight`` and ``<layer>.bias`` (PyTorch's names, as in the checkpoints). A network of
@@ -22,6 +24,8 @@ LAYERS = ("fc1", "fc2", "fc3")
 #: The layer region pruning works on: always the first (input -> hidden layer 1).
 FIRST = LAYERS[0]
 W1 = f"{FIRST}.weight"
+#: Weight initialisations: PyTorch's own (``default``, the paper's) or one of ``torch.nn.init``'s.
+INITS = ("default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal")
 
 
 def layer_names(n_layers: int) -> tuple[str, ...]:
@@ -96,3 +100,19 @@ def forward(
         if i < len(layers) - 1:
             h = act(h)
     return h
+
+
+@dataclass
+class Checkpoint:
+    """A network's parameters at one stage, its masks, region labels and metadata."""
+
+    params: dict[str, NDArray[np.float32]]
+    masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
+    labels: NDArray[np.int32] | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def mask(self, name: str) -> NDArray[np.bool_]:
+        """The mask of a parameter; all True where none is stored."""
+        if name in self.masks:
+            return self.masks[name]
+        return np.ones(self.params[name].shape, dtype=bool)

@@ -13,10 +13,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from regionprune.settings import CRITERIA
-
 BoolArray = NDArray[np.bool_]
 FloatArray = NDArray[np.floating]
+
+#: How single weights are ranked (first pruning, matched baselines): by |w| (Han et al.), or at
+#: random (a control).
+CRITERIA = ("magnitude", "random")
 
 
 def count_to_remove(rate: float, n: int) -> int:

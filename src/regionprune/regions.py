@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from regionprune.choices import CONNECTIVITIES
 from regionprune.pruning import BoolArray, FloatArray
 from regionprune.scores import SCORES
 
@@ -39,8 +40,10 @@ REGION_COLUMNS = (
 
 def label_map(mask2d: BoolArray, connectivity: int) -> LabelArray:
     """Label the connected regions of one boolean map: 0 background, 1..n regions."""
-    if connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
+    if connectivity not in CONNECTIVITIES:
+        raise ValueError(
+            f"connectivity must be {' or '.join(map(str, CONNECTIVITIES))}, got {connectivity}"
+        )
     mask2d = np.asarray(mask2d, dtype=bool)
     if mask2d.ndim != 2:
         raise ValueError(f"expected a 2-D map, got shape {mask2d.shape}")

@@ -24,15 +24,15 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from regionprune import network, scores
+from regionprune.choices import CONNECTIVITIES, SCOPES
 from regionprune.declare import Settings, check, field_schema, setting
 
 #: The paper's hidden layers, 784 - 100 - 50 - 10 fully connected (section 4.1): the inputs and
 #: the classes come from the data set, the hidden widths from ``train.hidden``.
 PAPER_HIDDEN = (100, 50)
-#: The weight every pruning step works on: input layer -> hidden layer 1.
-W1 = network.W1
 
 ACTIVATIONS = tuple(network.ACTIVATIONS)
+INITS = network.INITS
 #: The data sets ``data.SPECS`` knows (named here so that settings import no data code); any other
 #: name is a user's data set, read from ``data.local_dir``.
 DATASET_NAMES = ("mnist", "fashion_mnist")
@@ -41,14 +41,6 @@ DATASET_PATTERN = "^[a-z][a-z0-9_]*$"
 METHODS = ("region", "magnitude", "random")
 #: Region scores the pruning step can rank by (``scores.SCORES``); ``mean_abs`` is the paper's.
 SCORES = tuple(scores.SCORES)
-#: ``global``: rank all regions of all neurons together (the paper); ``per_neuron``: every
-#: neuron loses the given fraction of its own regions.
-SCOPES = ("global", "per_neuron")
-INITS = ("default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal")
-CONNECTIVITIES = (4, 8)
-#: How single weights are ranked (first pruning, matched baselines): by |w| (Han et al.), or at
-#: random (a control).
-CRITERIA = ("magnitude", "random")
 
 
 def _num(x: float) -> str:
@@ -251,6 +243,16 @@ class RegionSettings(Settings):
         if self.max_regions is not None:
             steps.append(f"cap{self.max_regions}")
         return steps
+
+    def carve_args(self) -> dict[str, Any]:
+        """The arguments of ``carving.carve`` (steps 1-2) these settings give."""
+        names = ("pixel_cut", "pixel_budget", "cut", "cut_scope")
+        return {name: getattr(self, name) for name in names}
+
+    def decide_args(self) -> dict[str, Any]:
+        """The arguments of ``carving.decide`` (steps 4-6) these settings give."""
+        names = ("rate", "score", "scope", "min_size", "max_regions")
+        return {name: getattr(self, name) for name in names}
 
     @property
     def variant(self) -> str:

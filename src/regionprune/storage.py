@@ -30,8 +30,7 @@ import io
 import json
 import os
 import platform
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -41,9 +40,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from regionprune import failpoint, provenance
+from regionprune import provenance
 from regionprune.damage import DamagedFile, DiskFull, check_belongs, is_disk_full, reading
-from regionprune.settings import W1
+from regionprune.network import W1, Checkpoint
 
 #: 2: a content checksum over every dataset and attribute (1 had none)
 FORMAT_VERSION = 2
@@ -118,6 +117,12 @@ def recorded_train(attrs: dict[str, Any]) -> dict | None:
     return (attrs.get("settings") or {}).get("train")
 
 
+#: Called with each result's path once it is in place; None (the default) calls nothing. The
+#: workflow's jobs set it (``cli.main``) to their fail point ``wrote <path>``, where the fault tests
+#: cut the power.
+after_write: Callable[[Path], None] | None = None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success, after
@@ -146,7 +151,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
     finally:
         tmp.unlink(missing_ok=True)
-    failpoint.reached(f"wrote {path}")
+    if after_write is not None:
+        after_write(path)
 
 
 def library_versions() -> dict[str, str]:
@@ -158,22 +164,6 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return out
-
-
-@dataclass
-class Checkpoint:
-    """A network's parameters at one stage, its masks, region labels and metadata."""
-
-    params: dict[str, NDArray[np.float32]]
-    masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
-    labels: NDArray[np.int32] | None = None
-    attrs: dict[str, Any] = field(default_factory=dict)
-
-    def mask(self, name: str) -> NDArray[np.bool_]:
-        """The mask of a parameter; all True where none is stored."""
-        if name in self.masks:
-            return self.masks[name]
-        return np.ones(self.params[name].shape, dtype=bool)
 
 
 def made_from(path: str | os.PathLike[str]) -> dict[str, Any]:

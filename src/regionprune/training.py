@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from regionprune.network import forward
-from regionprune.settings import W1
+from regionprune.network import W1
 
 log = logging.getLogger(__name__)
 

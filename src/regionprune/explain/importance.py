@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from regionprune.network import ACTIVATIONS, activation, forward, layers_of, numpy_linear
 from regionprune.regions import global_ids, region_index
-from regionprune.settings import W1
+from regionprune.network import W1
 
 F32 = NDArray[np.float32]
 

@@ -20,7 +20,8 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.data import describe
     from regionprune.model import build_model, params_to_numpy
     from regionprune.settings import stream_seed
-    from regionprune.storage import Checkpoint, save_checkpoint, write_table
+    from regionprune.network import Checkpoint
+    from regionprune.storage import save_checkpoint, write_table
 
     ts, device, train, test = prepare(args)
     info = describe(args.data_dir, ts.dataset)  # inputs and classes come from the data

@@ -52,9 +52,11 @@ def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from regionprune.data import describe, read_blank_pixels
-    from regionprune.metrics import neuron_table, pixel_usage, run_row, stage_metrics
+    from regionprune.metrics import neuron_table, pixel_usage, stage_metrics
+    from regionprune.tables import run_row
     from regionprune.regions import label_neurons
-    from regionprune.settings import W1, RegionSettings, TrainSettings
+    from regionprune.network import W1
+    from regionprune.settings import RegionSettings, TrainSettings
     from regionprune.storage import load_checkpoint, read_table, write_table
 
     connectivity = RegionSettings.from_json(args.region_settings).connectivity

@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.explain.yardstick import YARDSTICK_COLUMNS, yardstick
     from regionprune.explain.importance import Net, region_importance
     from regionprune.regions import label_neurons
-    from regionprune.settings import EVIDENCE_STREAM, W1, RegionSettings, TrainSettings, stream_seed
+    from regionprune.network import W1
+    from regionprune.settings import EVIDENCE_STREAM, RegionSettings, TrainSettings, stream_seed
     from regionprune.codehash import code_version
     from regionprune.storage import load_checkpoint, save_labels, write_table
 

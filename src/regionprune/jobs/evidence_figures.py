@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.explain import importance as EI
     from regionprune.figures import save_figure, weight_rgb
     from regionprune.regions import global_ids, region_index
-    from regionprune.settings import W1, TrainSettings
+    from regionprune.network import W1
+    from regionprune.settings import TrainSettings
     from regionprune.storage import load_checkpoint, load_labels, read_table
 
     es = EvidenceSettings.from_json(args.settings)

@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.pruning import neuron_pruning_ratios
     from regionprune.regions import label_neurons
     from regionprune.config import FiguresSettings
-    from regionprune.settings import W1, RegionSettings
+    from regionprune.network import W1
+    from regionprune.settings import RegionSettings
     from regionprune.storage import load_checkpoint, read_table
 
     connectivity = RegionSettings.from_json(args.region_settings).connectivity

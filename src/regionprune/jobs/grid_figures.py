@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from regionprune import gridplots as G
     from regionprune.data import describe
-    from regionprune.metrics import grid_keys
+    from regionprune.tables import grid_keys
     from regionprune.figures import save_figure
     from regionprune.storage import read_table
 

@@ -29,17 +29,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import logging
 
-    from regionprune.carving import before_labelling
+    from regionprune.carving import carve
     from regionprune.codehash import code_version
     from regionprune.data import describe
     from regionprune.regions import label_neurons, region_table
-    from regionprune.settings import W1, RegionSettings
+    from regionprune.network import W1
+    from regionprune.settings import RegionSettings
     from regionprune.storage import load_checkpoint, save_labels, write_table
 
     rs = RegionSettings.from_json(args.settings)
     ckpt = load_checkpoint(args.model)
     before = ckpt.mask(W1)
-    mask = before_labelling(ckpt.params[W1], before, rs)
+    mask = carve(ckpt.params[W1], before, **rs.carve_args())
     labels = label_neurons(mask, describe(args.data_dir, args.dataset).image_shape, rs.connectivity)
     table = region_table(ckpt.params[W1], labels)
     log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from regionprune.jobs._torchjob import add_common, prepare, run_attrs
-from regionprune.settings import CRITERIA
+from regionprune.pruning import CRITERIA
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,8 +36,10 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.data import read_blank_pixels
     from regionprune.model import model_from_params
     from regionprune.pruning import criterion_scores, density, prune_fraction
-    from regionprune.settings import RANDOM_STREAM, W1, MagnitudeSettings, stream_seed
-    from regionprune.storage import Checkpoint, load_checkpoint, save_checkpoint
+    from regionprune.network import W1
+    from regionprune.settings import RANDOM_STREAM, MagnitudeSettings, stream_seed
+    from regionprune.network import Checkpoint
+    from regionprune.storage import load_checkpoint, save_checkpoint
 
     ms = MagnitudeSettings.from_json(args.settings)
     ts, device, _, test = prepare(args, need_train=False)

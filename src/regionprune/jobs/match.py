@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from regionprune.settings import CRITERIA
+from regionprune.pruning import CRITERIA
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> None:
 
     from regionprune.codehash import code_version
     from regionprune.pruning import criterion_scores, prune_to_count
-    from regionprune.settings import RANDOM_STREAM, W1, TrainSettings, stream_seed
+    from regionprune.network import W1
+    from regionprune.settings import RANDOM_STREAM, TrainSettings, stream_seed
     from regionprune.storage import load_checkpoint, load_mask, save_mask
 
     run = TrainSettings.from_json(args.train_settings)

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import logging
 
-    from regionprune.carving import REASONS, region_decisions
+    from regionprune.carving import REASONS, decide
     from regionprune.codehash import code_version
     from regionprune.regions import mask_from_labels, remove_regions
     from regionprune.settings import RegionSettings
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> None:
     rs = RegionSettings.from_json(args.settings)
     labels = load_labels(args.labels)
     table = read_table(args.table)
-    scores, removed, reason = region_decisions(table, rs)
+    scores, removed, reason = decide(table, **rs.decide_args())
     kept = remove_regions(labels, removed)
     by = {r: int((reason == r).sum()) for r in REASONS}
     logging.getLogger(__name__).info(

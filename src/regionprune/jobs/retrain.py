@@ -42,8 +42,10 @@ def run(args: argparse.Namespace) -> None:
     from regionprune import training
     from regionprune.codehash import code_version
     from regionprune.model import model_from_params, params_to_numpy
-    from regionprune.settings import W1, RegionSettings, stream_seed
-    from regionprune.storage import Checkpoint, load_checkpoint, load_mask, save_checkpoint
+    from regionprune.network import W1
+    from regionprune.settings import RegionSettings, stream_seed
+    from regionprune.network import Checkpoint
+    from regionprune.storage import load_checkpoint, load_mask, save_checkpoint
     from regionprune.storage import write_table
 
     n = len(args.model)

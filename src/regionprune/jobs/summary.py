@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> None:
     from regionprune.explain.yardstick import YARDSTICK_COLUMNS
     from regionprune.config import EvidenceSettings
     from regionprune.labels import settings_by_run, tidy
-    from regionprune.metrics import grid_table
+    from regionprune.tables import grid_table
     from regionprune.storage import read_table, write_table, write_text
 
     tables = {
