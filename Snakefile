@@ -19,9 +19,9 @@ os.environ.update(
 if SRC not in sys.path:  # after sys.path[0] and PYTHONPATH, before site-packages
     sys.path.insert(1 + len(_user_path), SRC)
 
-from regionprune import jobserver, runlock
-from regionprune.config import coerce_cli_strings
-from regionprune.derived import config_error, config_problems
+from regionprune.workflow import jobserver, runlock
+from regionprune.workflow.config import coerce_cli_strings
+from regionprune.workflow.derived import config_error, config_problems
 
 min_version("9.0")
 
@@ -63,7 +63,7 @@ rule all:
         all_targets(),
 
 
-# one warm process runs the local jobs (src/regionprune/jobserver.py)
+# one warm process runs the local jobs (src/regionprune/workflow/jobserver.py)
 onstart:
     if config["job_server"]:
         JOB_SERVER.append(jobserver.start(Path(LOGS) / "job_server.log"))

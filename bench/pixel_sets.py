@@ -42,9 +42,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from regionprune.data import load_split, unit_pixels  # noqa: E402
-from regionprune.network import W1
-from regionprune.settings import TrainSettings, stream_seed  # noqa: E402
+from regionprune.io.data import load_split, unit_pixels  # noqa: E402
+from regionprune.core.network import W1
+from regionprune.workflow.settings import TrainSettings, stream_seed  # noqa: E402
 
 METHODS = ("regions", "lassonet", "variance", "random")
 _DATA: dict = {}
@@ -53,7 +53,7 @@ _DATA: dict = {}
 def project_sets(results: Path, variant: str, ks: list[int], seeds: list[int]) -> pd.DataFrame:
     """The pixels each budget run of the preset reads after its last iteration, with its own
     final accuracy."""
-    from regionprune.storage import load_checkpoint
+    from regionprune.io.storage import load_checkpoint
 
     runs = pd.read_parquet(results / "summary" / "runs.parquet")
     runs = runs[runs["method"] == "region"]
@@ -133,8 +133,8 @@ def judge(pixels: np.ndarray, seed: int) -> float:
     """Test accuracy of the baseline ReLU network trained on ``pixels`` only."""
     import torch
 
-    from regionprune import training
-    from regionprune.model import build_model
+    from regionprune.core import training
+    from regionprune.core.model import build_model
 
     ts = TrainSettings(activation="relu", seed=seed)
     (xtr, ytr), (xte, yte) = _DATA["train"], _DATA["test"]
@@ -156,7 +156,7 @@ def judge(pixels: np.ndarray, seed: int) -> float:
 
 
 def figure(table: pd.DataFrame, out: Path) -> None:
-    from regionprune.figures import save_figure
+    from regionprune.workflow.figures.run import save_figure
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")

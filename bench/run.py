@@ -31,11 +31,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from regionprune.config import Resources
-from regionprune.data import load_split
-from regionprune.model import build_model
-from regionprune.model import PAPER_SIZES as LAYER_SIZES
-from regionprune.training import Lockstep, set_determinism, to_split, train, train_lockstep
+from regionprune.workflow.config import Resources
+from regionprune.io.data import load_split
+from regionprune.core.model import build_model
+from regionprune.core.model import PAPER_SIZES as LAYER_SIZES
+from regionprune.core.training import Lockstep, set_determinism, to_split, train, train_lockstep
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 100
@@ -88,7 +88,7 @@ def epoch_gflop(n_images: int = 60_000) -> float:
 def recorded_commands(work: Path) -> list[list[str]]:
     """Every job's `regionprune` arguments, in the order they started, from the job server's
     log (the workflow's default: `job_server: true`)."""
-    from regionprune import jobserver
+    from regionprune.workflow import jobserver
 
     return [j["argv"] for j in jobserver.read_log(work / "results" / "logs" / "job_server.log")]
 
@@ -104,7 +104,7 @@ def workflow_vs_process(data_dir: Path, cores: int, threads: int) -> tuple[float
 
 def replay(commands: list[list[str]], folder: Path) -> float:
     """Seconds to call ``commands`` one after another in this process, in a new ``folder``."""
-    from regionprune import cli
+    from regionprune.workflow import cli
 
     folder.mkdir()
     cwd = os.getcwd()
@@ -141,7 +141,9 @@ PARTS = {
     "grid_figures": "tables and figures",
 }
 #: What every job imports before it computes (measured once as one interpreter's start).
-STARTUP = "import torch, pandas, pyarrow.parquet, h5py, cv2, matplotlib.pyplot, regionprune.cli"
+STARTUP = (
+    "import torch, pandas, pyarrow.parquet, h5py, cv2, matplotlib.pyplot, regionprune.workflow.cli"
+)
 
 
 def run_snakemake(work: Path, data_dir: Path, cores: int, threads: int, *config: str) -> float:
@@ -182,8 +184,8 @@ def grid_measure(
     ``calls``, the grid's jobs are also called one after another in this process (tens of
     minutes more). A new interpreter's start-up and one data load are measured apart: what
     each job would pay without the job server."""
-    from regionprune import jobserver
-    from regionprune.data import load_split
+    from regionprune.workflow import jobserver
+    from regionprune.io.data import load_split
 
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -222,9 +224,9 @@ def grid_measure(
 #: One training job's epochs in a fresh interpreter: prints the median epoch's seconds.
 EPOCHS_JOB = """
 import statistics, sys, time, torch
-from regionprune.data import load_split
-from regionprune.model import build_model
-from regionprune.training import set_determinism, to_split, train
+from regionprune.io.data import load_split
+from regionprune.core.model import build_model
+from regionprune.core.training import set_determinism, to_split, train
 set_determinism(int(sys.argv[2]))
 cpu = torch.device("cpu")
 tr, te = (to_split(*load_split(sys.argv[1], "mnist", s), cpu) for s in ("train", "test"))

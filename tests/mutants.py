@@ -11,11 +11,11 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-D = "src/regionprune/explain/deletion.py"
-I = "src/regionprune/explain/importance.py"
-A = "src/regionprune/explain/attribution.py"
-S = "src/regionprune/explain/sanity.py"
-Y = "src/regionprune/explain/yardstick.py"
+D = "src/regionprune/core/explain/deletion.py"
+I = "src/regionprune/core/explain/importance.py"
+A = "src/regionprune/core/explain/attribution.py"
+S = "src/regionprune/core/explain/sanity.py"
+Y = "src/regionprune/core/explain/yardstick.py"
 MUTANTS = [
     (
         "random control draws the regions' order",

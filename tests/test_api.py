@@ -14,7 +14,7 @@ from torch.nn.utils import prune
 
 from conftest import REPO
 from regionprune.core.prune import RegionPruning, carve_prune, region_mask, region_prune
-from regionprune.regions import label_neurons
+from regionprune.core.regions import label_neurons
 
 
 def layer(seed=0, shape=(6, 8), out=5):

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regionprune.carving import carve, cut_weights, decide, keep_top_per_group, prune_pixels
-from regionprune.pruning import prune_lowest_fraction, prune_lowest_fraction_per_group
-from regionprune.regions import label_neurons, region_table
-from regionprune.settings import RegionSettings
+from regionprune.core.carving import carve, cut_weights, decide, keep_top_per_group, prune_pixels
+from regionprune.core.pruning import prune_lowest_fraction, prune_lowest_fraction_per_group
+from regionprune.core.regions import label_neurons, region_table
+from regionprune.workflow.settings import RegionSettings
 
 W = np.array([[0.1, -0.9, 0.3, 0.0], [0.5, 0.2, -0.4, 0.8], [-0.6, 0.05, 0.7, 0.25]])
 ALIVE = np.array([[1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1]], dtype=bool)

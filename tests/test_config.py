@@ -9,9 +9,9 @@ import yaml
 
 from conftest import REPO
 from test_faults import BAD_SETTINGS
-from regionprune.config import DataSource, EvidenceSettings, FiguresSettings
-from regionprune.derived import DERIVED, defaults, schema, stale_files
-from regionprune.settings import RegionSettings
+from regionprune.workflow.config import DataSource, EvidenceSettings, FiguresSettings
+from regionprune.workflow.derived import DERIVED, defaults, schema, stale_files
+from regionprune.workflow.settings import RegionSettings
 
 
 def test_derived_files_are_current():
@@ -91,7 +91,7 @@ def test_a_job_gets_only_the_keys_it_reads():
 
 
 def test_job_device_resolves_auto_here_and_refuses_a_missing_gpu():
-    from regionprune.config import Resources
+    from regionprune.workflow.config import Resources
 
     no_gpu, gpu = (lambda: False), (lambda: True)
     assert Resources(device="auto").job_device(no_gpu) == "cpu"  # the same as device: cpu
@@ -129,8 +129,8 @@ def refusal(overrides: dict) -> str:
 
     from snakemake.utils import validate
 
-    from regionprune.config import coerce_cli_strings
-    from regionprune.derived import config_error, config_problems, start
+    from regionprune.workflow.config import coerce_cli_strings
+    from regionprune.workflow.derived import config_error, config_problems, start
     from test_workflow import SMALL
 
     config = json.loads(json.dumps(SMALL))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from regionprune.data import (
+from regionprune.io.data import (
     DOWNLOAD_ROUNDS,
     IDX_FILES,
     MNIST,

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from conftest import sequential
-from regionprune.explain import deletion as dl
-from regionprune.explain import importance as ev
-from regionprune.explain.attribution import input_x_gradient, integrated_gradients, network
-from regionprune.regions import label_neurons
+from regionprune.core.explain import deletion as dl
+from regionprune.core.explain import importance as ev
+from regionprune.core.explain.attribution import input_x_gradient, integrated_gradients, network
+from regionprune.core.regions import label_neurons
 
 SHAPE = (4, 4)
 SIZES = (16, 3, 5, 3)  # a 4x4 input, 3 hidden neurons on it, 5, then 3 classes

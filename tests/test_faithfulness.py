@@ -17,10 +17,10 @@ from captum.attr import IntegratedGradients
 from scipy import ndimage
 
 from conftest import sequential
-from regionprune.explain import deletion as dl
-from regionprune.explain import importance as ev
-from regionprune.explain import sanity as sn
-from regionprune.regions import global_ids, label_neurons
+from regionprune.core.explain import deletion as dl
+from regionprune.core.explain import importance as ev
+from regionprune.core.explain import sanity as sn
+from regionprune.core.regions import global_ids, label_neurons
 
 SHAPE = (5, 5)
 P = 25
@@ -331,13 +331,13 @@ def test_attributions_equal_captums(activation, sizes, baselines):
     from captum.attr import InputXGradient, IntegratedGradients
     from captum.attr._utils.approximation_methods import approximation_parameters
 
-    from regionprune.explain.attribution import (
+    from regionprune.core.explain.attribution import (
         gauss_legendre,
         input_x_gradient,
         integrated_gradients,
         network,
     )
-    from regionprune.model import MLP
+    from regionprune.core.model import MLP
 
     weights, alphas = approximation_parameters("gausslegendre")
     np.testing.assert_allclose(gauss_legendre(16), (weights(16), alphas(16)), rtol=1e-12)
@@ -368,7 +368,7 @@ def test_pixel_integrated_gradients_equal_a_riemann_sum_from_black():
     maps each image: x * the mean input gradient of the class's logit along alpha * x, from a
     black image, by a 400-step midpoint sum in plain torch; per image they add up to
     logit(x) - logit(black) (completeness), which a grey baseline breaks."""
-    from regionprune.explain.yardstick import ig_attributions
+    from regionprune.core.explain.yardstick import ig_attributions
 
     params, mask, xr, yr, _, _ = small("sigmoid", seed=3)
     net = ev.Net.from_params(params, "sigmoid", mask)
@@ -407,7 +407,7 @@ def own_logprob(params, activation, w1, x, y) -> np.ndarray:
 def test_region_maps_per_image_equal_zeroing_each_scipy_region():
     """A region map's pixel: the sum, over the regions containing it, of the drop in the image's
     class log-probability when that region alone is zeroed in a torch.nn.Sequential."""
-    from regionprune.explain.yardstick import region_attributions
+    from regionprune.core.explain.yardstick import region_attributions
 
     params, mask, xr, yr, _, _ = small("relu", seed=2)
     net = ev.Net.from_params(params, "relu", mask)
@@ -440,7 +440,7 @@ def test_quantus_pixel_flipping_equals_the_definition_and_random_maps_fail_mprt(
     a row (5 pixels) a step set to black, the softmax probability of the image's class after
     each step, averaged over images. MPRT of maps drawn at random is about 0 at every layer:
     they change completely, whatever the network. Steps and layers are named as documented."""
-    from regionprune.explain import yardstick as ys
+    from regionprune.core.explain import yardstick as ys
 
     params, mask, xr, yr, _, _ = small("sigmoid", seed=4)
     x, y = xr[:30].copy(), yr[:30]
@@ -482,7 +482,7 @@ def test_road_imputation_equals_quantus_own_and_repeats():
     and corners included; and a stage's ROAD repeats exactly (its noise is seeded)."""
     from quantus.functions.perturb_func import noisy_linear_imputation
 
-    from regionprune.explain import yardstick as ys
+    from regionprune.core.explain import yardstick as ys
 
     rng = np.random.default_rng(0)
     for t, (h, w) in enumerate([(5, 5), (4, 7), (28, 28), (28, 28)]):

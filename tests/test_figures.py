@@ -8,8 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regionprune import gridplots as G
-from regionprune.figures import MIN_TEXT_PT, fix_layout, neuron_figure, shown_text_pt, tile_figure
+from regionprune.workflow.figures import grid as G
+from regionprune.workflow.figures.run import (
+    MIN_TEXT_PT,
+    fix_layout,
+    neuron_figure,
+    shown_text_pt,
+    tile_figure,
+)
 
 
 def test_text_shrinks_with_a_figure_larger_than_the_frame():

@@ -1,4 +1,4 @@
-"""The job server (``regionprune.jobserver``): a job handed to it behaves as the same job run in
+"""The job server (``regionprune.workflow.jobserver``): a job handed to it behaves as the same job run in
 its own interpreter (output, exit status, files), a killed client takes its job with it, and
 the server ends with its parent. Real processes, sockets and signals; no Snakemake here (the
 workflow tests run every job through it, and compare with runs without it)."""
@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from regionprune import failpoint, jobserver
+from regionprune.workflow import failpoint, jobserver
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
 
@@ -31,7 +31,7 @@ def server(tmp_path):
     log = tmp_path / "server.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "regionprune.jobserver", address],
+            [sys.executable, "-m", "regionprune.workflow.jobserver", address],
             env=ENV,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -170,7 +170,7 @@ def test_the_server_ends_with_its_parent():
             sys.executable,
             "-c",
             "import subprocess, sys, time\n"
-            f"subprocess.Popen([sys.executable, '-m', 'regionprune.jobserver', {str(folder / 'socket')!r}])\n"
+            f"subprocess.Popen([sys.executable, '-m', 'regionprune.workflow.jobserver', {str(folder / 'socket')!r}])\n"
             "time.sleep(600)",
         ],
         env=ENV,
@@ -213,7 +213,7 @@ def test_a_dead_server_means_the_job_runs_alone(tmp_path):
     assert "the job server ended" not in err
 
 
-@pytest.mark.parametrize("module", ["json", "regionprune.cli", "argparse"])
+@pytest.mark.parametrize("module", ["json", "regionprune.workflow.cli", "argparse"])
 def test_ctrl_c_while_a_job_still_imports_says_one_line(module):
     """Ctrl-C reaches a job Snakemake has just started while it still imports (a second or more
     on a busy machine), before any handler of its own: one line and exit 130, no traceback in
@@ -309,7 +309,7 @@ def test_the_file_cache_reads_a_file_once_until_it_changes(tmp_path):
     once it has changed, and a read that fails keeps nothing."""
     import numpy as np
 
-    from regionprune.jobserver import FileCache
+    from regionprune.workflow.jobserver import FileCache
 
     path, calls = tmp_path / "x.bin", []
     path.write_bytes(b"1")

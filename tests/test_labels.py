@@ -3,9 +3,16 @@
 import pandas as pd
 import pytest
 
-from regionprune.config import runs_from_config
-from regionprune.labels import Labels, folder_labels, part, run_labels, settings_by_run, tidy
-from regionprune.settings import split_stage, stage_path
+from regionprune.workflow.config import runs_from_config
+from regionprune.workflow.labels import (
+    Labels,
+    folder_labels,
+    part,
+    run_labels,
+    settings_by_run,
+    tidy,
+)
+from regionprune.workflow.settings import split_stage, stage_path
 
 
 def _rows(grid):

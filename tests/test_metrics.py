@@ -4,17 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regionprune.markdown import faithfulness_markdown, readability_markdown
-from regionprune.metrics import (
+from regionprune.workflow.markdown import faithfulness_markdown, readability_markdown
+from regionprune.core.metrics import (
     neuron_table,
     participation_ratio,
     pixel_usage,
     region_sizes,
     stage_metrics,
 )
-from regionprune.regions import label_neurons
-from regionprune.tables import faithfulness_summary, run_row
-from regionprune.network import Checkpoint
+from regionprune.core.regions import label_neurons
+from regionprune.workflow.tables import faithfulness_summary, run_row
+from regionprune.core.network import Checkpoint
 
 
 def _mask():
@@ -100,8 +100,8 @@ def test_stage_metrics_and_run_row():
 
 
 def test_grid_table_mean_and_sd_over_seeds():
-    from regionprune.markdown import count, grid_markdown
-    from regionprune.tables import GRID_MEASURES, grid_table
+    from regionprune.workflow.markdown import count, grid_markdown
+    from regionprune.workflow.tables import GRID_MEASURES, grid_table
 
     rows = []
     for method, accs in (("region", [0.90, 0.92]), ("random", [0.80, 0.80])):
@@ -181,7 +181,7 @@ def test_readability_markdown_has_a_row_per_run():
 
 
 def test_grid_keys_name_a_variant_by_its_name_and_skip_measures():
-    from regionprune.tables import grid_keys
+    from regionprune.workflow.tables import grid_keys
 
     runs = pd.DataFrame(
         {

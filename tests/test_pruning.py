@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from regionprune.pruning import (
+from regionprune.core.pruning import (
     count_to_remove,
     density,
     lowest,
@@ -85,7 +85,7 @@ def test_density_and_neuron_ratios():
 
 
 def test_prune_to_count_keeps_exactly_the_highest():
-    from regionprune.pruning import prune_to_count
+    from regionprune.core.pruning import prune_to_count
 
     scores = np.array([[0.5, 0.1, 0.9], [0.3, 0.7, 0.2]])
     mask = np.array([[True, True, True], [False, True, True]])  # 0.3 already removed
@@ -98,7 +98,7 @@ def test_prune_to_count_keeps_exactly_the_highest():
 
 
 def test_random_scores_are_seeded_and_prune_uniformly():
-    from regionprune.pruning import prune_to_count, random_scores
+    from regionprune.core.pruning import prune_to_count, random_scores
 
     a, b = random_scores((100, 784), 1), random_scores((100, 784), 1)
     np.testing.assert_array_equal(a, b)
@@ -110,7 +110,7 @@ def test_random_scores_are_seeded_and_prune_uniformly():
 
 
 def test_per_group_fraction():
-    from regionprune.pruning import prune_lowest_fraction_per_group
+    from regionprune.core.pruning import prune_lowest_fraction_per_group
 
     scores = np.array([0.9, 0.1, 0.5, 0.3, 0.2, 0.8, 0.4])
     groups = np.array([0, 0, 0, 0, 1, 1, 2])
@@ -121,7 +121,7 @@ def test_per_group_fraction():
 
 
 def test_criterion_scores_and_prune_fraction():
-    from regionprune.pruning import criterion_scores, prune_fraction
+    from regionprune.core.pruning import criterion_scores, prune_fraction
 
     w = np.array([[0.5, -0.1, 0.3], [-0.9, 0.2, -0.05]])
     np.testing.assert_array_equal(criterion_scores("magnitude", w, 0), np.abs(w))
@@ -134,7 +134,7 @@ def test_criterion_scores_and_prune_fraction():
 
 
 def test_prune_fraction_removes_marked_inputs_first_within_the_same_count():
-    from regionprune.pruning import prune_fraction
+    from regionprune.core.pruning import prune_fraction
 
     w = np.array([[0.9, 0.1, 0.5, 0.2], [0.8, 0.7, 0.05, 0.6]])
     first = np.array([True, False, False, False])  # input 0: never active

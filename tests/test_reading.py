@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from regionprune.reading import unescape_params, without_directory, working_folder
+from regionprune.workflow.reading import unescape_params, without_directory, working_folder
 
 
 def test_the_report_shows_parameters_with_plain_quotes():

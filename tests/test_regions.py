@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from regionprune.regions import (
+from regionprune.core.regions import (
     REGION_COLUMNS,
     label_map,
     label_neurons,
@@ -99,7 +99,7 @@ def test_remove_regions_keeps_ids_and_masks():
     "score, weakest", [("mean_abs", 3), ("sum_abs", 3), ("max_abs", 3), ("size", 1)]
 )
 def test_each_region_score_ranks_as_defined(score, weakest):
-    from regionprune.pruning import prune_lowest_fraction
+    from regionprune.core.pruning import prune_lowest_fraction
 
     # region 1: one pixel |w|=0.5; region 2: 3 pixels 0.3 each; region 3: 2 pixels 0.1, 0.2
     w = np.zeros((1, 16))

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from regionprune import runlock
+from regionprune.workflow import runlock
 
 HOLDER = """
 import sys, time
 from pathlib import Path
-from regionprune import runlock
+from regionprune.workflow import runlock
 runlock.hold(Path(sys.argv[1]), ["snakemake", "--cores", "2"])
 print("held", flush=True)
 time.sleep(600)

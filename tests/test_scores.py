@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from regionprune.regions import region_scores, region_table
-from regionprune.scores import SCORES
-from regionprune.settings import RegionSettings
+from regionprune.core.regions import region_scores, region_table
+from regionprune.core.scores import SCORES
+from regionprune.workflow.settings import RegionSettings
 
 # three regions: |w| = {1, 3}, {2}, {0.5, 0.5, 2}
 ABSW = np.array([1.0, 3.0, 2.0, 0.5, 0.5, 2.0])

@@ -2,8 +2,13 @@
 
 import pytest
 
-from regionprune.config import coerce_cli_strings, expand_grid, runs_from_config
-from regionprune.settings import MagnitudeSettings, RegionSettings, RunSettings, TrainSettings
+from regionprune.workflow.config import coerce_cli_strings, expand_grid, runs_from_config
+from regionprune.workflow.settings import (
+    MagnitudeSettings,
+    RegionSettings,
+    RunSettings,
+    TrainSettings,
+)
 
 
 def test_names_say_the_settings():
@@ -143,7 +148,7 @@ def test_a_section_given_as_alternatives_varies_its_keys_together():
 
 
 def test_setting_columns_are_the_row_of_a_run():
-    from regionprune.settings import setting_columns
+    from regionprune.workflow.settings import setting_columns
 
     row = RunSettings(TrainSettings(), MagnitudeSettings(), RegionSettings()).row()
     assert list(row) == ["run", *setting_columns()]
@@ -151,7 +156,7 @@ def test_setting_columns_are_the_row_of_a_run():
 
 
 def test_settings_know_the_data_sets_data_knows():
-    from regionprune.data import SPECS
-    from regionprune.settings import DATASET_NAMES
+    from regionprune.io.data import SPECS
+    from regionprune.workflow.settings import DATASET_NAMES
 
     assert tuple(SPECS) == DATASET_NAMES

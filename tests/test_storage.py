@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regionprune.storage import (
+from regionprune.io.storage import (
     Checkpoint,
     atomic_path,
     load_checkpoint,
@@ -56,7 +56,7 @@ def test_checkpoint_round_trip(tmp_path):
 def test_another_runs_checkpoint_is_refused_by_name(tmp_path):
     """Seed 1's valid checkpoint copied over seed 0's passes every checksum; its recorded
     training settings name it (issue 23: it was trusted, and seed 0's summary showed seed 1)."""
-    from regionprune.damage import ForeignFile
+    from regionprune.io.damage import ForeignFile
 
     ck = _ckpt(np.random.default_rng(0))
     ck.attrs["settings"] = {"train": {"seed": 1, "lr": 0.1}, "magnitude": {"rate": 0.5}}
@@ -79,8 +79,8 @@ def test_a_result_records_where_it_belongs_and_what_it_read(tmp_path):
     """Each result records its place in the results tree and the files its job read, with
     their content checksums; a file of another stage copied over this one is refused by name
     (issue 23: its checksums held, so it was trusted)."""
-    from regionprune import provenance
-    from regionprune.damage import MisplacedFile
+    from regionprune.io import provenance
+    from regionprune.io.damage import MisplacedFile
 
     assert provenance.place("results/runs/t_s0/mag0.5/r/region/iter2/model.h5") == (
         "runs/t_s0/mag0.5/r/region/iter2/model.h5"
@@ -171,8 +171,8 @@ def _bit_rot(path):
 
 @pytest.mark.parametrize("damage", [_truncate, _garbage, _bit_rot])
 def test_a_damaged_result_names_the_file_and_the_command_that_rebuilds_it(tmp_path, damage):
-    from regionprune.damage import DamagedFile
-    from regionprune.storage import load_mask, save_mask
+    from regionprune.io.damage import DamagedFile
+    from regionprune.io.storage import load_mask, save_mask
 
     ck = _ckpt(np.random.default_rng(1))
     files = {
@@ -196,8 +196,8 @@ def test_a_damaged_result_names_the_file_and_the_command_that_rebuilds_it(tmp_pa
 def test_a_damaged_data_file_names_itself(tmp_path):
     import gzip
 
-    from regionprune.damage import DamagedFile
-    from regionprune.data import _read_idx
+    from regionprune.io.damage import DamagedFile
+    from regionprune.io.data import _read_idx
 
     path = tmp_path / "train-images-idx3-ubyte.gz"
     with gzip.open(path, "wb") as f:
@@ -213,8 +213,8 @@ def test_a_data_file_with_other_content_names_itself(tmp_path):
     import hashlib
     import struct
 
-    from regionprune.damage import DamagedFile
-    from regionprune.data import _read_idx
+    from regionprune.io.damage import DamagedFile
+    from regionprune.io.data import _read_idx
 
     raw = struct.pack(">IIII", 2051, 2, 28, 28) + bytes(2 * 28 * 28)
     path = tmp_path / "train-images-idx3-ubyte.gz"
@@ -226,7 +226,7 @@ def test_a_data_file_with_other_content_names_itself(tmp_path):
 
 
 def test_an_hdf5_file_not_written_here_is_refused(tmp_path):
-    from regionprune.damage import DamagedFile
+    from regionprune.io.damage import DamagedFile
 
     path = tmp_path / "model.h5"
     with h5py.File(path, "w") as f:  # right layout, but not this code's
@@ -246,7 +246,7 @@ def test_leftovers_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
 def test_no_flipped_bit_is_read_as_a_different_result(tmp_path):
     """A bit flipped anywhere (400 places across the file: data, metadata, attributes) is
     either refused as damaged or harmless: never a checkpoint with other values."""
-    from regionprune.damage import DamagedFile
+    from regionprune.io.damage import DamagedFile
 
     ck = _ckpt(np.random.default_rng(2))
     ck.attrs |= {"n": np.int64(3), "acc": np.float32(0.25)}  # numpy scalars, as jobs write them
@@ -277,7 +277,7 @@ def test_a_full_disk_is_one_error_and_leaves_nothing(tmp_path):
     on a small tmpfs, is in test_faults.py."""
     import errno
 
-    from regionprune.damage import DiskFull, is_disk_full
+    from regionprune.io.damage import DiskFull, is_disk_full
 
     assert is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
     assert is_disk_full(

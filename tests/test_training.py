@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from regionprune.model import build_model, load_params, params_to_numpy
-from regionprune.settings import stream_seed
-from regionprune.training import as_float, evaluate, set_determinism, to_split, train
+from regionprune.core.model import build_model, load_params, params_to_numpy
+from regionprune.workflow.settings import stream_seed
+from regionprune.core.training import as_float, evaluate, set_determinism, to_split, train
 
 
 @pytest.fixture(scope="module")
 def small_data(mnist_dir):
-    from regionprune.data import load_split
+    from regionprune.io.data import load_split
 
     set_determinism(1)
     dev = torch.device("cpu")
@@ -179,7 +179,7 @@ def test_evaluate_counts_correct(small_data):
 
 
 def test_lockstep_equals_separate_training(small_data):
-    from regionprune.training import Lockstep, evaluate_lockstep, train_lockstep
+    from regionprune.core.training import Lockstep, evaluate_lockstep, train_lockstep
 
     seeds = [5, 6, 7]
     masks = [{"fc1.weight": _mask(s)} for s in seeds]
@@ -233,7 +233,7 @@ def test_weight_decay_shrinks_weights_without_gradient_and_keeps_masked_ones_at_
 
 
 def test_numpy_and_torch_scale_pixels_alike():
-    from regionprune.data import unit_pixels
+    from regionprune.io.data import unit_pixels
 
     pixels = np.arange(256, dtype=np.uint8).reshape(2, 128)
     np.testing.assert_array_equal(unit_pixels(pixels), as_float(torch.from_numpy(pixels)).numpy())
@@ -249,7 +249,7 @@ def test_determinism_prepares_cublas_before_cuda_starts():
     code = (
         "import os, torch\n"
         "os.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)\n"
-        "from regionprune import training\n"
+        "from regionprune.core import training\n"
         "training.set_determinism(1)\n"
         "assert torch.are_deterministic_algorithms_enabled()\n"
         "assert not torch.cuda.is_initialized()\n"

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from conftest import REPO, synthetic_images
-from regionprune.damage import DamagedFile
-from regionprune.data import (
+from regionprune.io.damage import DamagedFile
+from regionprune.io.data import (
     DataError,
     check_arrays,
     describe,

@@ -25,7 +25,12 @@ import yaml
 from PIL import Image
 
 from conftest import REPO, close_results, same_results
-from regionprune.figures import MIN_TEXT_PT, REPORT_FRAME_PX, TEXT_PX_KEY, shown_text_pt
+from regionprune.workflow.figures.run import (
+    MIN_TEXT_PT,
+    REPORT_FRAME_PX,
+    TEXT_PX_KEY,
+    shown_text_pt,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -267,9 +272,9 @@ def test_evidence_tables_agree_with_the_network(run_dir, mnist_dir):
     hand on the real checkpoint with torch."""
     import torch
 
-    from regionprune.explain.attribution import network
-    from regionprune.data import load_split
-    from regionprune.regions import label_neurons
+    from regionprune.core.explain.attribution import network
+    from regionprune.io.data import load_split
+    from regionprune.core.regions import label_neurons
 
     run = pd.read_parquet(run_dir / "results" / "summary" / "runs.parquet").iloc[0]
     stage = run_dir / "results" / "runs" / run.run_path
@@ -360,7 +365,7 @@ def test_evidence_for_other_iterations_on_request(run_dir):
 
 
 def test_drop_inactive_removes_blank_pixels_first_at_the_same_density(run_dir, mnist_dir):
-    from regionprune.data import inactive_pixels, load_split
+    from regionprune.io.data import inactive_pixels, load_split
 
     run = pd.read_parquet(run_dir / "results" / "summary" / "runs.parquet").iloc[0]
     train_dir = run_dir / "results" / "runs" / run.run_path.split("/")[0]
@@ -431,7 +436,7 @@ def test_code_change_reruns_the_rules_that_use_it(run_dir, tmp_path):
         src / "regionprune",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
-    regions = src / "regionprune" / "regions.py"
+    regions = src / "regionprune" / "core" / "regions.py"
     regions.write_text(
         regions.read_text().replace(
             "    mask2d = np.asarray(mask2d, dtype=bool)\n",
@@ -454,7 +459,7 @@ def test_code_hash_is_of_the_checkout_that_runs_not_the_installed_copy(run_dir, 
     )
     shutil.copyfile(REPO / "Snakefile", other / "Snakefile")
     (other / "profiles").symlink_to("workflow/profiles")
-    regions = other / "src" / "regionprune" / "regions.py"
+    regions = other / "src" / "regionprune" / "core" / "regions.py"
     regions.write_text(
         regions.read_text().replace(
             "    mask2d = np.asarray(mask2d, dtype=bool)\n",
@@ -851,7 +856,7 @@ def test_baselines_match_the_region_runs_density_at_every_iteration(grid_dir):
 
 def test_carving_keeps_few_regions_of_a_minimum_size_and_drops_pixels(grid_dir, mnist_dir):
     """The carved run's masks, relabelled from its checkpoints, obey every carving step."""
-    from regionprune.regions import label_neurons
+    from regionprune.core.regions import label_neurons
 
     summary = grid_dir / "results" / "summary"
     runs = pd.read_parquet(summary / "runs.parquet")
@@ -889,7 +894,7 @@ def test_the_api_mask_is_the_workflows_mask(grid_dir):
     """regionprune.core.prune on the checkpoint an iteration started from gives the mask that
     iteration's label and prune jobs wrote, for the paper's settings and the carved ones."""
     from regionprune.core.prune import region_mask
-    from regionprune.settings import RegionSettings
+    from regionprune.workflow.settings import RegionSettings
 
     runs = pd.read_parquet(grid_dir / "results" / "summary" / "runs.parquet")
     checked = 0

@@ -11,11 +11,11 @@ import sys
 from regionprune import INTERRUPTED
 
 try:
-    from regionprune import jobserver
+    from regionprune.workflow import jobserver
 
     code = jobserver.hand_over(sys.argv[1:])
     if code is None:
-        from regionprune.cli import main
+        from regionprune.workflow.cli import main
 
         main()
     else:

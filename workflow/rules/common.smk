@@ -4,10 +4,10 @@ import os
 import sys
 from pathlib import Path
 
-from regionprune.codehash import code_version
-from regionprune.config import FIGURE_FORMATS
-from regionprune.derived import start
-from regionprune.data import (
+from regionprune.workflow.codehash import code_version
+from regionprune.workflow.config import FIGURE_FORMATS
+from regionprune.workflow.derived import start
+from regionprune.io.data import (
     IDX_FILES,
     USER_DATA,
     USER_INFO,
@@ -18,8 +18,8 @@ from regionprune.data import (
     is_builtin,
     user_needs_folder,
 )
-from regionprune.labels import Labels
-from regionprune.settings import stage_path
+from regionprune.workflow.labels import Labels
+from regionprune.workflow.settings import stage_path
 
 ENV = "../envs/regionprune.yaml"
 RESULTS = "results"

@@ -29,8 +29,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from regionprune.carving import carve, decide
-from regionprune.regions import label_neurons, mask_from_labels, region_table, remove_regions
+from regionprune.core.carving import carve, decide
+from regionprune.core.regions import label_neurons, mask_from_labels, region_table, remove_regions
 
 
 def region_mask(

@@ -1,0 +1,429 @@
+"""One warm process that runs the workflow's local jobs, so that each job skips the start-up.
+
+A job of this workflow is ``python -m regionprune <job> ...``: a new interpreter that imports
+torch (about 2-3 s on a 2-core machine), pandas, h5py and OpenCV and reads the data set again,
+then often computes for less time than that. In a grid of hundreds of jobs the start-up is
+most of the wall time. The job server pays it once per ``snakemake`` call: it imports
+everything, keeps the data files it has read, and **forks** one child per job. The child is the
+job: it takes the job's command line, environment, working folder and standard streams (passed
+over a Unix socket, ``SCM_RIGHTS``), runs ``regionprune.workflow.cli.main`` and exits with its status.
+Snakemake sees the same job as before: same command, same log, same exit status, same files,
+bit for bit (the child runs the same code on the same inputs in a process of its own).
+
+- Started by the Snakefile's ``onstart`` in every run that executes jobs (``job_server: true``,
+  the default); its socket's address is in ``REGIONPRUNE_JOB_SERVER`` for the jobs (on Linux
+  an abstract name, ``@regionprune-jobs-...``, that no kill leaves behind). It listens at
+  once; jobs that come during its warm-up (a few seconds) wait for it.
+- ``python -m regionprune`` hands the job to the server when that variable names a live
+  socket and the job is not inside a cluster allocation (``SLURM_JOB_ID``: a cluster job runs
+  on its own node), and otherwise runs it in its own process, as before. So does a job whose
+  server dies before taking it. A dead or missing server costs one failed ``connect``.
+- Signals: the client forwards SIGTERM and SIGHUP to its job; SIGINT (Ctrl-C) reaches the job
+  from the terminal itself, since the server and its children stay in Snakemake's process
+  group. A client that dies (SIGKILL) closes its socket, and the server kills its job.
+- The server ends with Snakemake (``onsuccess``/``onerror``), or by itself within 0.2 s when
+  its parent is gone (a killed Snakemake; after its warm-up), killing what still runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from regionprune import INTERRUPTED
+
+VARIABLE = "REGIONPRUNE_JOB_SERVER"
+#: Linux has an abstract socket namespace: names that are no file, so that a server killed by
+#: SIGKILL (a killed process group, the OOM killer) leaves nothing behind in /tmp. Such a name
+#: has no file permissions, so the server serves only clients of its own user (SO_PEERCRED).
+ABSTRACT = sys.platform.startswith("linux")
+_HEADER = struct.Struct("!Q")  # a message's length in bytes
+_STATUS = struct.Struct("!qq")  # (child pid, exit code); a code < 0 is the signal that killed it
+
+
+# ----------------------------------------------------------------------------------------------
+# client: python -m regionprune
+
+
+def _sockaddr(address: str) -> str:
+    """The address as ``bind``/``connect`` take it: ``@name`` is the abstract name ``\\0name``
+    (an environment variable cannot hold a NUL); anything else is a file's path."""
+    return "\0" + address[1:] if address.startswith("@") else address
+
+
+def _same_user(conn: socket.socket) -> bool:
+    """Whether the process at the other end of ``conn`` runs as this process's user."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1] == os.getuid()
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = sock.recv(n)
+        if not chunk:
+            raise ConnectionError("the job server closed the connection")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def hand_over(argv: list[str]) -> int | None:
+    """Run the job ``argv`` in the job server and return its exit code (< 0: killed by that
+    signal); None where there is no server to take it (then the caller runs it itself)."""
+    address = os.environ.get(VARIABLE)
+    if not address or "SLURM_JOB_ID" in os.environ:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(_sockaddr(address))
+    except OSError:
+        sock.close()
+        return None
+    job: list[int] = []  # the job's pid, once the server has forked it
+    pending: list[int] = []  # signals that came before
+
+    def forward(signum: int, _frame: object) -> None:
+        if not job:
+            pending.append(signum)
+            return
+        try:
+            os.kill(job[0], signum)
+        except ProcessLookupError:
+            pass
+
+    # Ctrl-C reaches the job from the terminal (same process group): here it must not end the
+    # wait with a traceback in the job's log. SIGTERM and SIGHUP are passed on.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGHUP, forward)
+    payload = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
+    try:
+        socket.send_fds(sock, [_HEADER.pack(len(payload))], [0, 1, 2])
+        sock.sendall(payload)
+        job.append(_STATUS.unpack(_recv_exactly(sock, _STATUS.size))[0])
+    except OSError:  # the server died before it took the job (in its warm-up): run it here
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in pending:
+            os.kill(os.getpid(), signum)
+        return None
+    for signum in pending:
+        forward(signum, None)
+    try:
+        return _STATUS.unpack(_recv_exactly(sock, _STATUS.size))[1]
+    except OSError:  # ConnectionError included
+        print("regionprune: the job server ended before this job did", file=sys.stderr)
+        return 1
+
+
+def exit_like(code: int) -> None:
+    """Leave this process the way the job left its own: the same exit code or signal."""
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    sys.exit(code)
+
+
+# ----------------------------------------------------------------------------------------------
+# the Snakefile's side: onstart, onsuccess and onerror
+
+
+def start(log: Path) -> subprocess.Popen:
+    """Start a job server for this process's jobs (its log at ``log``) and point them at it.
+    Jobs that start before it listens run in their own process, as without it."""
+    if ABSTRACT:  # no file: the kernel frees the name when the server ends, even by SIGKILL
+        address = f"@regionprune-jobs-{secrets.token_hex(8)}"
+    else:  # a private (0700) folder, and a short path
+        address = os.path.join(tempfile.mkdtemp(prefix="regionprune-jobs-"), "socket")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as out:  # one log across calls
+        server = subprocess.Popen(
+            [sys.executable, "-m", "regionprune.workflow.jobserver", address],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    os.environ[VARIABLE] = address
+    return server
+
+
+def stop(server: subprocess.Popen | None) -> None:
+    """End the job server (its jobs have ended: Snakemake waits for them) and forget it."""
+    os.environ.pop(VARIABLE, None)
+    if server is not None and server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def read_log(log: Path) -> list[dict]:
+    """The jobs a server's log records, in the order they started: ``job`` (its name), ``argv``,
+    ``code`` (exit code; None if the log ends first) and ``seconds`` (fork to exit)."""
+    jobs: list[dict] = []
+    running: dict[str, dict] = {}  # pid -> its job (a pid can come again in a later call)
+    for line in Path(log).read_text().splitlines():
+        words = line.split(" ", 4)
+        if len(words) == 5 and words[1] == "job" and words[2].endswith(":"):
+            running[words[2][:-1]] = entry = {
+                "job": words[3],
+                "argv": json.loads(words[4]),
+                "code": None,
+                "seconds": None,
+            }
+            jobs.append(entry)
+        elif len(words) >= 4 and words[1] == "job" and words[3] == "ended":
+            done = line.split()
+            if words[2] in running:
+                running.pop(words[2]).update(code=int(done[4].strip("()")), seconds=float(done[6]))
+    return jobs
+
+
+# ----------------------------------------------------------------------------------------------
+# server: python -m regionprune.workflow.jobserver SOCKET
+
+
+def _warm_up() -> None:
+    """Import what the jobs import, without starting any thread pool (a fork would copy it
+    half-made): torch's intra-op threads start at its first parallel operation, in the child."""
+    import cv2  # noqa: F401
+    import h5py  # noqa: F401
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+    import torch
+
+    # deterministic mode imports torch's compiler stack (dynamo, inductor): 1-2 s per training
+    # job here; the jobs set it again (training.set_determinism), so the default comes back
+    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(False)
+    from regionprune.workflow import cli, codehash, config, declare
+    from regionprune.core import training  # noqa: F401
+
+    cli.build_parser()  # imports every job's module
+    for job in cli.JOBS:  # parses the package's files, which the jobs hash again (codehash)
+        codehash.code_version(job)
+    for cls in declare.Settings.__subclasses__():
+        declare._validator(cls)  # jsonschema, and each settings class's schema
+
+
+class FileCache:
+    """Arrays read and checked in this process, by file identity (path, size, time, inode): the
+    job server reads a data set once and its forked jobs find it here (``data.kept``). A file
+    changed since is read and checked again; kept arrays are read-only."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[tuple, Any] = {}
+
+    @staticmethod
+    def identity(path: Path, *extra: object) -> tuple:
+        st = os.stat(path)
+        return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, *extra)
+
+    def __call__(self, path: Path, extra: tuple, read: Callable[[], Any]) -> Any:
+        try:
+            key = self.identity(path, *extra)
+        except OSError:
+            return read()
+        if key not in self.arrays:
+            value = read()
+            for array in value.values() if isinstance(value, dict) else (value,):
+                array.setflags(write=False)
+            self.arrays[key] = value
+        return self.arrays[key]
+
+
+def _remember_data(argv: list[str]) -> None:
+    """Read the data set a job names (``--data-dir``) into this process, once, so that every
+    later child finds it in memory (``FileCache``). Only complete, checked files are kept; a
+    failure here is left for the job itself to meet and report."""
+    from regionprune.io import data
+
+    if "--data-dir" not in argv[:-1] or "--train-settings" not in argv[:-1]:
+        return
+    if data.kept is None:
+        data.kept = FileCache()
+    try:
+        folder = Path(argv[argv.index("--data-dir") + 1])
+        dataset = json.loads(argv[argv.index("--train-settings") + 1])["dataset"]
+        for split in data.SPLITS:
+            data.load_split(folder, dataset, split)
+    except Exception:  # noqa: BLE001 - the job reports it, with its own message
+        pass
+
+
+def _child(
+    request: dict, fds: list[int], listener: socket.socket, others: list[socket.socket]
+) -> None:
+    """The job: its streams, folder, environment and command line; never returns."""
+    code = 1
+    try:
+        listener.close()
+        for other in others:
+            other.close()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = ["regionprune", *request["argv"]]
+        from regionprune.workflow.cli import main
+
+        main(request["argv"])
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except KeyboardInterrupt:  # Ctrl-C before the job's own handler (cli.main) took over
+        print(INTERRUPTED, file=sys.stderr)
+        code = 130
+    except BaseException:  # noqa: BLE001 - as an uncaught exception would end the interpreter
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(code)
+
+
+def serve(address: str) -> None:
+    """Accept jobs on the Unix socket ``address`` until the parent process is gone."""
+    parent = os.getppid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the jobs; onerror ends us
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(_sockaddr(address))
+    listener.listen(128)  # jobs that come during the warm-up wait for it, instead of importing
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    # a job's end wakes the loop at once (SIGCHLD through a pipe), rather than at its next
+    # timeout: 0.1 s per job on average, on the path of every job that waits for this one
+    woken, wake = os.pipe()
+    os.set_blocking(woken, False)
+    os.set_blocking(wake, False)
+    signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    selector.register(woken, selectors.EVENT_READ)
+    jobs: dict[int, socket.socket] = {}  # child pid -> its client's connection
+    started: dict[int, float] = {}  # child pid -> when it was forked
+    try:
+        _warm_up()
+        while os.getppid() == parent:
+            for key, _ in selector.select(timeout=0.2):
+                if key.fileobj == woken:  # empty it; what a read leaves wakes the next select
+                    try:
+                        os.read(woken, 4096)
+                    except BlockingIOError:
+                        pass
+                elif key.fileobj is listener:
+                    conn, _ = listener.accept()
+                    if address.startswith("@") and not _same_user(conn):
+                        conn.close()  # another user's process: it runs its jobs itself
+                        continue
+                    try:
+                        msg, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
+                        request = json.loads(_recv_exactly(conn, _HEADER.unpack(msg)[0]))
+                    except (OSError, ValueError, struct.error):
+                        conn.close()
+                        continue
+                    _remember_data(request["argv"])
+                    pid = os.fork()
+                    if pid == 0:
+                        signal.set_wakeup_fd(-1)
+                        os.close(woken)
+                        os.close(wake)
+                        _child(request, fds, listener, [conn, *jobs.values()])
+                    for fd in fds:
+                        os.close(fd)
+                    argv = request["argv"]
+                    print(
+                        f"{time.strftime('%H:%M:%S')} job {pid}: {argv[0] if argv else ''}"
+                        f" {json.dumps(argv)}",
+                        flush=True,
+                    )
+                    jobs[pid] = conn
+                    started[pid] = time.monotonic()
+                    selector.register(conn, selectors.EVENT_READ, pid)
+                    try:
+                        conn.sendall(_STATUS.pack(pid, 0))
+                    except OSError:  # the client is gone already: the selector sees it next
+                        pass
+                else:  # a client closed its end: it was killed, so its job goes too
+                    selector.unregister(key.fileobj)
+                    _kill(key.data)
+            _reap(jobs, started, selector)
+    finally:
+        for pid in list(jobs):
+            _kill(pid)
+        listener.close()
+        if not address.startswith("@"):
+            os.unlink(address)
+            os.rmdir(os.path.dirname(address))
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _reap(
+    jobs: dict[int, socket.socket], started: dict[int, float], selector: selectors.BaseSelector
+) -> None:
+    """Tell each client whose job has ended how it ended (and the log)."""
+    while jobs:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = jobs.pop(pid, None)
+        if conn is None:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - started.pop(pid)
+        print(
+            f"{time.strftime('%H:%M:%S')} job {pid} ended ({code}) after {seconds:.2f} s",
+            flush=True,
+        )
+        try:
+            selector.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        try:
+            conn.sendall(_STATUS.pack(pid, code))
+        except OSError:
+            pass
+        conn.close()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
