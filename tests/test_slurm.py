@@ -97,8 +97,8 @@ def sacct(env: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["jobid", "comment", "state"])
 
 
-#: A grid as the README's, on the small slice: three region rates x the three methods.
-GRID = {"region": {"rate": [0.2, 0.4, 0.6]}, "method": ["region", "magnitude", "random"]}
+#: A grid like the README's, on the small slice: two region rates x the three methods.
+GRID = {"region": {"rate": [0.2, 0.4]}, "method": ["region", "magnitude", "random"]}
 #: The rules that go to SLURM one job each with `cluster_jobs: per_step`.
 CLUSTER_RULES = (
     "baseline",
@@ -122,9 +122,8 @@ def test_slurm_run_matches_local_run_in_a_tenth_of_the_jobs(slurm_env, tmp_path,
         on_slurm(cluster, slurm_env, "--dry-run", "--config", "cluster_jobs=per_step").stdout
     )
     steps = sum(per_step.get(rule, 0) for rule in CLUSTER_RULES)
-    assert steps == 3 + 3 * (
-        2 + 2 + 1
-    ), per_step  # 3 prunings, then per rate 2 + 2 retrainings, evidence
+    # 3 prunings, then per rate 2 + 2 retrainings and the evidence
+    assert steps == 3 + 2 * (2 + 2 + 1), per_step
     before = len(sacct(slurm_env))
     on_slurm(cluster, slurm_env)
     jobs = sacct(slurm_env).iloc[before:]
@@ -140,7 +139,9 @@ def test_failed_cluster_job_is_reported_and_rerun_resumes(slurm_env, tmp_path, m
     work = tmp_path / "w"
     # a SLURM job per training step, so that a failed retraining fails alone
     write_config(work, mnist_dir, train={"seed": 4}, iterations=1, cluster_jobs="per_step", **LIGHT)
-    on_slurm(work, slurm_env)
+    # iteration 1 is made here, not on the cluster: where a job ran is no part of its results,
+    # and this test is about what follows (the other test runs a whole grid on SLURM)
+    snakemake(work)
 
     # The cluster's copy of the training images goes bad (same timestamp, so Snakemake cannot
     # tell): iteration 2's retraining fails on the cluster.
