@@ -17,6 +17,24 @@ REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = Path(os.environ.get("REGIONPRUNE_MNIST_DIR", REPO.parent / "shared" / "data" / "mnist"))
 
 
+#: The test files that take longest, longest first (PYTEST_ADDOPTS=--durations=0; docs/
+#: development.md): each file runs on one worker (--dist loadfile), and handing out the longest
+#: first keeps one long file from starting last and running alone at the end (xdist's own order
+#: is by the number of tests, which put the two SLURM tests last).
+SLOWEST_FIRST = (
+    "test_slurm.py",
+    "test_rebuild.py",
+    "test_faults.py",
+    "test_workflow.py",
+    "test_grid.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: else as found
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     if not (MNIST_DIR / "train-images-idx3-ubyte.gz").is_file():
