@@ -3,7 +3,7 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 # Jobs run `python -m regionprune ...`: the interpreter that runs Snakemake comes first on PATH (a
 # venv need not be activated; under --sdm conda the env's own python wins), and this checkout's
@@ -20,8 +20,7 @@ if SRC not in sys.path:  # after sys.path[0] and PYTHONPATH, before site-package
     sys.path.insert(1 + len(_user_path), SRC)
 
 from regionprune.workflow import jobserver, runlock
-from regionprune.workflow.config import coerce_cli_strings
-from regionprune.workflow.derived import config_error, config_problems
+from regionprune.workflow.config import coerce_cli_strings, start
 
 min_version("9.0")
 
@@ -37,10 +36,17 @@ if workflow.is_main_process and "--nolock" not in sys.argv:
 configfile: "config.yaml" if Path("config.yaml").exists() else Path(workflow.basedir) / "config.yaml"
 
 
+# The config, checked once (src/regionprune/workflow/config.py): every combination of the grid,
+# then the settings that depend on each other; one message names each problem, instead of a
+# traceback. What follows reads it with every key present (defaults filled in).
 config.update(coerce_cli_strings(config))
-if problems := config_problems(config):  # one line each, instead of the schema's dump
-    raise WorkflowError(config_error(problems))
-validate(config, "workflow/schemas/config.schema.yaml")  # fills in the defaults
+try:
+    START = start(config)
+except ValueError as err:
+    raise WorkflowError(str(err)) from None
+config.update(START.config)
+# the settings of each level by folder name: a rule's wildcard gives the settings its job gets
+TRAIN, MAGNITUDE, REGION = START.train, START.magnitude, START.region
 
 
 report: "workflow/report/workflow.rst"

@@ -10,7 +10,8 @@ import yaml
 from conftest import REPO
 from test_faults import BAD_SETTINGS
 from regionprune.workflow.config import DataSource, EvidenceSettings, FiguresSettings
-from regionprune.workflow.derived import DERIVED, defaults, schema, stale_files
+from regionprune.workflow.config import schema
+from regionprune.workflow.derived import DERIVED, defaults, stale_files
 from regionprune.workflow.settings import RegionSettings
 
 
@@ -122,26 +123,17 @@ def test_report_captions_render_without_docutils_messages(caption):
 
 def refusal(overrides: dict) -> str:
     """What the workflow says at start about the README test config with ``overrides``, made
-    in-process by the same calls as the Snakefile and common.smk: the schema's problems, then
-    (defaults filled in, as Snakemake's validate does) the grid and the settings that depend on
-    each other. "" where the config is accepted."""
+    in-process by the same call as the Snakefile (``start``). "" where the config is accepted."""
     import json
 
-    from snakemake.utils import validate
-
-    from regionprune.workflow.config import coerce_cli_strings
-    from regionprune.workflow.derived import config_error, config_problems, start
+    from regionprune.workflow.config import coerce_cli_strings, start
     from test_workflow import SMALL
 
     config = json.loads(json.dumps(SMALL))
     for key, value in overrides.items():
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
-    config = coerce_cli_strings(config)
-    if problems := config_problems(config):
-        return config_error(problems)
-    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     try:
-        start(config)
+        start(coerce_cli_strings(config))
     except ValueError as err:
         return str(err)
     return ""

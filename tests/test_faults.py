@@ -286,7 +286,7 @@ BAD_SETTINGS = [
     (
         "data set name no folder name",
         {"data": {"dataset": "CIFAR-10"}},
-        ["data.dataset", '"CIFAR-10"', "does not match"],
+        ["data.dataset", '"CIFAR-10"', "should match pattern"],
     ),
     ("no train images", {"data": {"train_limit": 0}}, ["data.train_limit: 0", ">= 1"]),
     ("zero threads", {"train_threads": 0}, ["train_threads: 0", ">= 1"]),

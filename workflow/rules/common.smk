@@ -6,7 +6,6 @@ from pathlib import Path
 
 from regionprune.workflow.codehash import code_version
 from regionprune.workflow.config import FIGURE_FORMATS
-from regionprune.workflow.derived import start
 from regionprune.io.data import (
     IDX_FILES,
     USER_DATA,
@@ -66,14 +65,7 @@ def data_files(dataset):
     return [f"{RESULTS}/data/{dataset}/{f}" for f in copy_files(dataset)]
 
 
-try:  # every combination of the grid, then the settings that depend on each other
-    START = start(config)  # the same checks as the jobs make (derived.start)
-except ValueError as err:
-    raise WorkflowError(str(err)) from None
 RUNS = START.runs
-TRAIN = {r.train.name: r.train for r in RUNS.values()}
-MAGNITUDE = {r.magnitude.name: r.magnitude for r in RUNS.values()}
-REGION = {r.region.name: r.region for r in RUNS.values()}
 RUN_BY_PATH = {(r.path, r.iterations): r for r in RUNS.values()}
 # every folder's short label (s0 · rate 0.4 · region), for the rules' messages
 LABEL = Labels([r.row() for r in RUNS.values()])

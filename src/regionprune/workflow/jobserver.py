@@ -215,14 +215,12 @@ def _warm_up() -> None:
     # job here; the jobs set it again (training.set_determinism), so the default comes back
     torch.use_deterministic_algorithms(True)
     torch.use_deterministic_algorithms(False)
-    from regionprune.workflow import cli, codehash, config, declare
+    from regionprune.workflow import cli, codehash, config  # noqa: F401 (the settings models)
     from regionprune.core import training  # noqa: F401
 
     cli.build_parser()  # imports every job's module
     for job in cli.JOBS:  # parses the package's files, which the jobs hash again (codehash)
         codehash.code_version(job)
-    for cls in declare.Settings.__subclasses__():
-        declare._validator(cls)  # jsonschema, and each settings class's schema
 
 
 class FileCache:

@@ -12,20 +12,66 @@ every iteration with the same retraining: Han et al.'s iterative ``magnitude`` p
 ``random`` pruning. The number of iterations is deliberately *not* part of any folder name:
 raising it reuses what exists.
 
-Every field is declared with ``setting(default, doc, **rules)``: the JSON-schema ``rules`` are
-the only statement of what a value may be. ``config`` generates the workflow's schema,
-``config.yaml`` and the configuration docs from these fields, and every settings object checks
-itself against the same rules when it is made (in the workflow and in every job).
+Every settings class is a pydantic model (``Settings``): a field's type, ``Field`` constraints
+and description are the only statement of what a value may be and what it means. ``config``
+builds the workflow's config model from these classes and checks a config once when the
+workflow starts; ``derived`` writes the JSON schema, ``config.yaml`` and the configuration docs
+from them; every job checks the settings it is given once more when it reads them
+(``from_json``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+import json
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from regionprune.core import network, scores
 from regionprune.core.choices import CONNECTIVITIES, SCOPES
-from regionprune.workflow.declare import Settings, check, field_schema, setting
+
+S = TypeVar("S", bound="Settings")
+
+
+class Settings(BaseModel):
+    """Shared by every settings class: frozen, strict (no silent conversion of ``"2"`` to 2 or
+    of 2.5 to 2), unknown keys refused; JSON round trip and flat table columns."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    #: The config section (and table-column prefix) of the class's fields.
+    prefix: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+    def to_json(self, *only: str) -> str:
+        """The settings as JSON; ``only`` some of them (what a job reads: a rule passes no more,
+        so that a change to another key reruns nothing)."""
+        d = self.to_dict()
+        unknown = set(only) - set(d)
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no setting(s) {sorted(unknown)}")
+        return json.dumps({k: d[k] for k in only} if only else d, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls: type[S], d: dict[str, Any]) -> S:
+        return cls.model_validate(d)
+
+    @classmethod
+    def from_json(cls: type[S], text: str) -> S:
+        """What a job does with the settings it is given: checks them (once per job)."""
+        return cls.model_validate_json(text)
+
+    @classmethod
+    def pick(cls: type[S], section: dict[str, Any]) -> S:
+        """Made from a config section that also holds other classes' keys (``data``)."""
+        return cls.from_dict({k: v for k, v in section.items() if k in cls.model_fields})
+
+    def row(self) -> dict[str, Any]:
+        """Flat columns for the summary tables, prefixed by level (``train_seed``...)."""
+        return {f"{self.prefix}_{k}": v for k, v in self.to_dict().items()}
+
 
 #: The paper's hidden layers, 784 - 100 - 50 - 10 fully connected (section 4.1): the inputs and
 #: the classes come from the data set, the hidden widths from ``train.hidden``.
@@ -42,59 +88,65 @@ METHODS = ("region", "magnitude", "random")
 #: Region scores the pruning step can rank by (``scores.SCORES``); ``mean_abs`` is the paper's.
 SCORES = tuple(scores.SCORES)
 
+#: The choices as types: a value outside them is refused with the list of those allowed.
+Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+Init = Literal[INITS]  # type: ignore[valid-type]
+Method = Literal[METHODS]  # type: ignore[valid-type]
+Score = Literal[SCORES]  # type: ignore[valid-type]
+Scope = Literal[SCOPES]  # type: ignore[valid-type]
+Connectivity = Literal[CONNECTIVITIES]  # type: ignore[valid-type]
+
 
 def _num(x: float) -> str:
     """Shortest faithful text of a number for a folder name: 0.5 -> '0.5', 1e-05 -> '1e-05'."""
     return format(x, "g")
 
 
-@dataclass(frozen=True)
 class TrainSettings(Settings):
     """The baseline network and its training (and the data every later stage is scored on)."""
 
     prefix: ClassVar[str] = "train"
 
-    dataset: str = setting(
+    #: Fields that live in the config's ``data`` section (the data set and how much of it).
+    IN_DATA: ClassVar[tuple[str, ...]] = ("dataset", "train_limit", "test_limit")
+
+    dataset: str = Field(
         "mnist",
-        "data set: mnist, fashion_mnist, or a name of your own for grey images in"
+        description="data set: mnist, fashion_mnist, or a name of your own for grey images in"
         " data.local_dir (IDX files or one .npz; docs/data.md)",
         pattern=DATASET_PATTERN,
-        section="data",
     )
-    activation: str = setting(
-        "sigmoid",
-        "choice: sigmoid reproduces the paper's ~94.5% (relu: ~98%)",
-        enum=list(ACTIVATIONS),
+    activation: Activation = Field(
+        "sigmoid", description="choice: sigmoid reproduces the paper's ~94.5% (relu: ~98%)"
     )
-    hidden: list[int] = setting(
+    hidden: list[Annotated[int, Field(ge=1)]] = Field(
         list(PAPER_HIDDEN),
-        "widths of the hidden layers, input side first (the paper: [100, 50]); W1, the layer"
-        " region pruning works on, is always the first. Inputs and classes come from the data",
-        minItems=1,
-        items={"type": "integer", "minimum": 1},
+        description="widths of the hidden layers, input side first (the paper: [100, 50]); W1,"
+        " the layer region pruning works on, is always the first. Inputs and classes come from"
+        " the data",
+        min_length=1,
     )
-    init: str = setting("default", "choice: PyTorch's default initialisation", enum=list(INITS))
-    epochs: int = setting(15, "baseline training epochs (the paper: 15)", minimum=1)
-    batch_size: int = setting(100, "batch size (the paper: 100)", minimum=1)
-    lr: float = setting(
-        0.1, "plain SGD on cross-entropy, learning rate (the paper: 0.1)", exclusiveMinimum=0
+    init: Init = Field("default", description="choice: PyTorch's default initialisation")
+    epochs: int = Field(15, description="baseline training epochs (the paper: 15)", ge=1)
+    batch_size: int = Field(100, description="batch size (the paper: 100)", ge=1)
+    lr: float = Field(
+        0.1, description="plain SGD on cross-entropy, learning rate (the paper: 0.1)", gt=0
     )
-    seed: int = setting(0, "seeds the initialisation and every data order", minimum=0)
-    weight_decay: float = setting(
+    seed: int = Field(0, description="seeds the initialisation and every data order", ge=0)
+    weight_decay: float = Field(
         0.0,
-        "L2 penalty of SGD, in training and every retraining; the paper uses none (Han et al.:"
-        " some). Pixels blank in every training image get no gradient, so only this moves their"
-        " weights",
-        minimum=0,
+        description="L2 penalty of SGD, in training and every retraining; the paper uses none"
+        " (Han et al.: some). Pixels blank in every training image get no gradient, so only this"
+        " moves their weights",
+        ge=0,
     )
-    train_limit: int | None = setting(
+    train_limit: int | None = Field(
         None,
-        "use only the first N training images (tests, quick" " looks); null: all",
-        minimum=1,
-        section="data",
+        description="use only the first N training images (tests, quick looks); null: all",
+        ge=1,
     )
-    test_limit: int | None = setting(
-        None, "use only the first N test images; null: all", minimum=1, section="data"
+    test_limit: int | None = Field(
+        None, description="use only the first N test images; null: all", ge=1
     )
 
     @property
@@ -126,21 +178,20 @@ class TrainSettings(Settings):
         return {**super().row(), "train_hidden": self.hidden_text}
 
 
-@dataclass(frozen=True)
 class MagnitudeSettings(Settings):
     """Step 1 of the paper: remove ``rate`` of all W1 weights with the smallest |w|."""
 
     prefix: ClassVar[str] = "magnitude"
 
-    rate: float = setting(
+    rate: float = Field(
         0.5,
-        "fraction of all W1 weights removed by smallest |w| (the paper:" " 0.5)",
-        minimum=0,
-        maximum=1,
+        description="fraction of all W1 weights removed by smallest |w| (the paper: 0.5)",
+        ge=0,
+        le=1,
     )
-    drop_inactive: bool = setting(
+    drop_inactive: bool = Field(
         False,
-        "first remove the weights of input pixels that are zero in every training image (they"
+        description="first remove the weights of input pixels that are zero in every training image (they"
         " never get a gradient and keep their random initial values); they count towards rate",
     )
 
@@ -149,7 +200,6 @@ class MagnitudeSettings(Settings):
         return f"mag{_num(self.rate)}" + ("_dropinactive" if self.drop_inactive else "")
 
 
-@dataclass(frozen=True)
 class RegionSettings(Settings):
     """Steps 2-5 of the paper, one iteration: label, score, prune ``rate`` of all regions, retrain.
 
@@ -160,74 +210,76 @@ class RegionSettings(Settings):
 
     prefix: ClassVar[str] = "region"
 
-    rate: float = setting(
+    rate: float = Field(
         0.4,
-        "fraction of the regions removed per iteration, lowest score" " first (the paper: 0.4)",
-        minimum=0,
-        maximum=1,
+        description="fraction of the regions removed per iteration, lowest score first (the"
+        " paper: 0.4)",
+        ge=0,
+        le=1,
     )
-    connectivity: int = setting(
-        8, "choice: 8-connected regions (4 also offered)", enum=list(CONNECTIVITIES)
+    connectivity: Connectivity = Field(
+        8, description="choice: 8-connected regions (4 also offered)"
     )
-    score: str = setting(
+    score: Score = Field(
         "mean_abs",
-        "what regions are ranked by (see scores.py): mean_abs, their" " mean |w|, is the paper's",
-        enum=list(SCORES),
+        description="what regions are ranked by (see scores.py): mean_abs, their mean |w|, is"
+        " the paper's",
     )
-    scope: str = setting(
+    scope: Scope = Field(
         "global",
-        "global (the paper: all regions of all neurons together) or"
-        " per_neuron (each neuron loses rate of its own)",
-        enum=list(SCOPES),
+        description="global (the paper: all regions of all neurons together) or per_neuron"
+        " (each neuron loses rate of its own)",
     )
-    retrain_epochs: int = setting(1, "choice: retraining epochs per iteration", minimum=0)
-    retrain_lr: float = setting(0.1, "retraining learning rate", exclusiveMinimum=0)
-    retrain_batch_size: int = setting(100, "retraining batch size", minimum=1)
-    pixel_cut: float = setting(
+    retrain_epochs: int = Field(1, description="choice: retraining epochs per iteration", ge=0)
+    retrain_lr: float = Field(0.1, description="retraining learning rate", gt=0)
+    retrain_batch_size: int = Field(100, description="retraining batch size", ge=1)
+    pixel_cut: float = Field(
         0.0,
-        "carving, before labelling: fraction of the input pixels still in use removed per"
+        description="carving, before labelling: fraction of the input pixels still in use removed per"
         " iteration, all of a pixel's weights at once, smallest L2 norm first (0: off, the paper)",
-        minimum=0,
-        exclusiveMaximum=1,
+        ge=0,
+        lt=1,
     )
-    pixel_budget: int | None = setting(
+    pixel_budget: int | None = Field(
         None,
-        "carving: the pixel stage (pixel_cut) stops at this many input pixels in use, reached"
+        description="carving: the pixel stage (pixel_cut) stops at this many input pixels in use, reached"
         " over the iterations; later steps can still empty a pixel (null: no floor). Needs"
         " pixel_cut > 0, the pace at which the budget is approached",
-        minimum=1,
+        ge=1,
     )
-    cut: float = setting(
+    cut: float = Field(
         0.0,
-        "carving, before labelling: fraction of the surviving W1 weights removed per iteration"
+        description="carving, before labelling: fraction of the surviving W1 weights removed per iteration"
         " by smallest |w|, so that a blob falls apart into its strong cores (0: off, the paper)",
-        minimum=0,
-        exclusiveMaximum=1,
+        ge=0,
+        lt=1,
     )
-    cut_scope: str = setting(
+    cut_scope: Scope = Field(
         "per_neuron",
-        "per_neuron: every neuron loses cut of its own"
-        " weights (none dies of it); global: all ranked together",
-        enum=list(SCOPES),
+        description="per_neuron: every neuron loses cut of its own weights (none dies of it);"
+        " global: all ranked together",
     )
-    min_size: int = setting(
-        1, "carving, after labelling: regions of fewer pixels are removed" " (1: off)", minimum=1
+    min_size: int = Field(
+        1,
+        description="carving, after labelling: regions of fewer pixels are removed (1: off)",
+        ge=1,
     )
-    max_regions: int | None = setting(
+    max_regions: int | None = Field(
         None,
-        "carving, last: each neuron keeps at most this many"
-        " regions, its highest by score (null: no cap, the paper)",
-        minimum=1,
+        description="carving, last: each neuron keeps at most this many regions, its highest by"
+        " score (null: no cap, the paper)",
+        ge=1,
     )
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    @model_validator(mode="after")
+    def _budget_needs_a_pace(self) -> RegionSettings:
         if self.pixel_budget is not None and not self.pixel_cut:
             raise ValueError(
                 "region.pixel_budget needs region.pixel_cut > 0: the fraction of the pixels in use"
                 f" removed per iteration until {self.pixel_budget} are left. Fix: set"
                 " region.pixel_cut (e.g. 0.2), or unset pixel_budget."
             )
+        return self
 
     def carving(self) -> list[str]:
         """Short names of the carving steps this setting turns on, in the order they run."""
@@ -276,33 +328,22 @@ class RegionSettings(Settings):
         return {**super().row(), "region_variant": self.variant}
 
 
-@dataclass(frozen=True)
-class RunSettings:
+class RunSettings(Settings):
     """One run: a path through the three levels, how many region iterations, which method."""
 
     train: TrainSettings
     magnitude: MagnitudeSettings
     region: RegionSettings
-    iterations: int = setting(8, "choice: label -> prune -> retrain iterations", minimum=0)
-    method: str = setting(
+    iterations: int = Field(8, description="choice: label -> prune -> retrain iterations", ge=0)
+    method: Method = Field(
         "region",
-        "region (the paper), or a baseline that reaches the region run's W1 density at every"
+        description="region (the paper), or a baseline that reaches the region run's W1 density at every"
         " iteration with the same retraining: magnitude (Han et al.'s iterative pruning) or"
         " random",
-        enum=list(METHODS),
     )
 
     #: The run's own keys, top-level in the config (its levels are sections of their own).
     TOP_LEVEL: ClassVar[tuple[str, ...]] = ("iterations", "method")
-
-    @classmethod
-    def schema(cls) -> dict[str, Any]:
-        """The schema of the run's own top-level keys (its levels have their own)."""
-        own = [f for f in fields(cls) if f.name in cls.TOP_LEVEL]
-        return {"type": "object", "properties": {f.name: field_schema(f) for f in own}}
-
-    def __post_init__(self) -> None:
-        check(type(self), "", {k: getattr(self, k) for k in self.TOP_LEVEL})
 
     @property
     def path(self) -> str:
@@ -325,21 +366,6 @@ class RunSettings:
             "method": self.method,
         }
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> RunSettings:
-        """Build from the workflow's (schema-validated) config dictionary."""
-        data = config["data"]
-        in_data = [f.name for f in fields(TrainSettings) if f.metadata["section"] == "data"]
-        return cls(
-            train=TrainSettings.from_dict(
-                {**{k: data[k] for k in in_data if k in data}, **config["train"]}
-            ),
-            magnitude=MagnitudeSettings.from_dict(config["magnitude"]),
-            region=RegionSettings.from_dict(config["region"]),
-            iterations=config["iterations"],
-            method=config.get("method", "region"),
-        )
-
 
 def stage_path(run_path: str, k: int | str) -> str:
     """The folder of iteration ``k`` of a run below ``results/runs/`` (the one spelling of it;
@@ -360,9 +386,9 @@ def setting_columns() -> list[str]:
     derived from the settings classes, so that a measure whose name starts like a setting's
     (``region_px_median``) is never taken for one."""
     columns = [
-        f"{cls.prefix}_{f.name}"
+        f"{cls.prefix}_{name}"
         for cls in (TrainSettings, MagnitudeSettings, RegionSettings)
-        for f in fields(cls)  # type: ignore[arg-type]
+        for name in cls.model_fields
     ]
     return [*columns, "region_variant", "iterations", "method"]
 
