@@ -187,6 +187,34 @@ def test_the_server_ends_with_its_parent():
         time.sleep(0.1)
 
 
+def test_a_cluster_job_uses_only_a_server_of_its_own_allocation(server):
+    """A cluster job inherits the submitting process's variables: it must not hand its work to
+    the submitting node's server, but does to the server started in its own allocation."""
+    args = ("settings", "--check", "--root", str(REPO))
+    served = lambda: [j["job"] for j in jobserver.read_log(server["log"])]  # noqa: E731
+    no_slurm = {k: v for k, v in ENV.items() if k not in ("SLURM_JOB_ID", jobserver.ALLOCATION)}
+    cases = [  # (the job's SLURM_JOB_ID, the server's allocation, served?)
+        ("", "", True),  # a local run
+        ("7", "", False),  # in an allocation, the variable of the submitting node
+        ("7", "7", True),  # the server of its own allocation
+        ("8", "7", False),  # another allocation's
+    ]
+    for job_id, allocation, expected in cases:
+        before = len(served())
+        env = {**no_slurm, jobserver.ALLOCATION: allocation}
+        if job_id:
+            env["SLURM_JOB_ID"] = job_id
+        out = subprocess.run(
+            [sys.executable, "-m", "regionprune", *args],
+            env={**env, jobserver.VARIABLE: server["address"]},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        assert (len(served()) > before) == expected, (job_id, allocation)
+
+
 def test_a_dead_server_means_the_job_runs_alone(tmp_path):
     out = job("settings", "--check", "--root", str(REPO), address=str(tmp_path / "gone"))
     assert out.returncode == 0, out.stderr

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import REPO, same_results
+from regionprune.workflow import jobserver
 from test_workflow import LIGHT, job_counts, snakemake, write_config
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
@@ -130,6 +131,12 @@ def test_slurm_run_matches_local_run_in_a_tenth_of_the_jobs(slurm_env, tmp_path,
     assert len(jobs) == 1 and "training" in jobs["comment"].iloc[0], jobs  # the group
     assert len(jobs) * 10 <= steps, jobs
     assert set(jobs["state"]) == {"COMPLETED"}, jobs
+    # inside the allocation, the group's jobs ran in a job server of its own
+    served = jobserver.read_log(
+        cluster / "results" / "logs" / f"job_server_{jobs['jobid'].iloc[0]}.log"
+    )
+    assert {"baseline", "retrain", "evidence"} <= {j["job"] for j in served}, served
+    assert all(j["code"] == 0 for j in served), served
     same_results(local, cluster)
     again = on_slurm(cluster, slurm_env, "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr

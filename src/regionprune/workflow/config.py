@@ -98,8 +98,8 @@ class Resources(Settings):
     job_server: bool = Field(
         True,
         description="run local jobs in forks of one warm process that has imported torch and"
-        " read the data once (docs/benchmark.md); false: a new interpreter per job. Results are"
-        " the same",
+        " read the data once (docs/benchmark.md), and so the jobs of a cluster job group on their"
+        " node (docs/cluster.md); false: a new interpreter per job. Results are the same",
     )
 
     def job_device(self, gpu_here: Callable[[], bool] | None = None) -> str:

@@ -14,10 +14,15 @@ bit for bit (the child runs the same code on the same inputs in a process of its
   the default); its socket's address is in ``REGIONPRUNE_JOB_SERVER`` for the jobs (on Linux
   an abstract name, ``@regionprune-jobs-...``, that no kill leaves behind). It listens at
   once; jobs that come during its warm-up (a few seconds) wait for it.
+- Inside a cluster job that runs several jobs (a training setting's job group, run by
+  Snakemake's remote mode on the node), the Snakefile starts one for that allocation too: its
+  jobs would otherwise each start an interpreter on the node.
 - ``python -m regionprune`` hands the job to the server when that variable names a live
-  socket and the job is not inside a cluster allocation (``SLURM_JOB_ID``: a cluster job runs
-  on its own node), and otherwise runs it in its own process, as before. So does a job whose
-  server dies before taking it. A dead or missing server costs one failed ``connect``.
+  socket started in the job's own allocation (``ALLOCATION``: the ``SLURM_JOB_ID`` the server
+  started under, "" outside SLURM), and otherwise runs it in its own process, as before: a
+  cluster job inherits the submitting process's variables, and must not hand its work back to
+  the submitting node's server. So does a job whose server dies before taking it. A dead or
+  missing server costs one failed ``connect``.
 - Signals: the client forwards SIGTERM and SIGHUP to its job; SIGINT (Ctrl-C) reaches the job
   from the terminal itself, since the server and its children stay in Snakemake's process
   group. A client that dies (SIGKILL) closes its socket, and the server kills its job.
@@ -45,6 +50,8 @@ from typing import Any
 from regionprune import INTERRUPTED
 
 VARIABLE = "REGIONPRUNE_JOB_SERVER"
+#: The cluster allocation (``SLURM_JOB_ID``) the server of ``VARIABLE`` runs in; "" for none.
+ALLOCATION = "REGIONPRUNE_JOB_SERVER_ALLOCATION"
 #: Linux has an abstract socket namespace: names that are no file, so that a server killed by
 #: SIGKILL (a killed process group, the OOM killer) leaves nothing behind in /tmp. Such a name
 #: has no file permissions, so the server serves only clients of its own user (SO_PEERCRED).
@@ -84,7 +91,7 @@ def hand_over(argv: list[str]) -> int | None:
     """Run the job ``argv`` in the job server and return its exit code (< 0: killed by that
     signal); None where there is no server to take it (then the caller runs it itself)."""
     address = os.environ.get(VARIABLE)
-    if not address or "SLURM_JOB_ID" in os.environ:
+    if not address or os.environ.get("SLURM_JOB_ID", "") != os.environ.get(ALLOCATION, ""):
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -158,12 +165,14 @@ def start(log: Path) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
         )
     os.environ[VARIABLE] = address
+    os.environ[ALLOCATION] = os.environ.get("SLURM_JOB_ID", "")
     return server
 
 
 def stop(server: subprocess.Popen | None) -> None:
     """End the job server (its jobs have ended: Snakemake waits for them) and forget it."""
     os.environ.pop(VARIABLE, None)
+    os.environ.pop(ALLOCATION, None)
     if server is not None and server.poll() is None:
         server.terminate()
         try:
