@@ -18,6 +18,31 @@ from regionprune.workflow.figures.run import (
 )
 
 
+def test_a_regions_outline_is_the_edges_of_its_pixels():
+    """Known answers: one pixel is a unit square around its centre; an L of three pixels has
+    a border of 8 unit edges; nothing has none; a pixel at the map's edge is closed there."""
+    from regionprune.workflow.figures.run import outline_segments
+
+    one = np.zeros((3, 3), bool)
+    one[1, 2] = True
+    edges = {tuple(map(tuple, s)) for s in outline_segments(one)}
+    assert edges == {
+        ((1.5, 0.5), (2.5, 0.5)),  # top
+        ((1.5, 1.5), (2.5, 1.5)),  # bottom
+        ((1.5, 0.5), (1.5, 1.5)),  # left
+        ((2.5, 0.5), (2.5, 1.5)),  # right, the map's edge
+    }
+    ell = np.array([[1, 0], [1, 1]], bool)
+    segments = outline_segments(ell)
+    assert len(segments) == 8
+    # every edge has unit length and lies on the pixel grid (half-integers)
+    assert np.allclose(np.linalg.norm(segments[:, 1] - segments[:, 0], axis=1), 1.0)
+    assert np.allclose(segments % 1, 0.5)
+    # no edge between two member pixels: not between (1, 0) and (1, 1), at x = 0.5
+    assert ((0.5, 0.5), (0.5, 1.5)) not in {tuple(map(tuple, s)) for s in segments}
+    assert len(outline_segments(np.zeros((4, 4), bool))) == 0
+
+
 def test_text_shrinks_with_a_figure_larger_than_the_frame():
     assert shown_text_pt(20, (800, 600), (932, 862)) == 15.0  # shown as is: 20 CSS px = 15 pt
     assert shown_text_pt(20, (1864, 600), (932, 862)) == 7.5  # at half its width
@@ -105,3 +130,37 @@ def test_run_figures_are_legible_in_the_report():
         _, text_px, size = fix_layout(fig, 150)
         assert shown_text_pt(text_px, size) >= MIN_TEXT_PT, (name, size)
     assert size[0] < 1.2 * size[1]  # Fig. 5 is compact: 2 x 2, not a strip
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (16, 24)])
+def test_decision_basis_figures_are_one_image_and_legible_in_the_report(shape):
+    """The evidence maps and the neuron gallery: each panel a part of one image on one axis
+    (with the colour bars' axes beside it), the regions' borders one line per colour, and
+    their text legible in the report; any image shape."""
+    from regionprune.workflow.figures.evidence import evidence_maps_figure, gallery_figure
+
+    rng = np.random.default_rng(0)
+    h, w = shape
+    member = np.zeros(shape, bool)
+    member[2:6, 3:9] = True
+    top = [
+        [(f"n{c} r{r}", rng.random((h, w, 3)), np.roll(member, 3 * r, axis=1)) for r in range(3)]
+        for c in range(10)
+    ]
+    maps = rng.normal(size=(10, h, w))
+    labels = rng.integers(0, 4, size=(30, h, w))
+    figures = {
+        "evidence maps": evidence_maps_figure(
+            rng.random((10, h, w)), maps, maps / 2, top, [str(c) for c in range(10)], "maps"
+        ),
+        "gallery": gallery_figure(
+            rng.random((30, h, w, 3)), list(labels), [f"n{j}: +1 -2" for j in range(30)], "g"
+        ),
+    }
+    for name, fig in figures.items():
+        image_axes = [ax for ax in fig.axes if ax.get_images()]
+        assert len(image_axes) == 1 and len(fig.axes) <= 3, (name, len(fig.axes))
+        _, text_px, size = fix_layout(fig, 150)
+        assert shown_text_pt(text_px, size) >= MIN_TEXT_PT, (name, size)
+    lines = figures["evidence maps"].axes[0].get_lines()
+    assert len(lines) == 3  # the borders of the regions of rank 1, 2 and 3, across the classes

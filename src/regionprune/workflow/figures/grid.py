@@ -20,7 +20,12 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
-from regionprune.workflow.figures.run import acc_axis, mark_paper_groups, outline  # noqa: E402
+from regionprune.workflow.figures.run import (  # noqa: E402
+    acc_axis,
+    mark_paper_groups,
+    outline,
+    outline_segments,
+)
 
 
 def _setting_text(key: str, value: object) -> str:
@@ -203,7 +208,7 @@ def pixel_usage_figure(
             if "inactive" in sub:  # never-inked pixels, outlined in cyan
                 blank = sub.groupby("pixel")["inactive"].all().reindex(img.index, fill_value=False)
                 blank_used = int((blank & (img > 0)).sum())
-                outline(ax, blank.to_numpy().reshape(shape), "cyan")
+                outline(ax, outline_segments(blank.to_numpy().reshape(shape)), "cyan")
                 text += f" ({blank_used}\nnever inked)"
             ax.set_title("\n".join(filter(None, [method, title, text])), fontsize=9)
             ax.set_axis_off()

@@ -153,13 +153,6 @@ def weight_colorbar(
     bar.ax.tick_params(labelsize=10)
 
 
-def side_axis(fig: Figure, top: plt.Axes, bottom: plt.Axes, left: float = 0.945) -> plt.Axes:
-    """A thin axis right of a laid-out figure, spanning rows ``top`` to ``bottom``: where a
-    colour bar goes without shrinking the panels beside it."""
-    y0, y1 = bottom.get_position().y0, top.get_position().y1
-    return fig.add_axes((left, y0 + 0.1 * (y1 - y0), 0.012, 0.8 * (y1 - y0)))
-
-
 def neuron_figure(panels: list[tuple[str, NDArray]], neuron: int) -> Figure:
     """One neuron large, one panel per stage (the paper's Fig. 5); weights as in
     ``weight_rgb``, regions as in ``regions_rgb``."""
@@ -276,11 +269,35 @@ def pick_neuron(ratios: NDArray, target: float = 0.35) -> int:
     return int(np.argmin(dist))
 
 
+def outline_segments(member: NDArray) -> NDArray[np.float64]:
+    """The border of a boolean map's pixels as line segments ``(n, 2, 2)`` of (x, y) points in
+    image coordinates (pixel centres at integers): the edges between a member pixel and a
+    non-member one, or the map's edge."""
+    m = np.pad(np.asarray(member, dtype=bool), 1)
+    rows, cols = np.nonzero(m[1:, 1:-1] != m[:-1, 1:-1])  # between pixel rows r-1 and r
+    horizontal = np.stack(
+        [np.stack([cols - 0.5, rows - 0.5], 1), np.stack([cols + 0.5, rows - 0.5], 1)], 1
+    )
+    rows, cols = np.nonzero(m[1:-1, 1:] != m[1:-1, :-1])  # between pixel columns c-1 and c
+    vertical = np.stack(
+        [np.stack([cols - 0.5, rows - 0.5], 1), np.stack([cols - 0.5, rows + 0.5], 1)], 1
+    )
+    return np.concatenate([horizontal, vertical]).astype(np.float64)
+
+
 def outline(
-    ax: plt.Axes, member: NDArray, color: str, width: float = 0.9, alpha: float = 1.0
+    ax: plt.Axes,
+    segments: list[NDArray] | NDArray,
+    color: str,
+    width: float = 0.9,
+    alpha: float = 1.0,
 ) -> None:
-    """Draw the border of a boolean map's pixels (a region) on an image axis."""
-    if member.any():
-        ax.contour(
-            member.astype(float), levels=[0.5], colors=[color], linewidths=width, alpha=alpha
-        )
+    """Draw borders (``outline_segments``, each shifted to where its tile lies) on an image
+    axis as one line broken by NaNs: a single path, however many regions (a contour per region
+    cost most of a gallery's drawing time)."""
+    parts = [s for s in ([segments] if isinstance(segments, np.ndarray) else segments) if len(s)]
+    if parts:
+        lines = np.concatenate(parts)
+        gaps = np.full((len(lines), 1, 2), np.nan)
+        x, y = np.concatenate([lines, gaps], axis=1).reshape(-1, 2).T
+        ax.plot(x, y, color=color, linewidth=width, alpha=alpha, scalex=False, scaley=False)
