@@ -10,6 +10,7 @@ import pytest
 
 from regionprune.workflow.figures import grid as G
 from regionprune.workflow.figures.run import (
+    FIGURE_DPI,
     MIN_TEXT_PT,
     fix_layout,
     neuron_figure,
@@ -98,7 +99,7 @@ def test_grid_figures_are_legible_in_the_report(rates):
         "pixel_usage": G.pixel_usage_figure(runs, pixels, keys, {"mnist": (28, 28)}),
     }
     for name, fig in figures.items():
-        _, text_px, size = fix_layout(fig, 300)  # the grid figures' dpi
+        _, text_px, size = fix_layout(fig, FIGURE_DPI)
         assert shown_text_pt(text_px, size) >= MIN_TEXT_PT, (name, size)
 
 
@@ -127,7 +128,7 @@ def test_run_figures_are_legible_in_the_report():
         ),
     }
     for name, fig in figures.items():
-        _, text_px, size = fix_layout(fig, 150)
+        _, text_px, size = fix_layout(fig, FIGURE_DPI)
         assert shown_text_pt(text_px, size) >= MIN_TEXT_PT, (name, size)
     assert size[0] < 1.2 * size[1]  # Fig. 5 is compact: 2 x 2, not a strip
 
@@ -160,7 +161,7 @@ def test_decision_basis_figures_are_one_image_and_legible_in_the_report(shape):
     for name, fig in figures.items():
         image_axes = [ax for ax in fig.axes if ax.get_images()]
         assert len(image_axes) == 1 and len(fig.axes) <= 3, (name, len(fig.axes))
-        _, text_px, size = fix_layout(fig, 150)
+        _, text_px, size = fix_layout(fig, FIGURE_DPI)
         assert shown_text_pt(text_px, size) >= MIN_TEXT_PT, (name, size)
     lines = figures["evidence maps"].axes[0].get_lines()
     assert len(lines) == 3  # the borders of the regions of rank 1, 2 and 3, across the classes

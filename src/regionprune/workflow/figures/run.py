@@ -42,6 +42,9 @@ ON_IMAGE = [patheffects.withStroke(linewidth=2, foreground="black")]
 REPORT_FRAME_PX = (932, 862)
 #: The least size of a figure's text as the report shows it, in points (CSS: 96 px per inch).
 MIN_TEXT_PT = 8.0
+#: Every PNG's resolution: the report shows figures about 930 px wide, so more only costs
+#: drawing time (the PDF beside each PNG is the vector copy for print).
+FIGURE_DPI = 150
 #: The PNG text chunk that records a figure's smallest text, in the PNG's own pixels.
 TEXT_PX_KEY = "Smallest text px"
 
@@ -236,7 +239,7 @@ def fix_layout(fig: Figure, dpi: int) -> tuple[Any, float, tuple[float, float]]:
     return bbox, smallest_text_pt(fig) * dpi / 72, (bbox.width * dpi, bbox.height * dpi)
 
 
-def save_figure(fig: Figure, out_dir: Path, name: str, dpi: int = 150) -> None:
+def save_figure(fig: Figure, out_dir: Path, name: str, dpi: int = FIGURE_DPI) -> None:
     """Write a figure as ``out_dir/name.<format>`` in every format of ``FIGURE_FORMATS``,
     each atomically, and close it. The PNG records its smallest text (``TEXT_PX_KEY``); a
     figure whose text the report would show under ``MIN_TEXT_PT`` is logged."""

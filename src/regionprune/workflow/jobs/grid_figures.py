@@ -42,4 +42,4 @@ def run(args: argparse.Namespace) -> None:
         "pixel_usage": G.pixel_usage_figure(runs, read_table(args.pixels), keys, shapes),
     }
     for name, fig in figs.items():
-        save_figure(fig, args.out_dir, name, dpi=300)  # print resolution
+        save_figure(fig, args.out_dir, name)
