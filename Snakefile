@@ -67,15 +67,11 @@ JOB_SERVER = []  # the job server of this call, while it runs
 # Inside a cluster job that runs several jobs (a training setting's job group, executed by
 # Snakemake's remote mode on the node, which runs no onstart): a job server for them too; it
 # ends by itself when this process does.
-def target_jobs(argv):
-    """How many jobs a remote Snakemake was given to run (the words after --target-jobs)."""
-    if "--target-jobs" not in argv:
-        return 0
-    after = argv[argv.index("--target-jobs") + 1 :]
-    return next((i for i, word in enumerate(after) if word.startswith("-")), len(after))
-
-
-if workflow.exec_mode == ExecMode.REMOTE and config["job_server"] and target_jobs(sys.argv) > 1:
+if (
+    workflow.exec_mode == ExecMode.REMOTE
+    and config["job_server"]
+    and jobserver.remote_jobs(sys.argv) > 1
+):
     allocation = os.environ.get("SLURM_JOB_ID", "node")
     JOB_SERVER.append(jobserver.start(Path(LOGS) / f"job_server_{allocation}.log"))
 

@@ -215,6 +215,12 @@ def test_a_cluster_job_uses_only_a_server_of_its_own_allocation(server):
         assert (len(served()) > before) == expected, (job_id, allocation)
 
 
+def test_a_remote_snakemake_counts_its_target_jobs():
+    assert jobserver.remote_jobs(["--cores", "2"]) == 0
+    assert jobserver.remote_jobs(["--target-jobs", "a:x=1", "b:x=2", "--mode", "remote"]) == 2
+    assert jobserver.remote_jobs(["--mode", "remote", "--target-jobs", "a:x=1"]) == 1
+
+
 def test_a_dead_server_means_the_job_runs_alone(tmp_path):
     out = job("settings", "--check", "--root", str(REPO), address=str(tmp_path / "gone"))
     assert out.returncode == 0, out.stderr
@@ -247,8 +253,11 @@ def test_ctrl_c_while_a_job_still_imports_says_one_line(module):
     on a busy machine), before any handler of its own: one line and exit 130, no traceback in
     its log (test_faults' Ctrl-C test met this now and then under load). A real SIGINT, sent by
     the job to itself when it starts importing ``module``."""
+    # a job's own Ctrl-C handling, whatever the test runner's: a runner started in the
+    # background by a shell without job control ignores SIGINT, and its children inherit that
     start = f"""
 import os, runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 class CtrlC:
     def find_spec(self, name, path=None, target=None):
         if name == {module!r}:

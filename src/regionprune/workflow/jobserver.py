@@ -149,6 +149,15 @@ def exit_like(code: int) -> None:
 # the Snakefile's side: onstart, onsuccess and onerror
 
 
+def remote_jobs(argv: list[str]) -> int:
+    """How many jobs a Snakemake in remote mode (a cluster job) was given to run: the words
+    after its ``--target-jobs``."""
+    if "--target-jobs" not in argv:
+        return 0
+    after = argv[argv.index("--target-jobs") + 1 :]
+    return next((i for i, word in enumerate(after) if word.startswith("-")), len(after))
+
+
 def start(log: Path) -> subprocess.Popen:
     """Start a job server for this process's jobs (its log at ``log``) and point them at it.
     Jobs that start before it listens run in their own process, as without it."""
