@@ -50,7 +50,14 @@ def set_determinism(threads: int) -> None:
     """Bit-identical results for the same device and thread count; call before CUDA starts."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     torch.set_num_threads(max(1, threads))
-    torch.use_deterministic_algorithms(True)
+    # torch.use_deterministic_algorithms(True) also sets the flag of torch's compiler
+    # (Inductor), importing its stack: 1.5 s per job here, for code this package never
+    # compiles. The kernels' flag alone is what eager mode reads.
+    set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_flag is None:  # a torch without it: the public call
+        torch.use_deterministic_algorithms(True)
+    else:
+        set_flag(True)
     # deterministic mode also fills every new tensor's memory with NaN, for ops that would read
     # it before writing (none here: results are bit for bit the same without): 7% of an epoch
     torch.utils.deterministic.fill_uninitialized_memory = False

@@ -227,12 +227,8 @@ def _warm_up() -> None:
     import matplotlib.pyplot  # noqa: F401
     import pandas  # noqa: F401
     import pyarrow.parquet  # noqa: F401
-    import torch
+    import torch  # noqa: F401
 
-    # deterministic mode imports torch's compiler stack (dynamo, inductor): 1-2 s per training
-    # job here; the jobs set it again (training.set_determinism), so the default comes back
-    torch.use_deterministic_algorithms(True)
-    torch.use_deterministic_algorithms(False)
     from regionprune.workflow import cli, codehash, config  # noqa: F401 (the settings models)
     from regionprune.core import training  # noqa: F401
 
