@@ -335,7 +335,7 @@ BAD_SETTINGS = [
 ]
 
 
-#: The cases run end to end: one caught by the Snakefile's schema check, one by the grid's and
+#: The cases run end to end: one caught by the config model at start, one by the grid's and
 #: one by the settings that depend on each other (the rest of BAD_SETTINGS is checked
 #: in-process, test_config::test_a_bad_setting_is_refused_in_process), and the data folder's.
 END_TO_END = (
