@@ -160,18 +160,26 @@ def remote_jobs(argv: list[str]) -> int:
 
 def start(log: Path) -> subprocess.Popen:
     """Start a job server for this process's jobs (its log at ``log``) and point them at it.
-    Jobs that start before it listens run in their own process, as without it."""
+    Its socket listens from here on: a job that comes during its warm-up waits for it."""
     if ABSTRACT:  # no file: the kernel frees the name when the server ends, even by SIGKILL
         address = f"@regionprune-jobs-{secrets.token_hex(8)}"
     else:  # a private (0700) folder, and a short path
         address = os.path.join(tempfile.mkdtemp(prefix="regionprune-jobs-"), "socket")
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as out:  # one log across calls
+    # the socket listens before this returns, so that no job started right after (the first
+    # of a cluster job's group comes at once) finds nothing there and runs alone; the server
+    # takes it over and accepts the jobs queued meanwhile once it is warm
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(_sockaddr(address))
+    listener.listen(128)
+    with open(log, "a") as out, listener:  # one log across calls; our copy closes after
+        fd = listener.fileno()
         server = subprocess.Popen(
-            [sys.executable, "-m", "regionprune.workflow.jobserver", address],
+            [sys.executable, "-m", "regionprune.workflow.jobserver", address, str(fd)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
+            pass_fds=(fd,),
         )
     os.environ[VARIABLE] = address
     os.environ[ALLOCATION] = os.environ.get("SLURM_JOB_ID", "")
@@ -213,7 +221,7 @@ def read_log(log: Path) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------------------------
-# server: python -m regionprune.workflow.jobserver SOCKET
+# server: python -m regionprune.workflow.jobserver SOCKET [FD]
 
 
 def _warm_up() -> None:
@@ -324,14 +332,18 @@ def _child(
         os._exit(code)
 
 
-def serve(address: str) -> None:
-    """Accept jobs on the Unix socket ``address`` until the parent process is gone."""
+def serve(address: str, fd: int | None = None) -> None:
+    """Accept jobs on the Unix socket ``address`` until the parent process is gone: the
+    listening socket ``fd`` that ``start`` bound, or one bound here."""
     parent = os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the jobs; onerror ends us
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(_sockaddr(address))
-    listener.listen(128)  # jobs that come during the warm-up wait for it, instead of importing
+    if fd is not None:
+        listener = socket.socket(fileno=fd)
+    else:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(_sockaddr(address))
+        listener.listen(128)  # jobs that come during the warm-up wait, instead of importing
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     # a job's end wakes the loop at once (SIGCHLD through a pipe), rather than at its next
@@ -438,4 +450,4 @@ def _reap(
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)
