@@ -9,6 +9,8 @@ maps whose answer is known. Nothing below imports ``regionprune`` except the fun
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -537,3 +539,28 @@ def test_every_deliberate_bug_finds_its_line_once():
 
     for name, path, old, _ in MUTANTS:
         assert (ROOT / path).read_text().count(old) == 1, name
+
+
+def test_mprt_similarity_equals_quantus_own_and_survives_a_constant_map():
+    """Quantus's correlation_spearman fails on a batch of one image whose map is constant
+    (scipy then answers a plain float NaN); ours gives NaN there and, elsewhere, Quantus's
+    numbers bit for bit."""
+    from quantus.functions.similarity_func import correlation_spearman
+
+    from regionprune.core.explain.yardstick import spearman_per_image
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((5, 30)), rng.random((5, 30))
+    np.testing.assert_array_equal(
+        spearman_per_image(a, b, batched=True), correlation_spearman(a, b, batched=True)
+    )
+    one, flat = rng.random((1, 30)), np.zeros((1, 30))
+    np.testing.assert_array_equal(
+        spearman_per_image(one, b[:1], batched=True), correlation_spearman(one, b[:1], batched=True)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy: "An input array is constant"
+        assert np.isnan(spearman_per_image(one, flat, batched=True)).all()
+        with pytest.raises(AttributeError):  # Quantus's own: the crash the grid met
+            correlation_spearman(one, flat, batched=True)
+    assert spearman_per_image(a[0], b[0]) == correlation_spearman(a[0], b[0])

@@ -158,6 +158,21 @@ def _net(model, activation: str) -> Net:
     return Net.from_params(params, activation)
 
 
+def spearman_per_image(a: NDArray, b: NDArray, batched: bool = False, **_: object) -> NDArray:
+    """MPRT's similarity: Quantus's ``correlation_spearman``, the same computation, also where
+    scipy answers a plain float (a batch of one image whose map is constant: NaN), on which
+    Quantus's own fails (``'float' object has no attribute 'shape'``; met in the README's grid,
+    a heavily pruned network at rate 0.6)."""
+    from scipy.stats import spearmanr
+
+    if not batched:
+        return spearmanr(a, b)[0]
+    corr = np.asarray(spearmanr(a, b, axis=1)[0])
+    if corr.ndim:  # the correlations of every row of a and b: each image's pair
+        return np.diag(corr[: len(a), len(a) :])
+    return np.array([float(corr)])
+
+
 def yardstick(
     net: Net,
     labels: NDArray[np.int32],
@@ -226,9 +241,9 @@ def yardstick(
                 percentages=list(ROAD_PERCENT), noise=road_noise, perturb_func=perturb, **common
             )(**call)
             rows += [(name, "road", p / 100, "", 0, float(v)) for p, v in road.items()]
-            mprt = quantus.MPRT(layer_order="top_down", seed=seed, **common)(
-                **{**call, "a_batch": None}, explain_func=explain_func
-            )
+            mprt = quantus.MPRT(
+                similarity_func=spearman_per_image, layer_order="top_down", seed=seed, **common
+            )(**{**call, "a_batch": None}, explain_func=explain_func)
             done = []
             for layer, scores in mprt.items():
                 if layer == "original":
