@@ -63,11 +63,6 @@ class Settings(BaseModel):
         """What a job does with the settings it is given: checks them (once per job)."""
         return cls.model_validate_json(text)
 
-    @classmethod
-    def pick(cls: type[S], section: dict[str, Any]) -> S:
-        """Made from a config section that also holds other classes' keys (``data``)."""
-        return cls.from_dict({k: v for k, v in section.items() if k in cls.model_fields})
-
     def row(self) -> dict[str, Any]:
         """Flat columns for the summary tables, prefixed by level (``train_seed``...)."""
         return {f"{self.prefix}_{k}": v for k, v in self.to_dict().items()}
