@@ -555,12 +555,13 @@ def test_mprt_similarity_equals_quantus_own_and_survives_a_constant_map():
         spearman_per_image(a, b, batched=True), correlation_spearman(a, b, batched=True)
     )
     one, flat = rng.random((1, 30)), np.zeros((1, 30))
-    np.testing.assert_array_equal(
-        spearman_per_image(one, b[:1], batched=True), correlation_spearman(one, b[:1], batched=True)
-    )
+    ours = spearman_per_image(one, b[:1], batched=True)
+    assert ours.shape == (1,)  # one score per image, as MPRT averages them
+    np.testing.assert_array_equal(ours, correlation_spearman(one, b[:1], batched=True))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy: "An input array is constant"
-        assert np.isnan(spearman_per_image(one, flat, batched=True)).all()
+        constant = spearman_per_image(one, flat, batched=True)
+        assert constant.shape == (1,) and np.isnan(constant).all()
         with pytest.raises(AttributeError):  # Quantus's own: the crash the grid met
             correlation_spearman(one, flat, batched=True)
     assert spearman_per_image(a[0], b[0]) == correlation_spearman(a[0], b[0])
