@@ -241,7 +241,7 @@ def _warm_up() -> None:
     from regionprune.core import training  # noqa: F401
 
     cli.build_parser()  # imports every job's module
-    for job in cli.JOBS:  # parses the package's files, which the jobs hash again (codehash)
+    for job in cli.JOBS:  # the jobs' code versions, which they record: read (or computed) once
         codehash.code_version(job)
 
 
