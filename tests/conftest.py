@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import h5py
@@ -33,6 +34,32 @@ SLOWEST_FIRST = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: else as found
+
+
+def shared_folder(
+    name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    worker_id: str,
+    make: Callable[[Path], None],
+) -> Path:
+    """A folder ``make`` fills once per test session, whichever pytest-xdist worker asks first
+    (the others wait for it, then read it: tests copy it, never change it). Without xdist, a
+    folder of this session's own."""
+    if worker_id == "master":
+        folder = tmp_path_factory.mktemp(name)
+        make(folder)
+        return folder
+    from filelock import FileLock
+
+    session = tmp_path_factory.getbasetemp().parent  # this session's, shared by its workers
+    folder, done = session / name, session / f"{name}.done"
+    with FileLock(str(session / f"{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker that died while making it
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
 
 
 @pytest.fixture(scope="session")

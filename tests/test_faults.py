@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import same_results
+from conftest import same_results, shared_folder
 
 from regionprune.workflow import failpoint
 from regionprune.workflow.config import cuda_here
@@ -35,17 +35,20 @@ pytestmark = pytest.mark.workflow
 FAULTS = {"train_threads": 2, "iterations": 1, **LIGHT}
 
 
-def uninterrupted(tmp_path_factory, mnist_dir) -> Path:
-    """An uninterrupted run, every job with two torch threads."""
-    workdir = tmp_path_factory.mktemp("reference")
-    write_config(workdir, mnist_dir, **FAULTS)
-    snakemake(workdir)
-    return workdir
+def uninterrupted(tmp_path_factory, worker_id, mnist_dir) -> Path:
+    """An uninterrupted run, every job with two torch threads: one per test session, shared
+    with test_rebuild (whichever worker comes first makes it; tests only copy and compare)."""
+
+    def run(workdir: Path) -> None:
+        write_config(workdir, mnist_dir, **FAULTS)
+        snakemake(workdir)
+
+    return shared_folder("faults_reference", tmp_path_factory, worker_id, run)
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, mnist_dir) -> Path:
-    return uninterrupted(tmp_path_factory, mnist_dir)
+def reference(tmp_path_factory, worker_id, mnist_dir) -> Path:
+    return uninterrupted(tmp_path_factory, worker_id, mnist_dir)
 
 
 def _command(workdir: Path, cores: int = 2) -> list[str]:

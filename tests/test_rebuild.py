@@ -1,7 +1,6 @@
 """Damaged, deleted, foreign and stale results in the real workflow, on a slice of real MNIST:
 each is named, with the command that rebuilds it, and that command (nothing else) restores the
-reference run's results (test_faults' reference: the two files run on two workers, each with a
-reference of its own).
+reference run's results (test_faults' reference, made once per test session and shared).
 
 Which damage each file type's reader detects is tested at unit level (test_storage
 and test_data); here, one damaged file of each kind the workflow reads first (a data copy, a
@@ -26,8 +25,8 @@ pytestmark = pytest.mark.workflow
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, mnist_dir) -> Path:
-    return uninterrupted(tmp_path_factory, mnist_dir)
+def reference(tmp_path_factory, worker_id, mnist_dir) -> Path:
+    return uninterrupted(tmp_path_factory, worker_id, mnist_dir)
 
 
 def test_another_runs_checkpoint_is_named_and_rebuilt(reference, tmp_path):
