@@ -142,6 +142,7 @@ PARTS = {
     "prune": "labelling, region pruning, matching",
     "match": "labelling, region pruning, matching",
     "evidence": "evidence (decision basis)",
+    "evidence_checks": "evidence (decision basis)",
     "collect": "tables and figures",
     "figures": "tables and figures",
     "evidence_figures": "tables and figures",

@@ -108,6 +108,7 @@ CLUSTER_RULES = (
     "retrain",
     "retrain_matched",
     "evidence",
+    "evidence_checks",
 )
 
 
@@ -123,8 +124,8 @@ def test_slurm_run_matches_local_run_in_a_tenth_of_the_jobs(slurm_env, tmp_path,
         on_slurm(cluster, slurm_env, "--dry-run", "--config", "cluster_jobs=per_step").stdout
     )
     steps = sum(per_step.get(rule, 0) for rule in CLUSTER_RULES)
-    # 3 prunings, then per rate 2 + 2 retrainings and the evidence
-    assert steps == 3 + 2 * (2 + 2 + 1), per_step
+    # 3 prunings, then per rate 2 + 2 retrainings, the evidence and its checks
+    assert steps == 3 + 2 * (2 + 2 + 2), per_step
     before = len(sacct(slurm_env))
     on_slurm(cluster, slurm_env)
     jobs = sacct(slurm_env).iloc[before:]
@@ -135,7 +136,8 @@ def test_slurm_run_matches_local_run_in_a_tenth_of_the_jobs(slurm_env, tmp_path,
     served = jobserver.read_log(
         cluster / "results" / "logs" / f"job_server_{jobs['jobid'].iloc[0]}.log"
     )
-    assert {"baseline", "retrain", "evidence"} <= {j["job"] for j in served}, served
+    ran = {j["job"] for j in served}
+    assert {"baseline", "retrain", "evidence", "evidence_checks"} <= ran, served
     assert all(j["code"] == 0 for j in served), served
     same_results(local, cluster)
     again = on_slurm(cluster, slurm_env, "--dry-run")

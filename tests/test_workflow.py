@@ -358,7 +358,8 @@ def test_evidence_tables_agree_with_the_network(run_dir, mnist_dir):
 def test_evidence_for_other_iterations_on_request(run_dir):
     out = snakemake(run_dir, "--dry-run", "--config", "evidence={iterations: [0, 1, final]}")
     counts = job_counts(out.stdout)
-    assert counts["evidence"] == counts["evidence_figures"] == 2  # final exists already
+    assert counts["evidence"] == counts["evidence_checks"] == counts["evidence_figures"] == 2
+    # (the final iteration's exist already)
     assert "retrain" not in counts and "collect" not in counts
     bad = snakemake(run_dir, "--dry-run", "--config", "evidence={iterations: [5]}", check=False)
     assert bad.returncode != 0 and "has only 2" in bad.stdout + bad.stderr
@@ -402,6 +403,7 @@ def test_adding_a_seed_runs_only_that_seeds_jobs(run_dir):
         "retrain": 2,
         "collect": 1,
         "evidence": 1,
+        "evidence_checks": 1,
         "evidence_figures": 1,
         "figures": 1,
         "summary": 1,
@@ -410,7 +412,7 @@ def test_adding_a_seed_runs_only_that_seeds_jobs(run_dir):
     }
     jobs = [ln for ln in out.stdout.splitlines() if ln.startswith("[") and "Group job" not in ln]
     per_run = [line for line in jobs if "summary" not in line and "across the grid" not in line]
-    assert len(per_run) == 12 and all(" s4" in line for line in per_run), jobs
+    assert len(per_run) == 13 and all(" s4" in line for line in per_run), jobs
     assert not any(" s3" in line for line in jobs), jobs
 
 
@@ -548,7 +550,7 @@ def test_presets_are_valid_grids_with_their_baselines(tmp_path, mnist_dir, prese
     )
     counts = job_counts(out.stdout)
     assert counts["collect"] == runs and counts["baseline"] == 3
-    assert counts.get("evidence", 0) == evidence
+    assert counts.get("evidence", 0) == counts.get("evidence_checks", 0) == evidence
 
 
 def test_lint_is_clean(mnist_dir, tmp_path):
@@ -755,7 +757,8 @@ def test_grid_dry_run_shares_baselines(tmp_path, mnist_dir):
     assert counts["retrain"] == counts["retrain_matched"] == 9 * 8
     assert counts["collect"] == 27
     assert counts["figures"] == 9  # per-run figures for the region method only (figures.per_run)
-    assert counts["evidence"] == counts["evidence_figures"] == 9  # likewise (evidence.per_run)
+    # likewise (evidence.per_run)
+    assert counts["evidence"] == counts["evidence_checks"] == counts["evidence_figures"] == 9
 
 
 def test_one_matched_baseline_brings_its_partner(tmp_path, mnist_dir):

@@ -297,7 +297,9 @@ RUN_TABLES = ("iterations", "epochs", "regions", "neurons", "pixels", "run")
 SUMMARY_TABLES = ("runs", "iterations", "epochs", "neurons", "pixels")
 
 
-EVIDENCE_TABLES = ("region_importance", "deletion", "faithfulness", "sanity", "yardstick")
+#: The tables of a stage's decision basis (rule evidence) and of its checks (evidence_checks).
+EVIDENCE_TABLES = ("region_importance", "deletion", "faithfulness")
+CHECK_TABLES = ("sanity", "yardstick")
 EVIDENCE_FIGURES = ("evidence_maps", "neuron_gallery", "deletion_curves")
 
 

@@ -3,8 +3,7 @@ EVIDENCE_DIR = f"{RUNS_DIR}/{STAGE}/evidence"
 
 rule evidence:
     """The decision basis of one stage: every region ablated per class; the deletion, insertion
-    and remove-and-retrain tests against random regions, pixel attributions and the controls;
-    the sanity check (cascading randomisation); Quantus's metrics on per-image maps."""
+    and remove-and-retrain tests against random regions, pixel attributions and the controls."""
     input:
         data=train_data,
         model=stage_model,
@@ -26,13 +25,7 @@ rule evidence:
         train=train_json,
         region=region_json,
         settings=EVIDENCE_SETTINGS.to_json(
-            "budgets",
-            "budget",
-            "random_draws",
-            "ig_steps",
-            "roar_epochs",
-            "sanity_images",
-            "yardstick_images",
+            "budgets", "budget", "random_draws", "ig_steps", "roar_epochs"
         ),
         run_id=stage_id,
         threads=RESOURCES.train_threads,
@@ -46,9 +39,48 @@ rule evidence:
         " --model {input.model:q} --run-id {params.run_id:q} --iteration {wildcards.n}"
         " --threads {params.threads}"
         " --out-importance {output.region_importance:q} --out-deletion {output.deletion:q}"
-        " --out-faithfulness {output.faithfulness:q} --out-sanity {output.sanity:q}"
-        " --out-yardstick {output.yardstick:q}"
+        " --out-faithfulness {output.faithfulness:q}"
         " --out-labels {output.labels:q}"
+        " > {log:q} 2>&1"
+
+
+rule evidence_checks:
+    """The checks of one stage's decision basis, beside it: the sanity check (cascading
+    randomisation) and Quantus's metrics on per-image maps."""
+    input:
+        data=train_data,
+        model=stage_model,
+    output:
+        **{t: f"{EVIDENCE_DIR}/{t}.parquet" for t in CHECK_TABLES},
+    log:
+        f"{LOGS}/evidence_checks/{STAGE}.log",
+    group:
+        CLUSTER_GROUP
+    conda:
+        ENV
+    threads: config["train_threads"]
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    params:
+        data_dir=data_dir,
+        train=train_json,
+        region=region_json,
+        settings=EVIDENCE_SETTINGS.to_json(
+            "ig_steps", "roar_epochs", "sanity_images", "yardstick_images"
+        ),
+        run_id=stage_id,
+        threads=RESOURCES.train_threads,
+        code=code_version("evidence_checks"),
+    message:
+        f"sanity check and Quantus's metrics of {about('method', 'n')}"
+    shell:
+        "python -m regionprune evidence_checks --data-dir {params.data_dir:q}"
+        " --train-settings {params.train:q} --region-settings {params.region:q}"
+        " --settings {params.settings:q}"
+        " --model {input.model:q} --run-id {params.run_id:q} --iteration {wildcards.n}"
+        " --threads {params.threads}"
+        " --out-sanity {output.sanity:q} --out-yardstick {output.yardstick:q}"
         " > {log:q} 2>&1"
 
 

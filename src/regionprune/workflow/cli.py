@@ -21,6 +21,7 @@ JOBS = (
     "retrain",
     "collect",
     "evidence",
+    "evidence_checks",
     "evidence_figures",
     "figures",
     "summary",
