@@ -12,7 +12,17 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the job imports its libraries when it runs, not when the CLI is built
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from regionprune.core.explain.importance import Net
+    from regionprune.core.network import Checkpoint
+    from regionprune.io.data import DataInfo
+    from regionprune.workflow.config import EvidenceSettings
+    from regionprune.workflow.settings import TrainSettings
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -69,17 +79,17 @@ class Stage:
     the training images its rankings come from (as many as the test images), the network and
     its regions."""
 
-    es: Any
-    ts: Any
+    es: EvidenceSettings
+    ts: TrainSettings
     connectivity: int
-    spec: Any
-    x: Any
-    y: Any
-    xr: Any
-    yr: Any
-    ckpt: Any
-    net: Any
-    labels: Any
+    spec: DataInfo
+    x: NDArray[np.float32]
+    y: NDArray[np.int64]
+    xr: NDArray[np.float32]
+    yr: NDArray[np.int64]
+    ckpt: Checkpoint
+    net: Net
+    labels: NDArray[np.int32]
 
 
 def load_stage(args: argparse.Namespace) -> Stage:
@@ -120,7 +130,9 @@ def load_stage(args: argparse.Namespace) -> Stage:
     )
 
 
-def streams(stage: Stage, iteration: int) -> tuple[Any, Any, int | None]:
+def streams(
+    stage: Stage, iteration: int
+) -> tuple[np.random.Generator, np.random.Generator, int | None]:
     """The stage's random streams: the random control's draws, then the rest (the sanity check
     and Quantus's metrics draw from it after the remove-and-retrain seed, whichever job runs
     them), and that seed (None without remove-and-retrain)."""
