@@ -134,3 +134,17 @@ def test_a_damaged_cache_is_ignored_and_replaced(tmp_path, cache, monkeypatch):
     codehash.cache_path().write_text('{"half a file')
     assert code_version("label", root) == _fresh("label", root, monkeypatch, tmp_path)
     assert str(root) in json.loads(codehash.cache_path().read_text())
+
+
+def test_without_a_home_folder_versions_are_computed_each_time(tmp_path, monkeypatch):
+    """No cache folder to be found (no $HOME, no entry in the user database): no cache, the
+    same versions."""
+    monkeypatch.delenv("REGIONPRUNE_CACHE")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home() -> None:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(codehash.Path, "home", staticmethod(no_home))
+    root = _copy_package(tmp_path)
+    assert code_version("label", root) == _fresh("label", root, monkeypatch, tmp_path)

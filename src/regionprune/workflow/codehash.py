@@ -142,7 +142,10 @@ def cache_path() -> Path:
     trees differ between versions)."""
     folder = os.environ.get("REGIONPRUNE_CACHE")
     if not folder:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        try:
+            base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        except (RuntimeError, KeyError):  # no home folder to be found: a folder that cannot be
+            base = os.devnull  # made (beneath a file), so that versions are computed each time
         folder = Path(base) / PACKAGE
     return Path(folder) / f"codehash-py{sys.version_info[0]}{sys.version_info[1]}.json"
 
