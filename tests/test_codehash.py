@@ -127,13 +127,20 @@ def test_files_changed_within_the_racy_seconds_are_not_kept(tmp_path, cache):
     assert str(root) not in kept
 
 
-def test_a_damaged_cache_is_ignored_and_replaced(tmp_path, cache, monkeypatch):
+@pytest.mark.parametrize(
+    "damage", ['{"half a file', "[1, 2]", '{"ROOT": [1, 2]}', '{"ROOT": {"MODULE": 7}}']
+)
+def test_a_damaged_cache_is_ignored_and_replaced(tmp_path, cache, monkeypatch, damage):
+    """Cut short, or JSON of another layout (also where this package's own entry goes)."""
     monkeypatch.setattr(codehash, "RACY_SECONDS", 0.0)
     root = _copy_package(tmp_path)
     codehash.cache_path().parent.mkdir(parents=True)
-    codehash.cache_path().write_text('{"half a file')
+    damage = damage.replace("ROOT", str(root)).replace("MODULE", codehash.JOB_PACKAGE + ".label")
+    codehash.cache_path().write_text(damage)
     assert code_version("label", root) == _fresh("label", root, monkeypatch, tmp_path)
     assert str(root) in json.loads(codehash.cache_path().read_text())
+    _new_process(monkeypatch)
+    assert code_version("label", root) == _fresh("label", root, monkeypatch, tmp_path)
 
 
 def test_without_a_home_folder_versions_are_computed_each_time(tmp_path, monkeypatch):

@@ -155,12 +155,16 @@ _KEPT: dict[str, dict[str, dict[str, dict]]] = {}
 
 
 def _kept(path: Path) -> dict[str, dict[str, dict]]:
+    """The cache file's versions by package folder and module; {} for a file that is missing,
+    damaged or not of this layout."""
     if str(path) not in _KEPT:
         try:
             kept = json.loads(path.read_text())
-            _KEPT[str(path)] = kept if isinstance(kept, dict) else {}
         except (OSError, ValueError):
-            _KEPT[str(path)] = {}
+            kept = {}
+        if not isinstance(kept, dict):
+            kept = {}
+        _KEPT[str(path)] = {r: v for r, v in kept.items() if isinstance(v, dict)}
     return _KEPT[str(path)]
 
 
@@ -186,14 +190,16 @@ def _keep(path: Path, root: Path, module: str, entry: dict) -> None:
     for gone in [r for r in kept if r != str(root) and not Path(r).is_dir()]:
         del kept[gone]
     kept.setdefault(str(root), {})[module] = entry
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         with os.fdopen(fd, "w") as out:
             json.dump(kept, out)
         os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only or full cache folder: versions are computed each time
+    except OSError:  # a read-only or full cache folder: versions are computed each time
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def code_version(job: str, root: Path | None = None) -> str:
