@@ -1,6 +1,30 @@
 EVIDENCE_DIR = f"{RUNS_DIR}/{STAGE}/evidence"
 
 
+def stage_params(job, *settings):
+    """The params of a job that reads a stage (evidence, evidence_checks): the data folder, the
+    training and region settings, ``settings`` of the evidence settings, the run's id, threads
+    and the job's code version."""
+    return {
+        "data_dir": data_dir,
+        "train": train_json,
+        "region": region_json,
+        "settings": EVIDENCE_SETTINGS.to_json(*settings),
+        "run_id": stage_id,
+        "threads": RESOURCES.train_threads,
+        "code": code_version(job),
+    }
+
+
+#: Their command line's options for the stage (``jobs/evidence.stage_arguments``).
+STAGE_OPTIONS = (
+    " --data-dir {params.data_dir:q} --train-settings {params.train:q}"
+    " --region-settings {params.region:q} --settings {params.settings:q}"
+    " --model {input.model:q} --run-id {params.run_id:q} --iteration {wildcards.n}"
+    " --threads {params.threads}"
+)
+
+
 rule evidence:
     """The decision basis of one stage: every region ablated per class; the deletion, insertion
     and remove-and-retrain tests against random regions, pixel attributions and the controls."""
@@ -21,27 +45,17 @@ rule evidence:
         mem_mb=3000,
         runtime=20,
     params:
-        data_dir=data_dir,
-        train=train_json,
-        region=region_json,
-        settings=EVIDENCE_SETTINGS.to_json(
-            "budgets", "budget", "random_draws", "ig_steps", "roar_epochs"
-        ),
-        run_id=stage_id,
-        threads=RESOURCES.train_threads,
-        code=code_version("evidence"),
+        **stage_params("evidence", "budgets", "budget", "random_draws", "ig_steps", "roar_epochs"),
     message:
         f"decision basis of {about('method', 'n')}"
     shell:
-        "python -m regionprune evidence --data-dir {params.data_dir:q}"
-        " --train-settings {params.train:q} --region-settings {params.region:q}"
-        " --settings {params.settings:q}"
-        " --model {input.model:q} --run-id {params.run_id:q} --iteration {wildcards.n}"
-        " --threads {params.threads}"
-        " --out-importance {output.region_importance:q} --out-deletion {output.deletion:q}"
-        " --out-faithfulness {output.faithfulness:q}"
-        " --out-labels {output.labels:q}"
-        " > {log:q} 2>&1"
+        "python -m regionprune evidence"
+        + STAGE_OPTIONS
+        + (
+            " --out-importance {output.region_importance:q} --out-deletion {output.deletion:q}"
+            " --out-faithfulness {output.faithfulness:q} --out-labels {output.labels:q}"
+            " > {log:q} 2>&1"
+        )
 
 
 rule evidence_checks:
@@ -63,25 +77,18 @@ rule evidence_checks:
         mem_mb=3000,
         runtime=20,
     params:
-        data_dir=data_dir,
-        train=train_json,
-        region=region_json,
-        settings=EVIDENCE_SETTINGS.to_json(
-            "ig_steps", "roar_epochs", "sanity_images", "yardstick_images"
+        **stage_params(
+            "evidence_checks", "ig_steps", "roar_epochs", "sanity_images", "yardstick_images"
         ),
-        run_id=stage_id,
-        threads=RESOURCES.train_threads,
-        code=code_version("evidence_checks"),
     message:
         f"sanity check and Quantus's metrics of {about('method', 'n')}"
     shell:
-        "python -m regionprune evidence_checks --data-dir {params.data_dir:q}"
-        " --train-settings {params.train:q} --region-settings {params.region:q}"
-        " --settings {params.settings:q}"
-        " --model {input.model:q} --run-id {params.run_id:q} --iteration {wildcards.n}"
-        " --threads {params.threads}"
-        " --out-sanity {output.sanity:q} --out-yardstick {output.yardstick:q}"
-        " > {log:q} 2>&1"
+        "python -m regionprune evidence_checks"
+        + STAGE_OPTIONS
+        + (
+            " --out-sanity {output.sanity:q} --out-yardstick {output.yardstick:q}"
+            " > {log:q} 2>&1"
+        )
 
 
 rule evidence_figures:
