@@ -150,6 +150,30 @@ def training_params(job: str, **more):
     }
 
 
+def stage_params(job, *settings):
+    """The params of a job that reads a stage (evidence, evidence_checks): the data folder, the
+    training and region settings, ``settings`` of the evidence settings, the run's id, threads
+    and the job's code version."""
+    return {
+        "data_dir": data_dir,
+        "train": train_json,
+        "region": region_json,
+        "settings": EVIDENCE_SETTINGS.to_json(*settings),
+        "run_id": stage_id,
+        "threads": RESOURCES.train_threads,
+        "code": code_version(job),
+    }
+
+
+#: Their command line's options for the stage (``jobs/evidence.stage_arguments``).
+STAGE_OPTIONS = (
+    " --data-dir {params.data_dir:q} --train-settings {params.train:q}"
+    " --region-settings {params.region:q} --settings {params.settings:q}"
+    " --model {input.model:q} --run-id {params.run_id:q} --iteration {wildcards.n}"
+    " --threads {params.threads}"
+)
+
+
 def start_model(train, mag, method):
     """Iteration 0 of a method: magnitude pruning (region, magnitude), or random pruning."""
     base = f"{RUNS_DIR}/{train}/{mag}"

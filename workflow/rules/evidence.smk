@@ -1,30 +1,6 @@
 EVIDENCE_DIR = f"{RUNS_DIR}/{STAGE}/evidence"
 
 
-def stage_params(job, *settings):
-    """The params of a job that reads a stage (evidence, evidence_checks): the data folder, the
-    training and region settings, ``settings`` of the evidence settings, the run's id, threads
-    and the job's code version."""
-    return {
-        "data_dir": data_dir,
-        "train": train_json,
-        "region": region_json,
-        "settings": EVIDENCE_SETTINGS.to_json(*settings),
-        "run_id": stage_id,
-        "threads": RESOURCES.train_threads,
-        "code": code_version(job),
-    }
-
-
-#: Their command line's options for the stage (``jobs/evidence.stage_arguments``).
-STAGE_OPTIONS = (
-    " --data-dir {params.data_dir:q} --train-settings {params.train:q}"
-    " --region-settings {params.region:q} --settings {params.settings:q}"
-    " --model {input.model:q} --run-id {params.run_id:q} --iteration {wildcards.n}"
-    " --threads {params.threads}"
-)
-
-
 rule evidence:
     """The decision basis of one stage: every region ablated per class; the deletion, insertion
     and remove-and-retrain tests against random regions, pixel attributions and the controls."""
