@@ -29,12 +29,22 @@ def server(tmp_path):
     folder = Path(tempfile.mkdtemp(prefix="rp-test-"))  # a short path: sockets allow ~100 bytes
     address = str(folder / "socket")
     log = tmp_path / "server.log"
-    with open(log, "w") as out:
+    # as jobserver.start does it, at a file's path (start's own is abstract on Linux)
+    with open(log, "w") as out, jobserver.listening(address) as listener:
+        fd = listener.fileno()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "regionprune.workflow.jobserver", address],
+            [
+                sys.executable,
+                "-m",
+                "regionprune.workflow.jobserver",
+                address,
+                str(fd),
+                str(os.getpid()),
+            ],
             env=ENV,
             stdout=out,
             stderr=subprocess.STDOUT,
+            pass_fds=(fd,),
         )
     end = time.monotonic() + 60
     while not os.path.exists(address):
@@ -169,16 +179,22 @@ def test_the_server_ends_with_its_parent():
         [
             sys.executable,
             "-c",
-            "import subprocess, sys, time\n"
-            f"subprocess.Popen([sys.executable, '-m', 'regionprune.workflow.jobserver', {str(folder / 'socket')!r}])\n"
+            "import os, subprocess, sys, time\n"
+            "from regionprune.workflow import jobserver\n"
+            f"address = {str(folder / 'socket')!r}\n"
+            "listener = jobserver.listening(address)\n"
+            "fd = listener.fileno()\n"
+            "subprocess.Popen([sys.executable, '-m', 'regionprune.workflow.jobserver', address,"
+            " str(fd), str(os.getpid())], pass_fds=(fd,))\n"
+            "print('started', flush=True)\n"
             "time.sleep(600)",
         ],
         env=ENV,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    end = time.monotonic() + 60
-    while not (folder / "socket").exists():
-        assert time.monotonic() < end
-        time.sleep(0.05)
+    assert parent.stdout.readline() == "started\n"  # the server runs (its socket listens)
+    assert (folder / "socket").exists()
     parent.kill()
     parent.wait()
     end = time.monotonic() + 30  # the warm-up finishes first, then the loop sees the parent gone

@@ -169,13 +169,18 @@ def start(log: Path) -> subprocess.Popen:
     # the socket listens before this returns, so that no job started right after (the first
     # of a cluster job's group comes at once) finds nothing there and runs alone; the server
     # takes it over and accepts the jobs queued meanwhile once it is warm
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(_sockaddr(address))
-    listener.listen(128)
+    listener = listening(address)
     with open(log, "a") as out, listener:  # one log across calls; our copy closes after
         fd = listener.fileno()
         server = subprocess.Popen(
-            [sys.executable, "-m", "regionprune.workflow.jobserver", address, str(fd)],
+            [
+                sys.executable,
+                "-m",
+                "regionprune.workflow.jobserver",
+                address,
+                str(fd),
+                str(os.getpid()),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -184,6 +189,15 @@ def start(log: Path) -> subprocess.Popen:
     os.environ[VARIABLE] = address
     os.environ[ALLOCATION] = os.environ.get("SLURM_JOB_ID", "")
     return server
+
+
+def listening(address: str) -> socket.socket:
+    """A Unix socket bound at ``address`` and listening, for ``serve`` to take over (by its
+    file descriptor): jobs that come before the server is warm wait in its queue."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(_sockaddr(address))
+    listener.listen(128)
+    return listener
 
 
 def stop(server: subprocess.Popen | None) -> None:
@@ -221,7 +235,7 @@ def read_log(log: Path) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------------------------
-# server: python -m regionprune.workflow.jobserver SOCKET [FD]
+# server: python -m regionprune.workflow.jobserver SOCKET FD PARENT
 
 
 def _warm_up() -> None:
@@ -332,18 +346,14 @@ def _child(
         os._exit(code)
 
 
-def serve(address: str, fd: int | None = None) -> None:
-    """Accept jobs on the Unix socket ``address`` until the parent process is gone: the
-    listening socket ``fd`` that ``start`` bound, or one bound here."""
-    parent = os.getppid()
+def serve(address: str, fd: int, parent: int) -> None:
+    """Accept jobs on the Unix socket ``address`` until the process ``parent`` is no longer this
+    one's parent: the listening socket ``fd`` that ``start`` bound (``listening``). The parent's
+    pid comes from it: one killed before this process started would otherwise be taken for
+    init, and the server would never end."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the jobs; onerror ends us
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    if fd is not None:
-        listener = socket.socket(fileno=fd)
-    else:
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(_sockaddr(address))
-        listener.listen(128)  # jobs that come during the warm-up wait, instead of importing
+    listener = socket.socket(fileno=fd)
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     # a job's end wakes the loop at once (SIGCHLD through a pipe), rather than at its next
@@ -450,4 +460,4 @@ def _reap(
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
