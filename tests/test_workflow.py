@@ -44,9 +44,10 @@ SMALL = {
 
 
 #: Overrides for tests about running (faults, the cluster) rather than what is computed: no
-#: per-run figures and a light decision basis (2 random draws, 8 integration steps, no
-#: remove-and-retrain, sanity check or yardstick). Those jobs were most of a small run's time
-#: and are tested here with SMALL as it is. The evidence job still runs.
+#: per-run figures (so none of the decision basis either) and a light decision basis (2 random
+#: draws, 8 integration steps, no remove-and-retrain, sanity check or yardstick). Those jobs
+#: were most of a small run's time and are tested here with SMALL as it is. The evidence job
+#: still runs.
 LIGHT = {
     "figures": {"per_run": []},
     "evidence": {
@@ -759,6 +760,10 @@ def test_grid_dry_run_shares_baselines(tmp_path, mnist_dir):
     assert counts["figures"] == 9  # per-run figures for the region method only (figures.per_run)
     # likewise (evidence.per_run)
     assert counts["evidence"] == counts["evidence_checks"] == counts["evidence_figures"] == 9
+    # a decision basis's figures are per-run figures: none without figures.per_run's method
+    light = job_counts(snakemake(tmp_path, "--dry-run", "--config", "figures={per_run: []}").stdout)
+    assert light["evidence"] == light["evidence_checks"] == 9, light
+    assert "evidence_figures" not in light and "figures" not in light, light
 
 
 def test_one_matched_baseline_brings_its_partner(tmp_path, mnist_dir):

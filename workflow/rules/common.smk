@@ -331,12 +331,15 @@ def run_tables(table):
     return [f"{RUNS_DIR}/{r}/summary/{table}.parquet" for r in RUNS]
 
 
-def evidence_stages():
-    """The iteration folders (below results/runs/) whose decision basis the config asks for."""
+def evidence_stages(methods=None):
+    """The iteration folders (below results/runs/) whose decision basis the config asks for;
+    with ``methods``, only those of runs of these methods."""
     wanted = EVIDENCE_SETTINGS.iterations
     stages = []
     for run in RUNS.values():
         if run.method not in EVIDENCE_SETTINGS.per_run:
+            continue
+        if methods is not None and run.method not in methods:
             continue
         for it in wanted:
             k = run.iterations if it == "final" else it
@@ -364,7 +367,8 @@ def all_targets():
             targets += [
                 f"{RUNS_DIR}/{run_id}/figures/{f}.{x}" for f in FIGURES for x in FIGURE_FORMATS
             ]
-    for stage in evidence_stages():
+    # a decision basis's figures are per-run figures: for the methods of figures.per_run
+    for stage in evidence_stages(FIGURE_SETTINGS.per_run):
         targets += [
             f"{RUNS_DIR}/{stage}/evidence/{f}.{x}" for f in EVIDENCE_FIGURES for x in FIGURE_FORMATS
         ]

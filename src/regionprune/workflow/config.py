@@ -147,8 +147,8 @@ class FiguresSettings(Settings):
     )
     per_run: list[Method] = Field(
         ["region"],
-        description="methods whose runs get the per-run figures (any run's can be asked for by"
-        " path)",
+        description="methods whose runs get the per-run figures, their decision basis's too"
+        " (any run's can be asked for by path)",
     )
 
 
