@@ -197,10 +197,25 @@ def test_the_server_ends_with_its_parent():
     assert (folder / "socket").exists()
     parent.kill()
     parent.wait()
-    end = time.monotonic() + 30  # the warm-up finishes first, then the loop sees the parent gone
+    end = time.monotonic() + 30  # at a warm-up step's end the loop sees the parent gone
     while folder.exists():
         assert time.monotonic() < end, "the server outlived its parent"
         time.sleep(0.1)
+
+
+def test_a_job_that_comes_during_the_warm_up_is_not_kept_waiting_for_its_end(server):
+    """The server warms up a step at a time (the job modules first, torch later): a job sent
+    as it starts is forked at the end of a step, before the warm-up's last (a server that
+    warmed up whole first kept the first job of every run waiting about 3 s)."""
+    out = job("settings", "--check", "--root", str(REPO), address=server["address"])
+    assert out.returncode == 0, out.stderr
+    end = time.monotonic() + 60
+    while "warm after" not in (text := server["log"].read_text()):
+        assert time.monotonic() < end, text
+        time.sleep(0.1)
+    lines = text.splitlines()
+    forked = next(i for i, line in enumerate(lines) if re.match(r"\S+ job \d+: settings", line))
+    assert forked < next(i for i, line in enumerate(lines) if "warm after" in line), text
 
 
 def test_a_cluster_job_uses_only_a_server_of_its_own_allocation(server):

@@ -13,7 +13,8 @@ bit for bit (the child runs the same code on the same inputs in a process of its
 - Started by the Snakefile's ``onstart`` in every run that executes jobs (``job_server: true``,
   the default); its socket's address is in ``REGIONPRUNE_JOB_SERVER`` for the jobs (on Linux
   an abstract name, ``@regionprune-jobs-...``, that no kill leaves behind). It listens at
-  once; jobs that come during its warm-up (a few seconds) wait for it.
+  once and warms up a step at a time (``_warm_up``: the job modules, torch, ...), taking a job
+  that comes meanwhile at the next step's end.
 - Inside a cluster job that runs several jobs (a training setting's job group, run by
   Snakemake's remote mode on the node), the Snakefile starts one for that allocation too: its
   jobs would otherwise each start an interpreter on the node.
@@ -27,7 +28,8 @@ bit for bit (the child runs the same code on the same inputs in a process of its
   from the terminal itself, since the server and its children stay in Snakemake's process
   group. A client that dies (SIGKILL) closes its socket, and the server kills its job.
 - The server ends with Snakemake (``onsuccess``/``onerror``), or by itself within 0.2 s when
-  its parent is gone (a killed Snakemake; after its warm-up), killing what still runs.
+  its parent is gone (a killed Snakemake; in its warm-up, at the next step's end), killing what
+  still runs.
 """
 
 from __future__ import annotations
@@ -168,7 +170,7 @@ def start(log: Path) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
     # the socket listens before this returns, so that no job started right after (the first
     # of a cluster job's group comes at once) finds nothing there and runs alone; the server
-    # takes it over and accepts the jobs queued meanwhile once it is warm
+    # takes it over and accepts the jobs queued meanwhile between the steps of its warm-up
     listener = listening(address)
     with open(log, "a") as out, listener:  # one log across calls; our copy closes after
         fd = listener.fileno()
@@ -238,25 +240,38 @@ def read_log(log: Path) -> list[dict]:
 # server: python -m regionprune.workflow.jobserver SOCKET FD PARENT
 
 
-def _warm_up() -> None:
-    """Import what the jobs import, without starting any thread pool (a fork would copy it
-    half-made): torch's intra-op threads start at its first parallel operation, in the child."""
-    import cv2  # noqa: F401
-    import h5py  # noqa: F401
-    import matplotlib
+def _warm_up() -> list[Callable[[], object]]:
+    """What the jobs import, as steps the server takes one at a time between jobs: a job that
+    comes meanwhile is forked at the next step's end, with what is imported so far (its child
+    imports the rest itself), rather than after the whole warm-up. The job modules and their
+    code versions come first (every job needs them; the first job, fetch, little else), the
+    table and HDF5 readers next, then torch (most jobs). No step starts a thread pool (a fork
+    would copy it half-made): torch's intra-op threads start at its first parallel operation,
+    in the child."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
-    import pandas  # noqa: F401
-    import pyarrow.parquet  # noqa: F401
-    import torch  # noqa: F401
+    def jobs() -> None:
+        from regionprune.workflow import cli, codehash, config  # noqa: F401 (settings models)
 
-    from regionprune.workflow import cli, codehash, config  # noqa: F401 (the settings models)
-    from regionprune.core import training  # noqa: F401
+        cli.build_parser()  # imports every job's module
+        for job in cli.JOBS:  # the jobs' code versions, which they record: read (or computed) once
+            codehash.code_version(job)
 
-    cli.build_parser()  # imports every job's module
-    for job in cli.JOBS:  # the jobs' code versions, which they record: read (or computed) once
-        codehash.code_version(job)
+    def figures() -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+
+    return [
+        jobs,
+        lambda: __import__("pandas"),
+        lambda: __import__("pyarrow.parquet"),
+        lambda: __import__("h5py"),
+        lambda: __import__("torch"),
+        lambda: __import__("regionprune.core.training"),
+        lambda: __import__("cv2"),
+        figures,
+    ]
 
 
 class FileCache:
@@ -366,10 +381,17 @@ def serve(address: str, fd: int, parent: int) -> None:
     selector.register(woken, selectors.EVENT_READ)
     jobs: dict[int, socket.socket] = {}  # child pid -> its client's connection
     started: dict[int, float] = {}  # child pid -> when it was forked
+    steps, began = _warm_up(), time.monotonic()
     try:
-        _warm_up()
         while os.getppid() == parent:
-            for key, _ in selector.select(timeout=0.2):
+            events = selector.select(timeout=0 if steps else 0.2)
+            if steps and not events:  # nothing waits: the next step of the warm-up
+                steps.pop(0)()
+                if not steps:
+                    took = time.monotonic() - began
+                    print(f"{time.strftime('%H:%M:%S')} warm after {took:.1f} s", flush=True)
+                continue
+            for key, _ in events:
                 if key.fileobj == woken:  # empty it; what a read leaves wakes the next select
                     try:
                         os.read(woken, 4096)
