@@ -66,11 +66,14 @@ JOB_SERVER = []  # the job server of this call, while it runs
 
 # Inside a cluster job that runs several jobs (a training setting's job group, executed by
 # Snakemake's remote mode on the node, which runs no onstart): a job server for them too; it
-# ends by itself when this process does.
+# ends by itself when this process does. Not a second one: the group's Snakemake runs its jobs
+# through srun in a Snakemake of their own, which parses this file again and finds the
+# group's server in its environment.
 if (
     workflow.exec_mode == ExecMode.REMOTE
     and config["job_server"]
     and jobserver.remote_jobs(sys.argv) > 1
+    and jobserver.server_here() is None
 ):
     allocation = os.environ.get("SLURM_JOB_ID", "node")
     JOB_SERVER.append(jobserver.start(Path(LOGS) / f"job_server_{allocation}.log"))

@@ -89,11 +89,20 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     return b"".join(chunks)
 
 
+def server_here() -> str | None:
+    """The address of the job server this process's environment names, where that server runs
+    in this process's own allocation (the same ``SLURM_JOB_ID``, or none); else None."""
+    address = os.environ.get(VARIABLE)
+    if not address or os.environ.get("SLURM_JOB_ID", "") != os.environ.get(ALLOCATION, ""):
+        return None
+    return address
+
+
 def hand_over(argv: list[str]) -> int | None:
     """Run the job ``argv`` in the job server and return its exit code (< 0: killed by that
     signal); None where there is no server to take it (then the caller runs it itself)."""
-    address = os.environ.get(VARIABLE)
-    if not address or os.environ.get("SLURM_JOB_ID", "") != os.environ.get(ALLOCATION, ""):
+    address = server_here()
+    if address is None:
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
