@@ -67,8 +67,12 @@ def slurm_env():
         shutil.rmtree(state, ignore_errors=True)
 
 
-def on_slurm(workdir: Path, env: dict, *args: str, check: bool = True):
-    """``snakemake`` with the SLURM profile, as the README says, under a hard time limit."""
+def on_slurm(workdir: Path, env: dict, *args: str, check: bool = True, first_check: int = 2):
+    """``snakemake`` with the SLURM profile, as the README says, under a hard time limit.
+
+    The plugin checks the jobs' states ``first_check`` seconds after a submission (the profile
+    says 10), and after a check that finds none ended, 10 s later than the time before (2, 14,
+    36, ... s): a job is seen at the first check after it ends, no sooner."""
     return snakemake(
         workdir,
         "--workflow-profile",
@@ -77,7 +81,7 @@ def on_slurm(workdir: Path, env: dict, *args: str, check: bool = True):
         "slurm_partition=debug",
         "slurm_account=root",
         "--slurm-init-seconds-before-status-checks",
-        "2",
+        str(first_check),
         *args,
         env=env,
         check=check,
@@ -117,25 +121,29 @@ def test_slurm_run_matches_local_run_in_a_tenth_of_the_jobs(slurm_env, tmp_path,
     job group), at most a tenth of the jobs a cluster job per training step would submit, and
     the results of a local run."""
     local, cluster = tmp_path / "local", tmp_path / "cluster"
-    for d in (local, cluster):
-        write_config(d, mnist_dir, grid=GRID, **LIGHT)
+    for d in (local, cluster):  # one iteration: a shorter group
+        write_config(d, mnist_dir, grid=GRID, iterations=1, **LIGHT)
     snakemake(local)
     per_step = job_counts(
         on_slurm(cluster, slurm_env, "--dry-run", "--config", "cluster_jobs=per_step").stdout
     )
     steps = sum(per_step.get(rule, 0) for rule in CLUSTER_RULES)
-    # 3 prunings, then per rate 2 + 2 retrainings, the evidence and its checks
-    assert steps == 3 + 2 * (2 + 2 + 2), per_step
+    # 3 prunings, then per rate a retraining and its matched baselines' (together), the
+    # evidence and its checks
+    assert steps == 3 + 2 * (1 + 1 + 2), per_step
     before = len(sacct(slurm_env))
-    on_slurm(cluster, slurm_env)
+    # the group takes 14 s alone, 16-24 s beside the other tests: checks at 8 and 26 s
+    on_slurm(cluster, slurm_env, first_check=8)
     jobs = sacct(slurm_env).iloc[before:]
     assert len(jobs) == 1 and "training" in jobs["comment"].iloc[0], jobs  # the group
     assert len(jobs) * 10 <= steps, jobs
     assert set(jobs["state"]) == {"COMPLETED"}, jobs
     # inside the allocation, the group's jobs ran in a job server of its own
-    served = jobserver.read_log(
-        cluster / "results" / "logs" / f"job_server_{jobs['jobid'].iloc[0]}.log"
-    )
+    log = cluster / "results" / "logs" / f"job_server_{jobs['jobid'].iloc[0]}.log"
+    served = jobserver.read_log(log)
+    # one server: the group's jobs run in a Snakemake of their own (through srun), which
+    # parses the Snakefile again and must use the group's server, not start another
+    assert log.read_text().count(" warm after ") == 1, log.read_text()
     ran = {j["job"] for j in served}
     assert {"baseline", "retrain", "evidence", "evidence_checks"} <= ran, served
     assert all(j["code"] == 0 for j in served), served
@@ -144,10 +152,20 @@ def test_slurm_run_matches_local_run_in_a_tenth_of_the_jobs(slurm_env, tmp_path,
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+#: The failing-job test's config: LIGHT, a job per training step and no decision basis.
+FAILING = {
+    **LIGHT,
+    "train": {"seed": 4},
+    "cluster_jobs": "per_step",
+    "evidence": {**LIGHT["evidence"], "per_run": []},
+}
+
+
 def test_failed_cluster_job_is_reported_and_rerun_resumes(slurm_env, tmp_path, mnist_dir):
     work = tmp_path / "w"
-    # a SLURM job per training step, so that a failed retraining fails alone
-    write_config(work, mnist_dir, train={"seed": 4}, iterations=1, cluster_jobs="per_step", **LIGHT)
+    # a SLURM job per training step, so that a failed retraining fails alone; no decision
+    # basis (the other test runs it on SLURM): the rerun is the retraining alone
+    write_config(work, mnist_dir, **FAILING, iterations=1)
     # iteration 1 is made here, not on the cluster: where a job ran is no part of its results,
     # and this test is about what follows (the other test runs a whole grid on SLURM)
     snakemake(work)
@@ -159,7 +177,7 @@ def test_failed_cluster_job_is_reported_and_rerun_resumes(slurm_env, tmp_path, m
     good = images.read_bytes()
     images.write_bytes(gzip.compress(b"not an IDX file"))
     os.utime(images, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    write_config(work, mnist_dir, train={"seed": 4}, iterations=2, cluster_jobs="per_step", **LIGHT)
+    write_config(work, mnist_dir, **FAILING, iterations=2)
     before = len(sacct(slurm_env))
     failed = on_slurm(work, slurm_env, check=False)
     assert failed.returncode != 0
