@@ -177,8 +177,8 @@ def _check(workdir: Path) -> subprocess.CompletedProcess:
 
 
 def test_a_full_disk_stops_with_one_clear_error_and_the_rerun_finishes(reference, tmp_path):
-    """results/runs on a small disk of its own (a 1.5 MB tmpfs, as a scratch disk with a quota
-    would be): the runs' results do not fit. The jobs that cannot write say so in one line and
+    """results/runs on a small disk of its own (a 0.8 MB tmpfs, as a scratch disk with a quota
+    would be): the runs' results (1.5 MB) do not fit. The jobs that cannot write say so in one line and
     keep nothing; after freeing space the same command ends with the reference's results.
 
     (On a disk that also holds .snakemake, Snakemake itself can be the first to fail, with its
@@ -186,7 +186,12 @@ def test_a_full_disk_stops_with_one_clear_error_and_the_rerun_finishes(reference
     work = tmp_path / "work"
     runs = work / "results" / "runs"
     runs.mkdir(parents=True)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1500k", "tmpfs", str(runs)]).returncode:
+    size = 800_000
+    needed = sum(p.stat().st_size for p in (reference / "results" / "runs").rglob("*"))
+    assert needed > 1.5 * size, f"the results ({needed} bytes) would nearly fit: a smaller disk"
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(runs)]
+    ).returncode:
         pytest.skip("mounting a small tmpfs needs root")
     try:
         shutil.copy(reference / "config.yaml", work / "config.yaml")
