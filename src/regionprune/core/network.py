@@ -50,9 +50,16 @@ def sizes_of(params: Mapping[str, Any]) -> tuple[int, ...]:
 
 
 def _np_sigmoid(z: np.ndarray) -> np.ndarray:
-    # exp of -|z| never overflows; same values as 1 / (1 + exp(-z))
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
+    """``1 / (1 + exp(-z))`` as ``1 / (1 + e)`` where z >= 0 and ``e / (1 + e)`` where z < 0,
+    with ``e = exp(-|z|)`` (never overflows), in z's dtype: two arrays and seven passes (the
+    decision basis's ablations apply it to arrays of millions of values; ``np.where`` over both
+    quotients took five times as long, with the same bits)."""
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = e + 1
+    np.copyto(e, 1, where=z >= 0)  # the numerator
+    return np.divide(e, d, out=e)
 
 
 #: Every activation: its numpy function, and the name of its torch function.
