@@ -168,7 +168,8 @@ def test_deleted_results_are_listed_by_check_and_rebuilt_by_its_command(referenc
     gone = _iteration_file(work, "regions.parquet")
     gone.unlink()
     shutil.rmtree(work / "results" / "data")  # the copied data too
-    assert "Nothing to be done" in snakemake(work).stdout + snakemake(work).stderr
+    idle = snakemake(work)
+    assert "Nothing to be done" in idle.stdout + idle.stderr
     found = _check(work)
     assert found.returncode == 1
     lines = found.stdout.splitlines()
