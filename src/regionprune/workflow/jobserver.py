@@ -259,7 +259,7 @@ def _warm_up() -> list[Callable[[], object]]:
     in the child."""
 
     def jobs() -> None:
-        from regionprune.workflow import cli, codehash, config  # noqa: F401 (settings models)
+        from regionprune.workflow import cli, codehash
 
         cli.build_parser()  # imports every job's module
         for job in cli.JOBS:  # the jobs' code versions, which they record: read (or computed) once
@@ -272,6 +272,7 @@ def _warm_up() -> list[Callable[[], object]]:
         import matplotlib.pyplot  # noqa: F401
 
     return [
+        lambda: __import__("regionprune.workflow.config"),  # the settings models
         jobs,
         lambda: __import__("pandas"),
         lambda: __import__("pyarrow.parquet"),
