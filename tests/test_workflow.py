@@ -40,6 +40,9 @@ SMALL = {
     "region": {"retrain_epochs": 1},
     "iterations": 2,
     "train_threads": 1,
+    # the decision basis's checks on fewer images than the defaults (500, 100): every part
+    # runs, in a fifth of the time (12 s of a 20 s decision basis at the defaults here)
+    "evidence": {"sanity_images": 100, "yardstick_images": 20},
 }
 
 
