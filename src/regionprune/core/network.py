@@ -54,7 +54,7 @@ def _np_sigmoid(z: np.ndarray) -> np.ndarray:
     with ``e = exp(-|z|)`` (never overflows), in z's dtype: two arrays and seven passes (the
     decision basis's ablations apply it to arrays of millions of values; ``np.where`` over both
     quotients took five times as long, with the same bits)."""
-    e = np.abs(z)
+    e = np.abs(z, out=np.empty_like(z))  # an array also where z is a scalar
     np.negative(e, out=e)
     np.exp(e, out=e)
     d = e + 1
