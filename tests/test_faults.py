@@ -178,8 +178,9 @@ def _check(workdir: Path) -> subprocess.CompletedProcess:
 
 def test_a_full_disk_stops_with_one_clear_error_and_the_rerun_finishes(reference, tmp_path):
     """results/runs on a small disk of its own (a 0.8 MB tmpfs, as a scratch disk with a quota
-    would be): the runs' results (1.5 MB) do not fit. The jobs that cannot write say so in one line and
-    keep nothing; after freeing space the same command ends with the reference's results.
+    would be): the runs' results (1.5 MB) do not fit. The jobs that cannot write say so in one
+    line and keep nothing; after freeing space the same command ends with the reference's
+    results.
 
     (On a disk that also holds .snakemake, Snakemake itself can be the first to fail, with its
     own message; what our jobs wrote is whole either way.)"""
