@@ -30,22 +30,8 @@ def server(tmp_path):
     address = str(folder / "socket")
     log = tmp_path / "server.log"
     # as jobserver.start does it, at a file's path (start's own is abstract on Linux)
-    with open(log, "w") as out, jobserver.listening(address) as listener:
-        fd = listener.fileno()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "regionprune.workflow.jobserver",
-                address,
-                str(fd),
-                str(os.getpid()),
-            ],
-            env=ENV,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            pass_fds=(fd,),
-        )
+    with open(log, "w") as out:
+        proc = jobserver.launch(address, out, env=ENV)
     end = time.monotonic() + 60
     while not os.path.exists(address):
         assert proc.poll() is None and time.monotonic() < end, log.read_text()
@@ -179,13 +165,9 @@ def test_the_server_ends_with_its_parent():
         [
             sys.executable,
             "-c",
-            "import os, subprocess, sys, time\n"
+            "import subprocess, time\n"
             "from regionprune.workflow import jobserver\n"
-            f"address = {str(folder / 'socket')!r}\n"
-            "listener = jobserver.listening(address)\n"
-            "fd = listener.fileno()\n"
-            "subprocess.Popen([sys.executable, '-m', 'regionprune.workflow.jobserver', address,"
-            " str(fd), str(os.getpid())], pass_fds=(fd,))\n"
+            f"jobserver.launch({str(folder / 'socket')!r}, subprocess.DEVNULL)\n"
             "print('started', flush=True)\n"
             "time.sleep(600)",
         ],

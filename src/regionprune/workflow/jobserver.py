@@ -177,13 +177,26 @@ def start(log: Path) -> subprocess.Popen:
     else:  # a private (0700) folder, and a short path
         address = os.path.join(tempfile.mkdtemp(prefix="regionprune-jobs-"), "socket")
     log.parent.mkdir(parents=True, exist_ok=True)
-    # the socket listens before this returns, so that no job started right after (the first
-    # of a cluster job's group comes at once) finds nothing there and runs alone; the server
-    # takes it over and accepts the jobs queued meanwhile between the steps of its warm-up
-    listener = listening(address)
-    with open(log, "a") as out, listener:  # one log across calls; our copy closes after
+    with open(log, "a") as out:  # one log across calls
+        server = launch(address, out)
+    os.environ[VARIABLE] = address
+    os.environ[ALLOCATION] = os.environ.get("SLURM_JOB_ID", "")
+    return server
+
+
+def launch(address: str, out: Any, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The server process (``serve``) on a Unix socket at ``address``, its output to ``out``
+    (a file, or a ``subprocess`` constant), with ``env`` (None: this process's). The socket is
+    bound and listening before this returns, so that no job started right after (the first of
+    a cluster job's group comes at once) finds nothing there and runs alone; the server takes
+    it over and accepts the jobs queued meanwhile between the steps of its warm-up. The one way
+    a server is started (``start``, and the tests' servers)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with listener:  # our copy closes once the server has its own
+        listener.bind(_sockaddr(address))
+        listener.listen(128)
         fd = listener.fileno()
-        server = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -192,23 +205,12 @@ def start(log: Path) -> subprocess.Popen:
                 str(fd),
                 str(os.getpid()),
             ],
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             pass_fds=(fd,),
         )
-    os.environ[VARIABLE] = address
-    os.environ[ALLOCATION] = os.environ.get("SLURM_JOB_ID", "")
-    return server
-
-
-def listening(address: str) -> socket.socket:
-    """A Unix socket bound at ``address`` and listening, for ``serve`` to take over (by its
-    file descriptor): jobs that come before the server is warm wait in its queue."""
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(_sockaddr(address))
-    listener.listen(128)
-    return listener
 
 
 def stop(server: subprocess.Popen | None) -> None:
@@ -373,7 +375,7 @@ def _child(
 
 def serve(address: str, fd: int, parent: int) -> None:
     """Accept jobs on the Unix socket ``address`` until the process ``parent`` is no longer this
-    one's parent: the listening socket ``fd`` that ``start`` bound (``listening``). The parent's
+    one's parent: the listening socket ``fd`` that ``launch`` bound. The parent's
     pid comes from it: one killed before this process started would otherwise be taken for
     init, and the server would never end."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the jobs; onerror ends us
