@@ -124,34 +124,20 @@ def test_cores_do_not_change_the_numbers_and_a_second_start_is_refused(
     reference, tmp_path, mnist_dir
 ):
     """A run with --cores 1 gives the reference's numbers (made with --cores 2); a second start
-    on its folder while it lives is refused, and the first finishes undisturbed."""
+    on its folder while it lives is refused, naming the first's pid, and the first finishes
+    undisturbed. (A power cut inside a retraining: test_power_cuts_at_five_points...)"""
     write_config(tmp_path, mnist_dir, **FAULTS)
     first = _start(tmp_path, cores=1)
     _wait_for("results/logs/baseline/*.log", tmp_path, first)
     second = snakemake(tmp_path, check=False)
     assert second.returncode != 0
-    assert "another run of this workflow is live in this folder" in second.stdout + second.stderr
+    said = second.stdout + second.stderr
+    assert "another run of this workflow is live in this folder" in said
+    assert f"pid {first.pid}" in said
     assert first.wait(timeout=900) == 0, (tmp_path / "console.txt").read_text()[-3000:]
     same_results(reference, tmp_path)
     for model in (tmp_path / "results" / "runs").rglob("model.h5"):  # train_threads, not cores
         assert load_checkpoint(model).attrs["threads"] == FAULTS["train_threads"]
-
-
-def test_a_power_cut_needs_nothing_but_the_same_command(reference, tmp_path, mnist_dir):
-    """SIGKILL of snakemake and its jobs inside a retraining; a second start while the first
-    lives is refused; after the kill the same command finishes with the reference's results."""
-    write_config(tmp_path, mnist_dir, **FAULTS)
-    first = _start(tmp_path)
-    _wait_for("results/logs/retrain/**/iter1.log", tmp_path, first)
-    second = snakemake(tmp_path, check=False)
-    assert second.returncode != 0
-    said = second.stdout + second.stderr
-    assert "another run of this workflow is live in this folder" in said
-    assert f"pid {first.pid}" in said
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait()
-    snakemake(tmp_path)  # no --unlock, no deleting
-    same_results(reference, tmp_path)
 
 
 def test_ctrl_c_stops_quietly_and_the_rerun_finishes(reference, tmp_path, mnist_dir):
