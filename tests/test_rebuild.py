@@ -29,55 +29,56 @@ def reference(tmp_path_factory, worker_id, mnist_dir) -> Path:
     return uninterrupted(tmp_path_factory, worker_id, mnist_dir)
 
 
-def test_another_runs_checkpoint_is_named_and_rebuilt(reference, tmp_path):
-    """Another seed's valid baseline copied over this run's (here: this run's weights recorded
-    as seed 4's) and newer than what was made from it: the next job refuses it by name, the
-    screen ends with the fix, and the fix restores the run's results."""
-    from regionprune.io.storage import save_checkpoint
-
-    work = tmp_path / "work"
-    shutil.copytree(reference, work, ignore=shutil.ignore_patterns(".snakemake"))
-    (baseline,) = (work / "results" / "runs").glob("*/baseline/model.h5")
-    ckpt = load_checkpoint(baseline)
-    ckpt.attrs["settings"]["train"]["seed"] += 1
-    save_checkpoint(baseline, ckpt)
-    rel = baseline.relative_to(work)
-    found = _check(work)  # check names it too (it said "all ... intact")
-    seed = ckpt.attrs["settings"]["train"]["seed"]
-    assert found.returncode == 1 and f"foreign  {rel}  (made by the run " in found.stdout
-    assert f"_s{seed}" in found.stdout, found.stdout
+def _refused(work: Path, rel: Path, why: str) -> None:
+    """The README command stops at the first job that reads ``rel``: it names the file and why,
+    and the screen ends with the fix."""
     failed = snakemake(work, check=False)
     text = failed.stdout + failed.stderr
-    assert failed.returncode != 0 and f"{rel} belongs to another run" in text, text[-3000:]
+    assert failed.returncode != 0 and f"{rel} {why}" in text, text[-3000:]
+    for raw in ("Traceback", "OSError", "ArrowInvalid", "EOFError"):
+        assert raw not in text, text[-3000:]
     assert text.strip().splitlines()[-1] == (
         f"Fix: add --forcerun {rel} to your snakemake command; it rebuilds this file and "
         "everything computed from it."
     )
-    snakemake(work, "--forcerun", str(rel))
-    same_results(reference, work)
 
 
-def test_another_stages_file_is_named_and_rebuilt(reference, tmp_path):
-    """The region run's iteration-1 checkpoint copied over its magnitude-pruned one (iteration
-    0), newer than what was made from it: same run, valid checksums. Each result records its
-    place, so check names it and the next job refuses it; the fix restores the run's results
-    (it was silently pruned and retrained from, issue 23)."""
+def test_a_foreign_stage_then_a_foreign_run_are_named_and_rebuilt(reference, tmp_path):
+    """Valid files, right checksums, in the wrong place, each newer than what was made from it.
+    First the region run's iteration-1 checkpoint copied over its magnitude-pruned one
+    (iteration 0): each result records its place, so check names it and the next job refuses it
+    (it was silently pruned and retrained from, issue 23). Then, upstream of it, another seed's
+    baseline (here: this run's weights recorded as seed 4's): named by check and refused in
+    turn. The fix of the second rebuilds both, and the run's results are the reference's (one
+    rebuild for the two: each was 25-30 s of the suite)."""
+    from regionprune.io.storage import save_checkpoint
+
     work = tmp_path / "work"
     shutil.copytree(reference, work, ignore=shutil.ignore_patterns(".snakemake"))
     later = _iteration_file(work, "model.h5", 1)
     (pruned,) = (work / "results" / "runs").glob("*/mag*/model.h5")
     shutil.copy(later, pruned)
-    rel = pruned.relative_to(work)
+    stage = pruned.relative_to(work)
     found = _check(work)
     assert found.returncode == 1, found.stdout + found.stderr
-    assert f"foreign  {rel}  (written as runs/" in found.stdout, found.stdout
+    assert f"foreign  {stage}  (written as runs/" in found.stdout, found.stdout
     assert "/region/iter1/model.h5)" in found.stdout, found.stdout
-    failed = snakemake(work, check=False)
-    text = failed.stdout + failed.stderr
-    assert failed.returncode != 0 and f"{rel} belongs to another stage" in text, text[-3000:]
-    assert text.strip().splitlines()[-1].startswith(f"Fix: add --forcerun {rel} ")
-    snakemake(work, "--forcerun", str(rel))
+    _refused(work, stage, "belongs to another stage")
+
+    (baseline,) = (work / "results" / "runs").glob("*/baseline/model.h5")
+    ckpt = load_checkpoint(baseline)
+    ckpt.attrs["settings"]["train"]["seed"] += 1
+    save_checkpoint(baseline, ckpt)
+    run = baseline.relative_to(work)
+    found = _check(work)
+    seed = ckpt.attrs["settings"]["train"]["seed"]
+    assert found.returncode == 1 and f"foreign  {run}  (made by the run " in found.stdout
+    assert f"_s{seed}" in found.stdout, found.stdout
+    assert f"foreign  {stage}  " in found.stdout, found.stdout  # both listed
+    _refused(work, run, "belongs to another run")
+    snakemake(work, "--forcerun", str(run))  # what the message says
     same_results(reference, work)
+    assert _check(work).returncode == 0
 
 
 def test_results_made_from_an_input_that_changed_since_are_listed_as_stale(reference, tmp_path):
@@ -115,46 +116,27 @@ def _iteration_file(workdir: Path, name: str, k: int = 1) -> Path:
     return path
 
 
-def _result(workdir: Path, name: str) -> Path:
-    """A data file's copy (``data/<name>``) or a file of the region run's first iteration."""
-    if name.startswith("data/"):
-        return workdir / "results" / "data" / "mnist" / name.removeprefix("data/")
-    return _iteration_file(workdir, name)
-
-
-def _flip_a_bit(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x10
-    path.write_bytes(bytes(data))
-
-
-@pytest.mark.parametrize(
-    ("target", "damage"),
-    [
-        ("mask.h5", _flip_a_bit),  # still opens: only its checksum tells
-        ("data/train-images-idx3-ubyte.gz", lambda p: p.write_bytes(p.read_bytes()[:5000])),
-    ],
-)
-def test_a_damaged_result_is_named_with_the_command_that_rebuilds_it(
-    reference, tmp_path, target, damage
-):
-    """End to end, for a result and a data file: the job that reads it stops with its name and
-    the fix, and the fix restores the run. That each loader tells every kind of damage (cut
-    short, overwritten, one flipped bit) in every file type is tested file by file in
-    test_storage (a damaged model.h5, regions.h5 and epochs.parquet were run end to end here
-    too, 70 s each, proving nothing more)."""
+def test_a_damaged_result_then_a_damaged_data_file_are_named_and_rebuilt(reference, tmp_path):
+    """End to end, a result and a data file: the job that reads each stops with its name and
+    the fix. First one flipped bit in a mask (it still opens: only its checksum tells); then,
+    upstream of it, a data copy cut short. The fix of the second rebuilds everything, the mask
+    too, and the run's results are the reference's (one rebuild for the two: each was 18-22 s
+    of the suite). That each loader tells every kind of damage (cut short, overwritten, one
+    flipped bit) in every file type is tested file by file in test_storage and test_data (a
+    damaged model.h5, regions.h5 and epochs.parquet were run end to end here too, 70 s each,
+    proving nothing more)."""
     work = tmp_path / "work"
     shutil.copytree(reference, work, ignore=shutil.ignore_patterns(".snakemake"))
-    broken = _result(work, target)
-    damage(broken)
-    failed = snakemake(work, check=False)
-    assert failed.returncode != 0
-    rel = broken.relative_to(work)
-    text = failed.stdout + failed.stderr
-    assert f"{rel} is damaged" in text, text[-3000:]
-    assert f"Fix: add --forcerun {rel} to your snakemake command" in text
-    for raw in ("Traceback", "OSError", "ArrowInvalid", "EOFError"):
-        assert raw not in text, text[-3000:]
+    mask = _iteration_file(work, "mask.h5")
+    data = bytearray(mask.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    mask.write_bytes(bytes(data))
+    _refused(work, mask.relative_to(work), "is damaged")
+
+    images = work / "results" / "data" / "mnist" / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:5000])
+    rel = images.relative_to(work)
+    _refused(work, rel, "is damaged")
     snakemake(work, "--forcerun", str(rel))  # what the message says
     same_results(reference, work)
 
