@@ -165,3 +165,33 @@ def test_decision_basis_figures_are_one_image_and_legible_in_the_report(shape):
         assert shown_text_pt(text_px, size) >= MIN_TEXT_PT, (name, size)
     lines = figures["evidence maps"].axes[0].get_lines()
     assert len(lines) == 3  # the borders of the regions of rank 1, 2 and 3, across the classes
+
+
+def test_colours_given_as_bytes_draw_the_pixels_matplotlib_draws_from_floats():
+    """``rgb_bytes`` hands imshow what it would make of float colours itself (there after
+    resampling to the figure's pixels): the PNG is the same, pixel for pixel, with colours at
+    the edges of the byte steps (k/255 and just under, 0, 1)."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from regionprune.workflow.figures.run import rgb_bytes
+
+    rng = np.random.default_rng(0)
+    steps = np.arange(256) / 255
+    values = np.concatenate([steps, np.nextafter(steps, -1)[1:], rng.uniform(0, 1, 745)])
+    rgb = rng.permutation(values.repeat(3))[: 31 * 33 * 3].reshape(31, 33, 3)
+    assert rgb_bytes(rgb).dtype == np.uint8
+
+    def png(image: np.ndarray) -> np.ndarray:
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.imshow(image, interpolation="nearest")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=FIGURE_DPI)
+        plt.close(fig)
+        return np.asarray(Image.open(buf))
+
+    floats, as_bytes = png(rgb), png(rgb_bytes(rgb))
+    assert floats.shape == as_bytes.shape and (floats == as_bytes).all()
+    assert len(np.unique(floats.reshape(-1, 4), axis=0)) > 500  # the colours survived

@@ -21,6 +21,7 @@ from regionprune.core.explain.deletion import METHODS  # noqa: E402
 from regionprune.workflow.figures.run import (  # noqa: E402
     outline,
     outline_segments,
+    rgb_bytes,
     weight_colorbar,
 )
 
@@ -99,7 +100,7 @@ class PanelGrid:
         return self.fig.add_axes((x / width, low / height, 0.12 / width, fill * span / height))
 
     def show(self) -> None:
-        self.ax.imshow(self.image, interpolation="nearest", aspect="auto")
+        self.ax.imshow(rgb_bytes(self.image), interpolation="nearest", aspect="auto")
         self.ax.set_xlim(-0.5, self.image.shape[1] - 0.5)
         self.ax.set_ylim(self.image.shape[0] - 0.5, -0.5)
 
