@@ -38,8 +38,8 @@ MUTANTS = [
     (
         "within a unit, the weakest weight first",
         D,
-        "keys = (-np.abs(np.asarray(magnitude).ravel()[alive]), position[groups[alive]])",
-        "keys = (np.abs(np.asarray(magnitude).ravel()[alive]), position[groups[alive]])",
+        "weights = alive[np.lexsort((-np.abs(np.asarray(magnitude).ravel()[alive]), unit))]",
+        "weights = alive[np.lexsort((np.abs(np.asarray(magnitude).ravel()[alive]), unit))]",
     ),
     (
         "budget counted from the removed weights",

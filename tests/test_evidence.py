@@ -177,6 +177,27 @@ def test_deletion_order_by_hand():
     assert dl.pixel_groups(mask).tolist() == [[0, -1], [0, 1]]
 
 
+def test_deletion_order_is_one_sort_by_unit_then_magnitude():
+    """Against a sort of its own per order (numpy's lexsort on the unit's place, then -|w|,
+    ties by index): random partitions with removed weights, empty units, units past the last
+    surviving one, and tied magnitudes."""
+    rng = np.random.default_rng(0)
+    for n_units in (1, 3, 40, 300):
+        groups = rng.integers(-1, n_units, (7, 60))
+        groups[groups == n_units - 1] = -1  # the last unit has no weight left
+        weight = rng.choice([-0.5, -0.1, 0.0, 0.1, 0.5, 2.0], size=groups.shape)  # ties
+        blocks = dl.UnitBlocks.of(groups, weight)
+        alive = np.flatnonzero(groups.ravel() >= 0)
+        for _ in range(5):
+            units = rng.permutation(n_units)
+            position = np.empty(n_units, dtype=np.int64)
+            position[units] = np.arange(n_units)
+            keys = (-np.abs(weight.ravel()[alive]), position[groups.ravel()[alive]])
+            expected = alive[np.lexsort(keys)]
+            assert blocks.order(units).tolist() == expected.tolist()
+            assert dl.deletion_order(groups, units, weight).tolist() == expected.tolist()
+
+
 def test_deletion_curve_matches_direct_zeroing():
     params, mask, x, y = tiny("sigmoid", seed=1)
     net = ev.Net.from_params(params, "sigmoid", mask)

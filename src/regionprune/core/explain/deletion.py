@@ -42,12 +42,38 @@ def deletion_order(
     units go in ``units`` order (a permutation of unit ids, first deleted first), and within a
     unit the larger |w| goes first, so a budget that ends inside a unit takes its strongest part.
     """
-    groups = np.asarray(groups).ravel()
-    alive = np.flatnonzero(groups >= 0)
-    position = np.empty(len(units), dtype=np.int64)
-    position[np.asarray(units)] = np.arange(len(units))
-    keys = (-np.abs(np.asarray(magnitude).ravel()[alive]), position[groups[alive]])
-    return alive[np.lexsort(keys)]
+    return UnitBlocks.of(groups, magnitude).order(units)
+
+
+@dataclass(frozen=True)
+class UnitBlocks:
+    """The surviving weights sorted by unit, larger |w| first within a unit (ties by index):
+    ``weights[start[u] : start[u] + size[u]]`` are unit ``u``'s. Sorted once per partition, so
+    that each order of the units is a concatenation of blocks, not a sort of its own."""
+
+    weights: NDArray[np.int64]
+    start: NDArray[np.int64]
+    size: NDArray[np.int64]
+
+    @classmethod
+    def of(cls, groups: NDArray[np.int64], magnitude: NDArray) -> UnitBlocks:
+        groups = np.asarray(groups).ravel()
+        alive = np.flatnonzero(groups >= 0)
+        unit = groups[alive]
+        weights = alive[np.lexsort((-np.abs(np.asarray(magnitude).ravel()[alive]), unit))]
+        size = np.bincount(unit, minlength=int(unit.max(initial=-1)) + 1)
+        start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
+        return cls(weights, start, size.astype(np.int64))
+
+    def order(self, units: NDArray) -> NDArray[np.int64]:
+        """The weights of ``units`` (a permutation of the unit ids), block after block."""
+        units = np.asarray(units)
+        units = units[units < len(self.size)]  # ids past the last surviving unit: empty
+        size = self.size[units]
+        first = np.cumsum(size) - size  # where each block lands in the order
+        # position i of the order, inside the block of unit u: start[u] + (i - first of u)
+        index = np.arange(int(size.sum())) + np.repeat(self.start[units] - first, size)
+        return self.weights[index]
 
 
 def budget_counts(n_alive: int, budgets: list[float]) -> NDArray[np.int64]:
@@ -365,6 +391,7 @@ def deletion_test(
         "pixel": net.w1.shape[1],
         "neuron": net.w1.shape[0],
     }
+    blocks = {unit: UnitBlocks.of(g, net.w1) for unit, g in groups.items()}
     counts = budget_counts(int((groups["region"] >= 0).sum()), budgets)
     scores = {}
     rows = []
@@ -381,10 +408,9 @@ def deletion_test(
                     scores[name] = method.scores(ranked)
                 orders = [ranking(scores[name][c])]
             for draw, units in enumerate(orders):
-                order = deletion_order(groups[method.unit], units, net.w1)
-                todo.append((name, draw, order))
+                todo.append((name, draw, blocks[method.unit].order(units)))
             if retrain is not None and method.roar:
-                to_retrain.append((c, name, deletion_order(groups[method.unit], orders[0], net.w1)))
+                to_retrain.append((c, name, todo[-len(orders)][2]))  # its first order
         # every order of the class as one batch
         measured = curves(net, [order for _, _, order in todo], counts, xc, yc, c, z1)
         for (name, draw, _), both in zip(todo, measured):
