@@ -547,8 +547,10 @@ def test_presets_are_valid_grids_with_their_baselines(tmp_path, mnist_dir, prese
     """Each preset, as the docs run it: seeds 0-2, the paper's variant and the carved ones,
     each with its matched baselines, and the decision basis of every region run (the pixel
     budgets: region runs only, no decision basis). Fashion-MNIST's is the same grid as wider's
-    on another data set (its data are tested in test_data)."""
-    write_config(tmp_path, mnist_dir)
+    on another data set (its data are tested in test_data). Without the SLURM job groups,
+    which change no job count: Snakemake checks groups even in a local dry run, 9 of the
+    pixel budgets' 14.5 s (docs/benchmark.md, Limits)."""
+    write_config(tmp_path, mnist_dir, cluster_jobs="per_step")
     out = snakemake(
         tmp_path, "--dry-run", configfiles=(REPO / "workflow" / "presets" / f"{preset}.yaml",)
     )
