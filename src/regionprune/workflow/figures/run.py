@@ -96,8 +96,8 @@ def grid_columns(n: int) -> int:
 
 def rgb_bytes(rgb: NDArray) -> NDArray[np.uint8]:
     """Colours in [0, 1] as the bytes ``imshow`` turns them into (x 255, truncated). Given
-    floats, matplotlib converts the image after resampling it to the output's pixels, a
-    hundred times as many at a figure's size: that was a quarter of a run's figure time."""
+    floats, matplotlib converts the image after resampling it to the output's pixels (a
+    291 x 291 mosaic drawn 1585 x 1467): that was a quarter of a run's figure time."""
     return (np.asarray(rgb, dtype=np.float64) * 255).astype(np.uint8)
 
 
