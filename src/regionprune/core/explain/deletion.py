@@ -407,10 +407,10 @@ def deletion_test(
                 if name not in scores:
                     scores[name] = method.scores(ranked)
                 orders = [ranking(scores[name][c])]
-            for draw, units in enumerate(orders):
-                todo.append((name, draw, blocks[method.unit].order(units)))
+            laid_out = [blocks[method.unit].order(units) for units in orders]
+            todo += [(name, draw, order) for draw, order in enumerate(laid_out)]
             if retrain is not None and method.roar:
-                to_retrain.append((c, name, todo[-len(orders)][2]))  # its first order
+                to_retrain.append((c, name, laid_out[0]))  # its first order
         # every order of the class as one batch
         measured = curves(net, [order for _, _, order in todo], counts, xc, yc, c, z1)
         for (name, draw, _), both in zip(todo, measured):
