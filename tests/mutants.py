@@ -2,7 +2,7 @@
 fast evaluation tests run, the source restored. Every bug must make a test fail (and each finds
 its line exactly once: test_faithfulness checks that, so a reformatting cannot lose one).
 
-    .venv/bin/python tests/mutants.py      # about 2 minutes; exit status 1 if a bug goes unseen
+    .venv/bin/python tests/mutants.py      # about 3 minutes; exit status 1 if a bug goes unseen
 """
 
 import pathlib
@@ -28,6 +28,12 @@ MUTANTS = [
         D,
         "orders = [rng.permutation(n_units[method.unit]) for _ in range(random_draws)]",
         "orders = [rng.permutation(n_units[method.unit])] * random_draws",
+    ),
+    (
+        "remove-and-retrain: the random control's last draw, not its first",
+        D,
+        "to_retrain.append((c, name, laid_out[0]))",
+        "to_retrain.append((c, name, laid_out[-1]))",
     ),
     (
         "least important first",

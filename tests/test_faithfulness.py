@@ -219,8 +219,9 @@ def test_region_integrated_gradients_equal_a_riemann_sum_of_weight_gradients():
 def test_remove_and_retrain_equals_a_plain_sgd_loop(evaluated):
     """ROAR rebuilt: the region order's first weights zeroed, one epoch of plain SGD (torch's
     randperm batch order from the seed) with them held at zero, class accuracy and logit after;
-    and the budget-0 network, retrained with nothing deleted. Catches: deleted weights that
-    come back in retraining, another batch order, the wrong budget."""
+    the budget-0 network, retrained with nothing deleted; and the random control's point, from
+    its first draw. Catches: deleted weights that come back in retraining, another batch order,
+    the wrong budget, another draw of the random control."""
     activation, params, mask, xr, yr, x, y, table = evaluated
     w1 = params["fc1.weight"] * mask
     units = [flat + j * P for j, flat in scipy_regions(mask)]
@@ -261,6 +262,30 @@ def test_remove_and_retrain_equals_a_plain_sgd_loop(evaluated):
             assert row["class_logit"].item() == pytest.approx(float(out[:, c].mean()), abs=2e-4)
     roar = table[table["test"] == "roar"]
     assert set(roar["method"]) == {m for m, s in dl.METHODS.items() if s.roar}
+
+    # the random control's point is its first draw's: the generator replayed (3 draws per
+    # class, the only draws of the test) over scipy's regions, numbered as the labels number
+    # them (a draw permutes the numbers)
+    gid = global_ids(label_neurons(mask, SHAPE, 8))[0]
+    regions = [
+        flat + j * P for j, flat in sorted(scipy_regions(mask), key=lambda u: gid[u[0], u[1][0]])
+    ]
+    rng = np.random.default_rng(0)
+    apart = []
+    for c in range(3):
+        draws = [rng.permutation(len(regions)) for _ in range(3)]
+        got = roar[(roar["method"] == "random") & (roar["class"] == c) & (roar["budget"] > 0)]
+        logits = []
+        for perm in draws[:2]:
+            keep = mask.ravel().copy()
+            keep[weight_order([regions[r] for r in perm], w1)[:k]] = False
+            model = retrained(keep.reshape(mask.shape))
+            with torch.no_grad():
+                out = model(torch.tensor(x[y == c]))
+            logits.append(float(out[:, c].mean()))
+        assert got["class_logit"].item() == pytest.approx(logits[0], abs=2e-4), c
+        apart.append(abs(logits[0] - logits[1]) > 1e-3)
+    assert any(apart)  # draw 1's point is another: the check can tell the draws apart
 
 
 def test_the_random_controls_orders_differ_from_the_ranked_and_each_other(evaluated):
