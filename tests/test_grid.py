@@ -45,6 +45,7 @@ def grid_dir(tmp_path_factory, mnist_dir) -> Path:
         workdir,
         mnist_dir,
         figures={"per_run": []},
+        evidence={"random_draws": 2, "ig_steps": 8, "sanity_images": 20, "yardstick_images": 10},
         grid={
             "method": ["region", "magnitude", "random"],
             "region": [{}, {"scope": "per_neuron"}, CARVED],

@@ -81,36 +81,6 @@ def test_a_foreign_stage_then_a_foreign_run_are_named_and_rebuilt(reference, tmp
     assert _check(work).returncode == 0
 
 
-def test_results_made_from_an_input_that_changed_since_are_listed_as_stale(reference, tmp_path):
-    """The baseline rewritten with other weights but its old time (a restore from a backup, a
-    copy with cp -p): Snakemake sees nothing to do, as the file is not newer than what was
-    made from it. Every result records its inputs' content checksums, so check lists those
-    made from the earlier baseline as stale, and its fix rebuilds them."""
-    from regionprune.io.storage import save_checkpoint
-
-    work = tmp_path / "work"
-    shutil.copytree(reference, work, ignore=shutil.ignore_patterns(".snakemake"))
-    (baseline,) = (work / "results" / "runs").glob("*/baseline/model.h5")
-    stat = baseline.stat()
-    ckpt = load_checkpoint(baseline)
-    ckpt.params["fc1.bias"] = ckpt.params["fc1.bias"] + 0.01
-    save_checkpoint(baseline, ckpt)
-    os.utime(baseline, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert "Nothing to be done" in snakemake(work, "-n").stdout
-    found = _check(work)
-    assert found.returncode == 1, found.stdout + found.stderr
-    stale = [ln.split()[1] for ln in found.stdout.splitlines() if ln.strip().startswith("stale")]
-    rel = str(baseline.relative_to(work))
-    assert stale and all(
-        rel in ln for ln in found.stdout.splitlines() if "stale" in ln
-    ), found.stdout
-    assert any(p.endswith("magnitude/model.h5") or "/mag" in p for p in stale), stale
-    fix = found.stdout.strip().splitlines()[-1]
-    assert fix.startswith("Fix: add --forcerun ") and all(p in fix for p in stale)
-    snakemake(work, "--forcerun", *stale)
-    assert _check(work).returncode == 0
-
-
 def _iteration_file(workdir: Path, name: str, k: int = 1) -> Path:
     (path,) = (workdir / "results" / "runs").glob(f"*/*/*/region/iter{k}/{name}")
     return path
@@ -141,29 +111,48 @@ def test_a_damaged_result_then_a_damaged_data_file_are_named_and_rebuilt(referen
     same_results(reference, work)
 
 
-def test_deleted_results_are_listed_by_check_and_rebuilt_by_its_command(reference, tmp_path):
-    """Deleted intermediate results leave a later run with nothing to do (Snakemake needs
-    them only to rebuild what follows); ``check`` lists them and the flag that rebuilds them."""
+def test_deleted_and_silently_changed_results_are_listed_by_check_and_rebuilt(reference, tmp_path):
+    """What Snakemake cannot see, two ways at once (a backup restored with files lost): deleted
+    intermediate results, the data copy too, leave a later run with nothing to do (Snakemake
+    needs them only to rebuild what follows); and the baseline rewritten with other weights but
+    its old time (a copy with cp -p) is not newer than what was made from it. ``check`` lists
+    the missing and, from the content checksums each result records of its inputs, those made
+    from the earlier baseline as stale; its one fix rebuilds them all, and the results are the
+    reference's (one rebuild for both: each was 24-48 s of the suite)."""
+    from regionprune.io.storage import save_checkpoint
+
     work = tmp_path / "work"
     shutil.copytree(reference, work, ignore=shutil.ignore_patterns(".snakemake"))
     assert _check(work).returncode == 0
     gone = _iteration_file(work, "regions.parquet")
     gone.unlink()
-    shutil.rmtree(work / "results" / "data")  # the copied data too
+    shutil.rmtree(work / "results" / "data")
+    (baseline,) = (work / "results" / "runs").glob("*/baseline/model.h5")
+    stat = baseline.stat()
+    ckpt = load_checkpoint(baseline)
+    ckpt.params["fc1.bias"] = ckpt.params["fc1.bias"] + 0.01
+    save_checkpoint(baseline, ckpt)
+    os.utime(baseline, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     idle = snakemake(work)
     assert "Nothing to be done" in idle.stdout + idle.stderr
+
     found = _check(work)
-    assert found.returncode == 1
+    assert found.returncode == 1, found.stdout + found.stderr
     lines = found.stdout.splitlines()
     missing = sorted(ln.split()[1] for ln in lines if ln.strip().startswith("missing"))
     data = work / "results" / "data" / "mnist"
     expected = [gone, data / "blank_pixels_2000.parquet", *(data / f for f in IDX_FILES)]
     assert missing == sorted(str(p.relative_to(work)) for p in expected), found.stdout
+    stale = [ln for ln in lines if ln.strip().startswith("stale")]
+    rel = str(baseline.relative_to(work))
+    assert stale and all(f"(made from an earlier {rel})" in ln for ln in stale), found.stdout
+    assert any("/mag0.5/model.h5" in ln for ln in stale), stale  # pruned from the baseline
     fix = lines[-1]
     assert fix.startswith("Fix: add --forcerun ") and fix.endswith(
         "to your snakemake command; it rebuilds these files and everything computed from them."
     )
     files = fix.removeprefix("Fix: add --forcerun ").split(" to your snakemake")[0].split()
+    assert sorted(files) == sorted(missing + [ln.split()[1] for ln in stale])
     snakemake(work, "--forcerun", *files)
     same_results(reference, work)
     assert _check(work).returncode == 0
