@@ -185,13 +185,16 @@ def test_failed_cluster_job_is_reported_and_rerun_resumes(slurm_env, tmp_path, m
     assert "FAILED" in set(sacct(slurm_env).iloc[before:]["state"])
     assert not list((work / "results" / "runs").rglob("iter2/model.h5"))
 
-    # Storage fixed: the rerun does only what did not finish.
+    # Storage fixed: the rerun does only what did not finish. It is planned through the
+    # profile, then run here: the first test runs retrainings on SLURM, and each status check
+    # of the plugin comes 10 s later than the one before (the rerun took 20 s on SLURM, 6 s here)
     images.write_bytes(good)
     os.utime(images, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     counts = job_counts(on_slurm(work, slurm_env, "--dry-run").stdout)
     assert counts.get("retrain") == 1, counts
     for done in ("fetch", "baseline", "magnitude_prune", "label", "prune"):
         assert done not in counts, counts
-    on_slurm(work, slurm_env)
+    rerun = snakemake(work)
+    assert "retrain s4 · iteration 2/2" in rerun.stdout + rerun.stderr
     runs = pd.read_parquet(work / "results" / "summary" / "runs.parquet")
     assert runs.iloc[0]["final_iteration"] == 2 and runs.iloc[0]["train_seed"] == 4
