@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from test_workflow import job_counts, snakemake, write_config
+from test_workflow import LIGHT, job_counts, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -38,14 +38,17 @@ CARVED_VARIANT = "px0.1_cut0.3_min2_cap2"
 @pytest.fixture(scope="module")
 def grid_dir(tmp_path_factory, mnist_dir) -> Path:
     """A small real grid: three methods; the paper's region pruning over all neurons, per
-    neuron, and carved; one seed, two iterations. No per-run figures (run_dir tests those): the
-    grid's tests read its tables and summary figures."""
+    neuron, and carved; one seed, two iterations. No per-run figures and the light decision
+    basis (run_dir tests them in full): the grid's tests read its tables and summary figures,
+    and the docs' pandas examples run on its tables (the sanity and yardstick tables empty,
+    with their columns; remove-and-retrain off). The full decision basis and its checks were
+    24 of the grid's 39 job-seconds."""
     workdir = tmp_path_factory.mktemp("grid")
     write_config(
         workdir,
         mnist_dir,
         figures={"per_run": []},
-        evidence={"random_draws": 2, "ig_steps": 8, "sanity_images": 20, "yardstick_images": 10},
+        evidence=LIGHT["evidence"],
         grid={
             "method": ["region", "magnitude", "random"],
             "region": [{}, {"scope": "per_neuron"}, CARVED],
