@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from test_faults import BAD_SETTINGS
+from test_faults import BAD_SETTINGS, bad_local_dir
 from regionprune.workflow.config import DataSource, EvidenceSettings, FiguresSettings
 from regionprune.workflow.config import schema
 from regionprune.workflow.derived import DERIVED, defaults, stale_files
@@ -150,9 +150,28 @@ def test_the_readme_test_config_is_accepted():
     ids=[c[0] for c in BAD_SETTINGS if "local_dir" not in str(c[1])],
 )
 def test_a_bad_setting_is_refused_in_process(overrides, words):
-    """Each bad setting of test_faults.BAD_SETTINGS (the data-folder ones run end to end
-    there): the message names the key, the value and what is allowed."""
+    """Each bad setting of test_faults.BAD_SETTINGS but the data folder's (below): the message
+    names the key, the value and what is allowed."""
     said = refusal(overrides)
     assert said, overrides
     for word in words:
         assert word in said, said
+
+
+@pytest.mark.parametrize(
+    ("local_dir", "words"),
+    [(c[1]["data"]["local_dir"], c[2]) for c in BAD_SETTINGS if "local_dir" in str(c[1])],
+    ids=[c[0] for c in BAD_SETTINGS if "local_dir" in str(c[1])],
+)
+def test_a_bad_data_folder_is_refused_in_process(tmp_path, mnist_dir, local_dir, words):
+    """Each bad data folder of test_faults.BAD_SETTINGS, by the check the workflow makes at
+    start (common.smk calls check_local_dir; one case runs end to end in test_faults): the
+    message names the file, the problem and the fix."""
+    from regionprune.io.data import DataError, check_local_dir
+
+    if isinstance(local_dir, tuple):
+        local_dir = bad_local_dir(tmp_path, mnist_dir, local_dir)
+    with pytest.raises(DataError) as refused:
+        check_local_dir("mnist", local_dir)
+    for word in words:
+        assert word in str(refused.value), refused.value

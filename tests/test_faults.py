@@ -215,14 +215,21 @@ def test_switching_auto_and_cpu_reruns_nothing_and_cuda_is_refused_here(referenc
     assert "Fix: --config device=auto" in said
 
 
-def _local_dir_with(tmp_path: Path, mnist_dir: Path, name: str, content: bytes | None) -> Path:
-    """A copy of the data folder with ``name`` replaced by ``content`` (None: removed)."""
+def bad_local_dir(tmp_path: Path, mnist_dir: Path, case: tuple[str, bytes | str | None]) -> str:
+    """A copy of the data folder with one file replaced, as a BAD_SETTINGS case names it:
+    (name, content), the content None (removed), bytes, "truncated" (its first half) or another
+    file's name (that file's content)."""
+    name, content = case
+    if content == "truncated":
+        content = _truncated(mnist_dir, name)
+    elif isinstance(content, str):
+        content = (mnist_dir / content).read_bytes()
     folder = tmp_path / "data"
     shutil.copytree(mnist_dir, folder)
     (folder / name).unlink()
     if content is not None:
         (folder / name).write_bytes(content)
-    return folder
+    return str(folder)
 
 
 def _truncated(mnist_dir: Path, name: str) -> bytes:
@@ -334,17 +341,13 @@ BAD_SETTINGS = [
 ]
 
 
-#: The cases run end to end: one caught by the config model at start, one by the grid's and
-#: one by the settings that depend on each other (the rest of BAD_SETTINGS is checked
-#: in-process, test_config::test_a_bad_setting_is_refused_in_process), and the data folder's.
+#: The cases run end to end: one caught by the config model at start, one by the grid's, one
+#: by the settings that depend on each other and one by the data folder's check (the rest of
+#: BAD_SETTINGS is checked in-process, by the calls the Snakefile makes: test_config).
 END_TO_END = (
     "unknown top key",
     "grid value out of range",
     "budget not among budgets",
-    "local_dir missing",
-    "local_dir lacks a file",
-    "local_dir holds an empty file",
-    "local_dir holds another file",
     "local_dir holds a damaged file",
 )
 
@@ -359,17 +362,11 @@ def test_a_bad_setting_is_refused_before_any_job_with_key_value_and_what_is_allo
 ):
     """The README command with one bad setting: refused at start in a few lines that name the
     key, the value and what is allowed (or the fix), with no traceback, and results/ untouched.
-    (Each of the 32 cases started Snakemake, about 3 s each; the messages of the other 24 are
-    checked in-process against the same checks the Snakefile makes.)"""
+    (Each of the 32 cases started Snakemake, about 3 s each; the messages of the other 28 are
+    checked in-process by the same calls the Snakefile makes.)"""
     local = overrides.get("data", {}).get("local_dir")
     if isinstance(local, tuple):
-        name, content = local
-        if content == "truncated":
-            content = _truncated(mnist_dir, name)
-        elif isinstance(content, str):  # another file's content
-            content = (mnist_dir / content).read_bytes()
-        folder = _local_dir_with(tmp_path, mnist_dir, name, content)
-        overrides = {"data": {"local_dir": str(folder)}}
+        overrides = {"data": {"local_dir": bad_local_dir(tmp_path, mnist_dir, local)}}
     work = tmp_path / "work"
     write_config(work, mnist_dir, **overrides)
     out = subprocess.run(_command(work), capture_output=True, text=True, timeout=300)
