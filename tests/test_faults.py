@@ -104,10 +104,8 @@ INTERRUPTIONS = [
     ("training epoch 1", signal.SIGKILL),  # inside the baseline's training, after its first epoch
     ("baseline/epochs.parquet", signal.SIGINT),  # Ctrl-C between the baseline job's two outputs
     ("region/iter1/epochs.parquet", signal.SIGKILL),  # between a retraining's two outputs
-    (
-        "evidence/deletion.parquet",
-        signal.SIGKILL,
-    ),  # inside the evidence job, 2 of 4 outputs written
+    # inside the evidence job, 2 of its 4 outputs written
+    ("evidence/deletion.parquet", signal.SIGKILL),
     ("results/summary/iterations.parquet", signal.SIGKILL),  # between the summary's outputs
 ]
 
