@@ -56,8 +56,8 @@ MUTANTS = [
     (
         "insertion keeps the deleted complement",
         D,
-        "for z in (z1[None] - part, bias + part):",
-        "for z in (z1[None] - part, z1[None] - part):",
+        "kept = np.add(bias, part, out=np.empty(part.shape, np.float32))",
+        "kept = np.subtract(z1[None], part, out=np.empty(part.shape, np.float32))",
     ),
     (
         "region gradients from a grey baseline",
