@@ -178,6 +178,23 @@ def test_evaluate_counts_correct(small_data):
     assert loss > 0
 
 
+def test_final_scores_are_an_evaluation_of_the_trained_weights(small_data):
+    """The checkpoints' test accuracy and loss come from the last epoch's evaluation: the same
+    numbers as evaluating the trained network again; evaluated when no epoch ran."""
+    from regionprune.core.training import Lockstep, evaluate_lockstep, final_scores, train_lockstep
+
+    def never() -> tuple[float, float]:
+        raise AssertionError("evaluated again although an epoch ran")
+
+    model = build_model("sigmoid", "default", 0)
+    records = train(model, *small_data, epochs=2, lr=0.5, batch_size=100, seed=3)
+    assert final_scores(records, never) == evaluate(model, small_data[1])
+    assert final_scores([], lambda: (0.5, 1.5)) == (0.5, 1.5)
+    stack = Lockstep([build_model("sigmoid", "default", i) for i in range(2)], torch.device("cpu"))
+    per_model = train_lockstep(stack, *small_data, epochs=2, lr=0.5, batch_size=100, seeds=[3, 3])
+    assert [final_scores(r, never) for r in per_model] == evaluate_lockstep(stack, small_data[1])
+
+
 def test_lockstep_equals_separate_training(small_data):
     from regionprune.core.training import Lockstep, evaluate_lockstep, train_lockstep
 

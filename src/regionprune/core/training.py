@@ -156,7 +156,7 @@ def train(
     after_epoch: Callable[[int], None] | None = None,
 ) -> list[dict[str, float]]:
     """Plain SGD on cross-entropy (with an optional L2 penalty); one record per epoch (train
-    loss, test accuracy, seconds). Masked weights stay exactly zero: their gradient is masked
+    loss, test accuracy and loss, seconds). Masked weights stay exactly zero: their gradient is masked
     before the step, and the decay of a zero weight is zero. ``after_step`` is called with the
     model after each step, ``after_epoch`` with the epoch's number after each epoch."""
     masked = _masked(dict(model.named_parameters()), masks or {})
@@ -184,11 +184,12 @@ def train(
             total += loss.detach() * len(y)
             if after_step is not None:
                 after_step(model)
-        acc, _ = evaluate(model, test_data)
+        acc, test_loss = evaluate(model, test_data)
         rec = {
             "epoch": epoch,
             "train_loss": float(total) / n,
             "test_acc": acc,
+            "test_loss": test_loss,
             "seconds": time.perf_counter() - start,
         }
         log.info(
@@ -203,6 +204,17 @@ def train(
         if after_epoch is not None:
             after_epoch(epoch)
     return records
+
+
+def final_scores(
+    records: list[dict[str, float]], evaluate_now: Callable[[], tuple[float, float]]
+) -> tuple[float, float]:
+    """(test accuracy, mean test cross-entropy) of a trained network: its last epoch's, measured
+    on the weights it ended with (the same numbers as evaluating again, without the pass over
+    the test set: 8% of a one-epoch retraining); ``evaluate_now()`` when no epoch ran."""
+    if records:
+        return records[-1]["test_acc"], records[-1]["test_loss"]
+    return evaluate_now()
 
 
 def stacked_linear(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -276,7 +288,7 @@ def train_lockstep(
     weight_decay: float = 0.0,
 ) -> list[list[dict[str, float]]]:
     """Plain SGD (optionally with an L2 penalty) of every model in the stack at once; per model,
-    one record per epoch (test accuracy NaN without ``test_data``)."""
+    one record per epoch (test accuracy and loss NaN without ``test_data``)."""
     m = len(stack)
     if len(seeds) != m:
         raise ValueError(f"{len(seeds)} seeds for {m} models")
@@ -314,12 +326,13 @@ def train_lockstep(
         scores = (
             evaluate_lockstep(stack, test_data) if test_data is not None else [(np.nan, np.nan)] * m
         )
-        for k, (acc, _) in enumerate(scores):
+        for k, (acc, test_loss) in enumerate(scores):
             records[k].append(
                 {
                     "epoch": epoch,
                     "train_loss": float(total[k]) / n,
                     "test_acc": acc,
+                    "test_loss": test_loss,
                     "seconds": seconds,
                 }
             )

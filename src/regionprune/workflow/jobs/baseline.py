@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> None:
         weight_decay=ts.weight_decay,
         after_epoch=epoch_done,
     )
-    acc, loss = training.evaluate(net, test)
+    acc, loss = training.final_scores(records, lambda: training.evaluate(net, test))
     write_table(epochs_table(records, "baseline", -1), args.out_epochs)
     save_checkpoint(
         args.out_model,

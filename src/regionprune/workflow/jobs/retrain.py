@@ -43,6 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    import functools
+
     import torch
 
     from regionprune.core import training
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> None:
             )
         ]
         params = [params_to_numpy(nets[0])]
-        results = [training.evaluate(nets[0], test)]
+        results = [training.final_scores(records[0], lambda: training.evaluate(nets[0], test))]
     else:
         stack = training.Lockstep(nets, device)
         records = training.train_lockstep(
@@ -102,7 +104,8 @@ def run(args: argparse.Namespace) -> None:
             **hyper,
         )
         params = stack.state_dicts()
-        results = training.evaluate_lockstep(stack, test)
+        every = functools.cache(lambda: training.evaluate_lockstep(stack, test))
+        results = [training.final_scores(r, lambda i=i: every()[i]) for i, r in enumerate(records)]
     for i in range(n):
         acc, loss = results[i]
         write_table(epochs_table(records[i], args.stage[i], args.iteration), args.out_epochs[i])
