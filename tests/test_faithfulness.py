@@ -503,6 +503,29 @@ def test_quantus_pixel_flipping_equals_the_definition_and_random_maps_fail_mprt(
     assert road["value"].between(0, 1).all()
 
 
+def test_skipping_quantus_no_change_check_leaves_the_scores_alone(monkeypatch):
+    """The yardstick turns off Quantus's check that a perturbation changed an image (it only
+    warns, slowly): the same table with the check on, and the check restored afterwards."""
+    import contextlib
+
+    import quantus
+
+    from regionprune.core.explain import yardstick as ys
+
+    params, mask, xr, yr, _, _ = small("sigmoid", seed=4)
+    net = ev.Net.from_params(params, "sigmoid", mask)
+    labels = label_neurons(mask, SHAPE, 8)
+    maps = {"occlusion": ys.MAPS["occlusion"]}
+    check = quantus.helpers.warn.warn_perturbation_caused_no_change
+    run = lambda: ys.yardstick(  # noqa: E731
+        net, labels, xr[:20], yr[:20], SHAPE, np.random.default_rng(0), 8, 0, maps
+    )
+    fast = run()
+    assert quantus.helpers.warn.warn_perturbation_caused_no_change is check
+    monkeypatch.setattr(ys, "_no_change_check_off", lambda _: contextlib.nullcontext())
+    pd.testing.assert_frame_equal(fast, run())
+
+
 def test_road_imputation_equals_quantus_own_and_repeats():
     """The fast ROAD imputation gives Quantus's ``noisy_linear_imputation`` values (the same
     noise, drawn from the same seed) on images of several shapes, removed pixels at the borders
