@@ -295,3 +295,33 @@ def test_thread_count_changes_only_the_last_float_digits(small_data):
     for k, w in results[2][0].items():
         np.testing.assert_array_equal(results[2][1][k], w)  # same count: bit-identical
         np.testing.assert_allclose(results[1][0][k], w, rtol=0, atol=1e-5)
+
+
+def test_the_exact_stack_of_bench_stack_equals_separate_training(small_data):
+    """bench/stack.py's stack (layer 1 one wide product, the rest per network) gives separate
+    training's weights bit for bit: the claim docs/benchmark.md makes for runs of one seed."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "bench" / "stack.py"
+    spec = importlib.util.spec_from_file_location("bench_stack", path)
+    stack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stack)
+    train_data, test_data = small_data
+    masks = [_mask(s) for s in range(1, 10)]  # nine: a wider sum would round differently
+    models = [build_model("sigmoid", "default", s) for s in range(9)]
+    inits = [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in models]
+    got = stack.exact_stack(inits, masks, train_data, "sigmoid")
+    for model, mask, params in zip(models, masks, got):
+        train(
+            model,
+            train_data,
+            test_data,
+            epochs=1,
+            lr=stack.LR,
+            batch_size=stack.BATCH,
+            seed=stack.SEED,
+            masks={"fc1.weight": mask},
+        )
+        for k, v in params_to_numpy(model).items():
+            np.testing.assert_array_equal(params[k], v, err_msg=k)
