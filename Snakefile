@@ -20,7 +20,7 @@ os.environ.update(
 if SRC not in sys.path:  # after sys.path[0] and PYTHONPATH, before site-packages
     sys.path.insert(1 + len(_user_path), SRC)
 
-from regionprune.workflow import jobserver, runlock
+from regionprune.workflow import jobclient, jobserver, runlock
 from regionprune.workflow.config import coerce_cli_strings, start
 
 min_version("9.0")
@@ -73,7 +73,7 @@ if (
     workflow.exec_mode == ExecMode.REMOTE
     and config["job_server"]
     and jobserver.remote_jobs(sys.argv) > 1
-    and jobserver.server_here() is None
+    and jobclient.server_here() is None
 ):
     allocation = os.environ.get("SLURM_JOB_ID", "node")
     JOB_SERVER.append(jobserver.start(Path(LOGS) / f"job_server_{allocation}.log"))

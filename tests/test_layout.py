@@ -107,3 +107,23 @@ def test_importing_the_core_loads_nothing_of_the_other_wings():
 def test_importing_io_loads_no_workflow():
     modules = [f"regionprune.io.{p.stem}" for p in (ROOT / "io").glob("*.py")]
     assert [m for m in _loaded(modules) if _wing(m) == "workflow"] == []
+
+
+def test_the_job_client_stays_light():
+    """Every job of a run starts as ``python -m regionprune``, which hands it to the warm job
+    server: it loads the client alone, none of the server's or the jobs' imports (the whole
+    server module doubled the client's start-up, in each of a grid's 500 jobs)."""
+    code = (
+        "import json, sys, regionprune.workflow.jobclient; print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout))
+    heavy = {"subprocess", "tempfile", "secrets", "numpy", "torch", "pydantic"}
+    assert loaded & heavy == set()
+    assert {m for m in loaded if m.startswith("regionprune")} == {
+        "regionprune",
+        "regionprune.workflow",
+        "regionprune.workflow.jobclient",
+    }
+    main = (ROOT / "__main__.py").read_text()  # the entry point hands over through it
+    assert "import jobclient" in main and "import jobserver" not in main

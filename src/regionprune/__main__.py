@@ -11,15 +11,15 @@ import sys
 from regionprune import INTERRUPTED
 
 try:
-    from regionprune.workflow import jobserver
+    from regionprune.workflow import jobclient
 
-    code = jobserver.hand_over(sys.argv[1:])
+    code = jobclient.hand_over(sys.argv[1:])
     if code is None:
         from regionprune.workflow.cli import main
 
         main()
     else:
-        jobserver.exit_like(code)
+        jobclient.exit_like(code)
 except KeyboardInterrupt:
     print(INTERRUPTED, file=sys.stderr)
     sys.exit(130)
