@@ -382,3 +382,19 @@ def test_the_file_cache_reads_a_file_once_until_it_changes(tmp_path):
     with pytest.raises(ValueError):
         cache(path, ("magic",), broken)
     assert list(cache(path, ("magic",), read)) == [51, 51, 51] and len(calls) == 3
+
+
+def test_the_warm_up_leaves_each_job_its_parser_and_the_library_versions():
+    """What every job builds or reads the same way is done once by the server before it forks
+    (a child would pay 40 ms for it): the command-line parser and the library versions each
+    HDF5 result records, a fresh copy for each caller."""
+    from regionprune.io import storage
+    from regionprune.workflow import cli
+
+    for step in jobserver._warm_up():
+        step()
+    assert cli.build_parser.cache_info().currsize == 1
+    assert storage._library_versions.cache_info().currsize == 1
+    versions = storage.library_versions()
+    versions["python"] = "changed by a caller"
+    assert storage.library_versions()["python"] != "changed by a caller"

@@ -181,6 +181,11 @@ def _warm_up() -> list[Callable[[], object]]:
         for job in cli.JOBS:  # the jobs' code versions, which they record: read (or computed) once
             codehash.code_version(job)
 
+    def results() -> None:
+        from regionprune.io import storage
+
+        storage.library_versions()  # what every HDF5 result records: read once
+
     def figures() -> None:
         import matplotlib
 
@@ -193,6 +198,7 @@ def _warm_up() -> list[Callable[[], object]]:
         lambda: __import__("pandas"),
         lambda: __import__("pyarrow.parquet"),
         lambda: __import__("h5py"),
+        results,
         lambda: __import__("torch"),
         lambda: __import__("regionprune.core.training"),
         lambda: __import__("cv2"),
