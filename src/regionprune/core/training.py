@@ -156,9 +156,9 @@ def train(
     after_epoch: Callable[[int], None] | None = None,
 ) -> list[dict[str, float]]:
     """Plain SGD on cross-entropy (with an optional L2 penalty); one record per epoch (train
-    loss, test accuracy and loss, seconds). Masked weights stay exactly zero: their gradient is masked
-    before the step, and the decay of a zero weight is zero. ``after_step`` is called with the
-    model after each step, ``after_epoch`` with the epoch's number after each epoch."""
+    loss, test accuracy and loss, seconds). Masked weights stay exactly zero: their gradient is
+    masked before the step, and the decay of a zero weight is zero. ``after_step`` is called
+    with the model after each step, ``after_epoch`` with the epoch's number after each epoch."""
     masked = _masked(dict(model.named_parameters()), masks or {})
     _zero_masked(masked)
     opt = SGD(list(model.parameters()), lr=lr, weight_decay=weight_decay)
@@ -211,7 +211,7 @@ def final_scores(
 ) -> tuple[float, float]:
     """(test accuracy, mean test cross-entropy) of a trained network: its last epoch's, measured
     on the weights it ended with (the same numbers as evaluating again, without the pass over
-    the test set: 8% of a one-epoch retraining); ``evaluate_now()`` when no epoch ran."""
+    the test set: 36 ms of a 0.8 s one-epoch retraining); ``evaluate_now()`` when no epoch ran."""
     if records:
         return records[-1]["test_acc"], records[-1]["test_loss"]
     return evaluate_now()
