@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
+import timeit
 from pathlib import Path
 
 import numpy as np
@@ -108,12 +108,7 @@ def exact_stack(inits, masks, data, act_name: str) -> list[dict[str, np.ndarray]
 
 
 def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(timeit.repeat(fn, number=1, repeat=repeats))
 
 
 def main() -> None:
