@@ -32,10 +32,12 @@ import torch
 import torch.nn.functional as F
 
 from regionprune.core.model import build_model
-from regionprune.core.network import FIRST, W1, activation, layer_names
-from regionprune.core.training import (
+from regionprune.core.network import FIRST, W1, activation, forward
+from regionprune.core.training import (  # the masking helpers: exactly train's steps
     SGD,
     Lockstep,
+    _mask_grads,
+    _zero_masked,
     as_float,
     resolve_device,
     set_determinism,
@@ -67,44 +69,38 @@ class WideFirstLayer(torch.autograd.Function):
 
 
 def exact_stack(inits, masks, data, act_name: str) -> list[dict[str, np.ndarray]]:
-    """One epoch of every network on the same batches: layer 1 wide, the rest per network."""
+    """One epoch of every network on the same batches: layer 1 wide, the rest per network
+    (``network.forward`` from layer 1 on, masks held as ``training.train`` holds them)."""
     act = activation(act_name, torch.zeros(1))
-    layers = layer_names(len(inits[0]) // 2)
     width = inits[0][W1].shape[0]
     w1 = torch.cat([p[W1] for p in inits]).requires_grad_(True)
     b1 = [p[f"{FIRST}.bias"].clone().requires_grad_(True) for p in inits]
-    rest = [
-        {k: v.clone().requires_grad_(True) for k, v in p.items() if not k.startswith(FIRST)}
-        for p in inits
+    nets = [  # each network's parameters; its W1 a view of the wide one
+        {
+            **{k: v.clone().requires_grad_(True) for k, v in p.items() if not k.startswith(FIRST)},
+            W1: w1[j * width : (j + 1) * width],
+            f"{FIRST}.bias": b1[j],
+        }
+        for j, p in enumerate(inits)
     ]
-    mask = torch.cat(masks)
-    opt = SGD([w1, *b1, *(v for r in rest for v in r.values())], lr=LR)
-    with torch.no_grad():
-        w1.mul_(mask)
+    masked = [(w1, torch.cat(masks))]
+    opt = SGD([w1, *b1, *(v for n in nets for k, v in n.items() if not k.startswith(FIRST))], LR)
+    _zero_masked(masked)
     order = torch.randperm(len(data.y), generator=torch.Generator().manual_seed(SEED))
     xs, ys = data.x.index_select(0, order), data.y.index_select(0, order)
     for i in range(0, len(ys), BATCH):
         y = ys[i : i + BATCH]
         z1 = WideFirstLayer.apply(as_float(xs[i : i + BATCH]), w1, torch.cat(b1), width)
         losses = []
-        for j, r in enumerate(rest):
+        for j, net in enumerate(nets):
             h = act(z1[:, j * width : (j + 1) * width].contiguous())
-            for k, name in enumerate(layers[1:], start=2):
-                h = F.linear(h, r[f"{name}.weight"], r[f"{name}.bias"])
-                if k < len(layers):
-                    h = act(h)
-            losses.append(F.cross_entropy(h, y))
+            losses.append(F.cross_entropy(forward(net, h, act_name, F.linear, first=1), y))
         opt.zero_grad()
         sum(losses).backward()
-        w1.grad.mul_(mask)
+        _mask_grads(masked)
         opt.step()
-        with torch.no_grad():
-            w1.mul_(mask)
-    out = []
-    for j, r in enumerate(rest):
-        p = {W1: w1[j * width : (j + 1) * width], f"{FIRST}.bias": b1[j], **r}
-        out.append({k: v.detach().cpu().numpy().copy() for k, v in p.items()})
-    return out
+        _zero_masked(masked)
+    return [{k: v.detach().cpu().numpy().copy() for k, v in net.items()} for net in nets]
 
 
 def median_time(fn, repeats: int) -> float:
@@ -128,12 +124,12 @@ def main() -> None:
         torch.from_numpy((rng.random((100, 784)) < 0.3).astype(np.float32)).to(dev)
         for _ in range(args.models)
     ]
-    models = lambda: [build_model("sigmoid", "default", s).to(dev) for s in range(args.models)]
+    models = lambda n=args.models: [build_model("sigmoid", "default", s).to(dev) for s in range(n)]
     inits = [{k: v.detach() for k, v in m.state_dict().items()} for m in models()]
 
     def separate(n: int) -> list[dict[str, np.ndarray]]:
         out = []
-        for m, mask in zip(models()[:n], masks):
+        for m, mask in zip(models(n), masks):
             train(m, data, test, epochs=1, lr=LR, batch_size=BATCH, seed=SEED, masks={W1: mask})
             out.append({k: v.detach().cpu().numpy().copy() for k, v in m.state_dict().items()})
         return out
