@@ -38,7 +38,7 @@ def server(tmp_path):
         time.sleep(0.05)
     yield {"address": address, "log": log}
     proc.terminate()
-    proc.wait(timeout=30)
+    assert proc.wait(timeout=30) == 0, log.read_text()  # stop()'s SIGTERM is a clean end
     assert not folder.exists(), "the server leaves no socket behind"
 
 

@@ -413,5 +413,29 @@ def _reap(
         conn.close()
 
 
+def main(argv: list[str]) -> None:
+    """``serve``, then end at once: the interpreter's own teardown, with torch and the rest
+    loaded, took about a second after every ``snakemake`` call's last job (``stop`` waits for
+    it). Nothing is left to finalise: the jobs are gone (``serve`` kills any left), the log is
+    flushed here and the socket closed."""
+    code = 0
+    try:
+        serve(argv[0], int(argv[1]), int(argv[2]))
+    except SystemExit as done:  # SIGTERM (``stop``)
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except BaseException:  # noqa: BLE001 - as an uncaught exception would end the interpreter
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    main(sys.argv[1:])
