@@ -20,7 +20,7 @@ os.environ.update(
 if SRC not in sys.path:  # after sys.path[0] and PYTHONPATH, before site-packages
     sys.path.insert(1 + len(_user_path), SRC)
 
-from regionprune.workflow import jobclient, jobserver, runlock
+from regionprune.workflow import jobclient, jobserver, runlock, snakemake_exit
 from regionprune.workflow.config import coerce_cli_strings, start
 
 min_version("9.0")
@@ -93,6 +93,7 @@ onstart:
 
 onsuccess:
     jobserver.stop(JOB_SERVER.pop() if JOB_SERVER else None)
+    snakemake_exit.cancel_reevaluation_timers()  # its 1 s timers would hold the exit
     # the hints run in this folder as written: the Snakefile named where it lies elsewhere
     elsewhere = (
         ""
@@ -108,3 +109,4 @@ onsuccess:
 
 onerror:
     jobserver.stop(JOB_SERVER.pop() if JOB_SERVER else None)
+    snakemake_exit.cancel_reevaluation_timers()
