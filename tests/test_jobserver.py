@@ -200,6 +200,47 @@ def test_a_job_that_comes_during_the_warm_up_is_not_kept_waiting_for_its_end(ser
     assert forked < next(i for i, line in enumerate(lines) if "warm after" in line), text
 
 
+SLOW_STEP_SERVER = """
+import sys, time
+from pathlib import Path
+from regionprune.workflow import jobserver
+marker = Path(sys.argv[4])
+# the job modules, then one long step (as torch's import is), which marks its end
+steps = jobserver._warm_up()[:2]
+jobserver._warm_up = lambda: [*steps, lambda: (time.sleep(120), marker.touch())]
+jobserver.main(sys.argv[1:4])
+"""
+
+
+def test_a_job_that_ends_during_a_warm_up_step_is_reported_before_the_step_ends(tmp_path):
+    """A job's end is reported at once even while the server is inside a step of its warm-up
+    (the SIGCHLD handler reaps it): the first job of every call used to be reported only after
+    torch's import, and every job after it waited on that."""
+    folder = Path(tempfile.mkdtemp(prefix="rp-test-"))
+    address, marker = str(folder / "socket"), tmp_path / "step_ended"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with listener:  # as jobserver.launch binds it, with this warm-up instead
+        listener.bind(address)
+        listener.listen(8)
+        fd = listener.fileno()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SLOW_STEP_SERVER, address, str(fd), str(os.getpid()), marker],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(fd,),
+        )
+    try:
+        out = job("settings", "--check", "--root", str(REPO), address=address)
+        assert out.returncode == 0, out.stderr
+        assert not marker.exists(), "the job's end waited for the warm-up step"
+        assert proc.poll() is None  # the server is still in that step
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0  # stop()'s SIGTERM ends it inside a step too
+    assert not folder.exists()
+
+
 def test_a_cluster_job_uses_only_a_server_of_its_own_allocation(server):
     """A cluster job inherits the submitting process's variables: it must not hand its work to
     the submitting node's server, but does to the server started in its own allocation."""
