@@ -688,9 +688,13 @@ def test_report_in_a_real_browser(report, run_dir, tmp_path):
     at a readable size: every figure's smallest text at 8 pt or more in the measured frame."""
     from playwright.sync_api import expect, sync_playwright
 
+    # Playwright waits 5 s for what a page should show: on this 2-core machine, beside the
+    # other test worker's training, Chromium once took longer to render the summary's frame
+    expect.set_options(timeout=60_000)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(60_000)
         page.goto(report.as_uri())
         page.get_by_role("link", name="1. Summary").click()
         page.locator("tr", has_text="summary tables").locator("a[iconname=eye]").click()

@@ -47,7 +47,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from regionprune import INTERRUPTED
 from regionprune.workflow.jobclient import (
@@ -253,10 +253,10 @@ def _remember_data(argv: list[str]) -> None:
 
 def _child(
     request: dict, fds: list[int], listener: socket.socket, others: list[socket.socket]
-) -> None:
+) -> NoReturn:
     """The job: its streams, folder, environment and command line; never returns."""
-    code = 1
-    try:
+
+    def job() -> None:
         listener.close()
         for other in others:
             other.close()
@@ -273,10 +273,22 @@ def _child(
         from regionprune.workflow.cli import main
 
         main(request["argv"])
+
+    _exit_after(job)
+
+
+def _exit_after(body: Callable[[], object]) -> NoReturn:
+    """Run ``body``, then end this process at once, with the status an interpreter would end
+    with (``SystemExit``'s code; 130 after Ctrl-C, before the job's own handler took over; 1
+    with the traceback after an error) and its streams flushed, but nothing torn down: a forked
+    job has its parent's modules, the server torch's (about a second of finalising)."""
+    code = 1
+    try:
+        body()
         code = 0
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    except KeyboardInterrupt:  # Ctrl-C before the job's own handler (cli.main) took over
+    except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         code = 130
     except BaseException:  # noqa: BLE001 - as an uncaught exception would end the interpreter
@@ -430,28 +442,12 @@ def _reap(
         conn.close()
 
 
-def main(argv: list[str]) -> None:
-    """``serve``, then end at once: the interpreter's own teardown, with torch and the rest
-    loaded, took about a second after every ``snakemake`` call's last job (``stop`` waits for
-    it). Nothing is left to finalise: the jobs are gone (``serve`` kills any left), the log is
-    flushed here and the socket closed."""
-    code = 0
-    try:
-        serve(argv[0], int(argv[1]), int(argv[2]))
-    except SystemExit as done:  # SIGTERM (``stop``)
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    except BaseException:  # noqa: BLE001 - as an uncaught exception would end the interpreter
-        import traceback
-
-        traceback.print_exc()
-        code = 1
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:  # noqa: BLE001
-                pass
-        os._exit(code)
+def main(argv: list[str]) -> NoReturn:
+    """``serve`` until ``stop``'s SIGTERM (status 0) or the parent's end, then end at once: the
+    interpreter's own teardown, with torch and the rest loaded, took about a second after every
+    ``snakemake`` call's last job (``stop`` waits for it). Nothing is left to finalise: the jobs
+    are gone (``serve`` kills any left), the socket is closed, the log flushed."""
+    _exit_after(lambda: serve(argv[0], int(argv[1]), int(argv[2])))
 
 
 if __name__ == "__main__":
