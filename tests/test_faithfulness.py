@@ -370,6 +370,10 @@ def test_attributions_equal_captums(activation, sizes, baselines):
     np.testing.assert_allclose(gauss_legendre(16), (weights(16), alphas(16)), rtol=1e-12)
 
     rng = np.random.default_rng(11)
+    # a seeded network: layer 1 taken through its linearity rounds differently from Captum's
+    # per-step product, and where a ReLU's input is within that rounding of 0 the two take
+    # opposite sides of the kink (1 network in 60 unseeded ones, test order deciding which)
+    torch.manual_seed(11)
     params = {k: v.detach().numpy() for k, v in MLP(sizes=sizes).state_dict().items()}
     params["fc1.weight"] = params["fc1.weight"] * (rng.random(params["fc1.weight"].shape) < 0.3)
     x = rng.random((70, 784)).astype(np.float32)
