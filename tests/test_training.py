@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from regionprune.core.model import build_model, load_params, params_to_numpy
+from regionprune.core.network import W1
 from regionprune.workflow.settings import stream_seed
 from regionprune.core.training import as_float, evaluate, set_determinism, to_split, train
 
@@ -107,6 +108,77 @@ def test_training_equals_the_plain_loop_with_torch_prune_masks(small_data, weigh
     for layer, i in (("fc2", 2), ("fc3", 4)):
         assert torch.equal(getattr(model, layer).weight.detach(), ref[i].weight.detach())
         assert torch.equal(getattr(model, layer).bias.detach(), ref[i].bias.detach())
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
+@pytest.mark.parametrize("sizes", [(784, 100, 50, 10), (784, 30, 10), (784, 40, 30, 20, 10)])
+def test_training_equals_autograd_for_every_activation_and_depth(small_data, activation, sizes):
+    """``train`` takes each step's gradients by hand (``backprop``); here autograd takes them: the
+    module's forward, ``F.cross_entropy(...).backward()``, torch's SGD with weight decay, masks
+    on two layers, a last batch of another size (1000 = 15 x 64 + 40). The same weights, bit
+    for bit."""
+    from torch.nn import functional as F
+
+    from regionprune.core.model import MLP
+
+    train_data, test_data = small_data
+    torch.manual_seed(3)
+    model, ref = MLP(sizes, activation), MLP(sizes, activation)
+    ref.load_state_dict(model.state_dict())
+    g = torch.Generator().manual_seed(1)
+    masks = {
+        name: (torch.rand(p.shape, generator=g) > 0.5).float()
+        for name, p in model.named_parameters()
+        if name in ("fc1.weight", "fc2.weight")
+    }
+    train(
+        model, *small_data, epochs=2, lr=0.3, batch_size=64, seed=5, masks=masks, weight_decay=1e-3
+    )
+    params = dict(ref.named_parameters())
+    with torch.no_grad():
+        for name, mask in masks.items():
+            params[name].mul_(mask)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.3, weight_decay=1e-3)
+    gen = torch.Generator().manual_seed(5)
+    n = len(train_data.y)
+    for _ in range(2):
+        order = torch.randperm(n, generator=gen)
+        for i in range(0, n, 64):
+            idx = order[i : i + 64]
+            loss = F.cross_entropy(ref(as_float(train_data.x[idx])), train_data.y[idx])
+            opt.zero_grad()
+            loss.backward()
+            with torch.no_grad():
+                for name, mask in masks.items():
+                    params[name].grad.mul_(mask)
+                opt.step()
+                for name, mask in masks.items():
+                    params[name].mul_(mask)
+    for name, p in model.named_parameters():
+        assert torch.equal(p.detach(), params[name].detach()), name
+
+
+def test_a_network_pruned_by_torch_trains_through_its_hooks(small_data):
+    """A network with torch.nn.utils.prune's reparametrisation (``weight_orig`` and a forward
+    hook: docs/api.md's example) is trained by autograd through its module; the result equals
+    the plain network trained with the same mask."""
+    import torch.nn.utils.prune as prune
+
+    hooked, plain = build_model("tanh", "default", 2), build_model("tanh", "default", 2)
+    mask = _mask(4)
+    prune.custom_from_mask(hooked.fc1, "weight", mask)
+    train(hooked, *small_data, epochs=1, lr=0.3, batch_size=100, seed=6)
+    train(plain, *small_data, epochs=1, lr=0.3, batch_size=100, seed=6, masks={W1: mask})
+    prune.remove(hooked.fc1, "weight")
+    for name, p in plain.named_parameters():
+        assert torch.equal(p.detach(), dict(hooked.named_parameters())[name].detach()), name
+
+
+def test_every_activation_has_its_derivative():
+    from regionprune.core.network import ACTIVATIONS
+    from regionprune.core.training import ACTIVATION_GRADS
+
+    assert set(ACTIVATION_GRADS) == set(ACTIVATIONS)
 
 
 def test_unknown_mask_name_is_an_error(small_data):

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
-from regionprune.core.network import forward
+from regionprune.core.network import forward, layers_of
 from regionprune.core.network import W1
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,71 @@ class SGD:
             p.add_(g, alpha=-self.lr)
 
 
+#: Each activation's derivative from its output, the ATen kernel autograd's backward calls.
+ACTIVATION_GRADS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "sigmoid": torch.ops.aten.sigmoid_backward,
+    "tanh": torch.ops.aten.tanh_backward,
+    "relu": lambda grad, out: torch.ops.aten.threshold_backward(grad, out, 0),
+}
+
+
+@torch.no_grad()
+def backprop(
+    params: dict[str, torch.Tensor], activation_name: str, x: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy's batch mean of the network ``params`` on ``(x, y)``, with every parameter's
+    gradient set as its ``.grad``.
+
+    The ATen kernels that ``F.cross_entropy(...).backward()`` runs, on the same tensors in the
+    same layouts, so the same bits (tests: against autograd for every activation and several
+    depths, and against torch.nn.utils.prune with torch's SGD), without building and walking
+    autograd's graph at every step: a 784-100-50-10 epoch 0.58-0.62 s -> 0.42-0.47 s here."""
+    aten = torch.ops.aten
+    inputs: list[torch.Tensor] = []  # each layer's input: the image, then each activation's output
+
+    def linear(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        inputs.append(h)
+        return F.linear(h, w, b)
+
+    logits = forward(params, x, activation_name, linear)
+    # F.cross_entropy: log_softmax, then the negative log-likelihood's mean over the batch
+    log_p = torch.log_softmax(logits, 1)
+    loss, total_weight = aten.nll_loss_forward(log_p, y, None, 1, -100)
+    grad = aten.nll_loss_backward(torch.ones_like(loss), log_p, y, None, 1, -100, total_weight)
+    grad = aten._log_softmax_backward_data(grad, log_p, 1, log_p.dtype)
+    layers = layers_of(params)
+    act_grad = ACTIVATION_GRADS[activation_name]
+    for i in range(len(layers) - 1, -1, -1):
+        weight, bias = params[f"{layers[i]}.weight"], params[f"{layers[i]}.bias"]
+        # addmm's backward: the weight's as grad.T @ input (its layout), the bias's a column sum
+        weight.grad = grad.t().mm(inputs[i])
+        bias.grad = grad.sum([0], True).view(bias.shape)
+        if i > 0:
+            grad = act_grad(grad.mm(weight), inputs[i])
+    return loss
+
+
+def _gradient_step(
+    model: nn.Module, params: dict[str, torch.Tensor], opt: SGD
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``(x, y) -> loss`` that leaves every parameter's gradient in its ``.grad``: ``backprop``
+    for a plain network, autograd through the module for one whose forward is not just its
+    layers (hooks, such as torch.nn.utils.prune's ``weight = weight_orig * weight_mask``)."""
+    layers = getattr(model, "layers", ())
+    plain = set(params) == {f"{layer}.{k}" for layer in layers for k in ("weight", "bias")}
+    hooked = any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+    if plain and not hooked:
+        return lambda x, y: backprop(params, model.activation, x, y)
+
+    def autograd_step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        return loss.detach()
+
+    return autograd_step
+
+
 def train(
     model: nn.Module,
     train_data: Split,
@@ -159,9 +224,11 @@ def train(
     loss, test accuracy and loss, seconds). Masked weights stay exactly zero: their gradient is
     masked before the step, and the decay of a zero weight is zero. ``after_step`` is called
     with the model after each step, ``after_epoch`` with the epoch's number after each epoch."""
-    masked = _masked(dict(model.named_parameters()), masks or {})
+    params = dict(model.named_parameters())
+    masked = _masked(params, masks or {})
     _zero_masked(masked)
-    opt = SGD(list(model.parameters()), lr=lr, weight_decay=weight_decay)
+    opt = SGD(list(params.values()), lr=lr, weight_decay=weight_decay)
+    step = _gradient_step(model, params, opt)
     gen = torch.Generator().manual_seed(seed)
     n = len(train_data.y)
     records = []
@@ -175,13 +242,11 @@ def train(
         total = torch.zeros((), device=train_data.x.device)
         for i in range(0, n, batch_size):
             y = ys[i : i + batch_size]
-            loss = F.cross_entropy(model(as_float(xs[i : i + batch_size])), y)
-            opt.zero_grad()
-            loss.backward()
+            loss = step(as_float(xs[i : i + batch_size]), y)
             _mask_grads(masked)
             opt.step()
             _zero_masked(masked)
-            total += loss.detach() * len(y)
+            total += loss * len(y)
             if after_step is not None:
                 after_step(model)
         acc, test_loss = evaluate(model, test_data)
