@@ -58,6 +58,30 @@ def test_masked_weights_are_zero_after_every_step_and_at_the_end(small_data):
     assert (w[mask == 1] != 0).float().mean() > 0.99  # the rest really trained
 
 
+def _torch_sgd(ref, train_data, *, weight_decay, masks=None):
+    """The reference: two epochs of autograd and torch's SGD (lr 0.3, batches of 64, seed 5),
+    each batch indexed out of the set; ``masks`` applied to the gradients and weights by hand."""
+    from torch.nn import functional as F
+
+    params = dict(ref.named_parameters())
+    opt = torch.optim.SGD(ref.parameters(), lr=0.3, weight_decay=weight_decay)
+    gen = torch.Generator().manual_seed(5)
+    n = len(train_data.y)
+    for _ in range(2):
+        order = torch.randperm(n, generator=gen)
+        for i in range(0, n, 64):
+            idx = order[i : i + 64]
+            loss = F.cross_entropy(ref(train_data.x[idx].float() / 255), train_data.y[idx])
+            opt.zero_grad()
+            loss.backward()
+            with torch.no_grad():
+                for name, mask in (masks or {}).items():
+                    params[name].grad.mul_(mask)
+                opt.step()
+                for name, mask in (masks or {}).items():
+                    params[name].mul_(mask)
+
+
 @pytest.mark.parametrize("weight_decay", [0.0, 1e-3])
 def test_training_equals_the_plain_loop_with_torch_prune_masks(small_data, weight_decay):
     """``train`` against an independent implementation: nn.Sequential with the mask applied by
@@ -65,7 +89,6 @@ def test_training_equals_the_plain_loop_with_torch_prune_masks(small_data, weigh
     the set at every step, torch's SGD. The same seed's order; the same weights, bit for bit."""
     import torch.nn.utils.prune as prune
     from torch import nn
-    from torch.nn import functional as F
 
     train_data, test_data = small_data
     model = build_model("sigmoid", "default", 4)
@@ -92,17 +115,7 @@ def test_training_equals_the_plain_loop_with_torch_prune_masks(small_data, weigh
         masks={"fc1.weight": mask},
         weight_decay=weight_decay,
     )
-    opt = torch.optim.SGD(ref.parameters(), lr=0.3, weight_decay=weight_decay)
-    gen = torch.Generator().manual_seed(5)
-    n = len(train_data.y)
-    for _ in range(2):
-        order = torch.randperm(n, generator=gen)
-        for i in range(0, n, 64):
-            idx = order[i : i + 64]
-            loss = F.cross_entropy(ref(train_data.x[idx].float() / 255), train_data.y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    _torch_sgd(ref, train_data, weight_decay=weight_decay)
     prune.remove(ref[0], "weight")  # weight = weight_orig * mask, as of the last step
     assert torch.equal(model.fc1.weight.detach(), ref[0].weight.detach())
     for layer, i in (("fc2", 2), ("fc3", 4)):
@@ -117,7 +130,6 @@ def test_training_equals_autograd_for_every_activation_and_depth(small_data, act
     module's forward, ``F.cross_entropy(...).backward()``, torch's SGD with weight decay, masks
     on two layers, a last batch of another size (1000 = 15 x 64 + 40). The same weights, bit
     for bit."""
-    from torch.nn import functional as F
 
     from regionprune.core.model import MLP
 
@@ -138,22 +150,7 @@ def test_training_equals_autograd_for_every_activation_and_depth(small_data, act
     with torch.no_grad():
         for name, mask in masks.items():
             params[name].mul_(mask)
-    opt = torch.optim.SGD(ref.parameters(), lr=0.3, weight_decay=1e-3)
-    gen = torch.Generator().manual_seed(5)
-    n = len(train_data.y)
-    for _ in range(2):
-        order = torch.randperm(n, generator=gen)
-        for i in range(0, n, 64):
-            idx = order[i : i + 64]
-            loss = F.cross_entropy(ref(as_float(train_data.x[idx])), train_data.y[idx])
-            opt.zero_grad()
-            loss.backward()
-            with torch.no_grad():
-                for name, mask in masks.items():
-                    params[name].grad.mul_(mask)
-                opt.step()
-                for name, mask in masks.items():
-                    params[name].mul_(mask)
+    _torch_sgd(ref, train_data, weight_decay=1e-3, masks=masks)
     for name, p in model.named_parameters():
         assert torch.equal(p.detach(), params[name].detach()), name
 
