@@ -195,3 +195,33 @@ def test_colours_given_as_bytes_draw_the_pixels_matplotlib_draws_from_floats():
     floats, as_bytes = png(rgb), png(rgb_bytes(rgb))
     assert floats.shape == as_bytes.shape and (floats == as_bytes).all()
     assert len(np.unique(floats.reshape(-1, 4), axis=0)) > 500  # the colours survived
+
+
+def test_pixel_maps_are_the_same_png_and_their_own_pixels_in_the_pdf():
+    """``PIXELS``: a tile figure's PNG is pixel for pixel the one "nearest" draws, and its PDF
+    embeds the mosaic once at its own size (291 x 291 for 100 tiles of 28 x 28), instead of
+    resampled to the figure's resolution."""
+    import io
+    import re
+
+    from PIL import Image
+
+    tiles = np.random.default_rng(1).random((100, 28, 28, 3))
+
+    def saved(interpolation: str | None, fmt: str) -> bytes:
+        fig = tile_figure(tiles, "W1")
+        if interpolation is not None:
+            fig.axes[0].images[0].set_interpolation(interpolation)
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=FIGURE_DPI, metadata={"Creator": None})
+        return buf.getvalue()
+
+    def embedded(pdf: bytes) -> set[tuple[int, int]]:  # the PDF's images, (width, height)
+        return {
+            (int(w), int(h)) for w, h in re.findall(rb"/Width (\d+).*?/Height (\d+)", pdf, re.S)
+        }
+
+    ours, nearest = (np.asarray(Image.open(io.BytesIO(saved(i, "png")))) for i in (None, "nearest"))
+    assert ours.shape == nearest.shape and (ours == nearest).all()
+    assert (291, 291) in embedded(saved(None, "pdf"))
+    assert (291, 291) not in embedded(saved("nearest", "pdf"))  # the test can tell

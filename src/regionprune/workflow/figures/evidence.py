@@ -19,6 +19,7 @@ from numpy.typing import NDArray  # noqa: E402
 
 from regionprune.core.explain.deletion import METHODS  # noqa: E402
 from regionprune.workflow.figures.run import (  # noqa: E402
+    PIXELS,
     outline,
     outline_segments,
     rgb_bytes,
@@ -100,7 +101,7 @@ class PanelGrid:
         return self.fig.add_axes((x / width, low / height, 0.12 / width, fill * span / height))
 
     def show(self) -> None:
-        self.ax.imshow(rgb_bytes(self.image), interpolation="nearest", aspect="auto")
+        self.ax.imshow(rgb_bytes(self.image), interpolation=PIXELS, aspect="auto")
         self.ax.set_xlim(-0.5, self.image.shape[1] - 0.5)
         self.ax.set_ylim(self.image.shape[0] - 0.5, -0.5)
 
