@@ -355,7 +355,7 @@ def _as_another_user_the_server_hangs_up(address: str) -> bool:
             sock.connect("\0" + address[1:])
             payload = b'{"argv": ["settings"], "env": {}, "cwd": "/"}'
             try:
-                socket.send_fds(sock, [jobserver._HEADER.pack(len(payload))], [0, 1, 2])
+                socket.send_fds(sock, [jobserver.HEADER.pack(len(payload))], [0, 1, 2])
                 sock.sendall(payload)
                 code = 0 if sock.recv(64) == b"" else 1  # a status would mean it forked
             except ConnectionError:  # closed with the request unread: a reset

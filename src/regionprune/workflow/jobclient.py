@@ -19,17 +19,20 @@ ALLOCATION = "REGIONPRUNE_JOB_SERVER_ALLOCATION"
 #: SIGKILL (a killed process group, the OOM killer) leaves nothing behind in /tmp. Such a name
 #: has no file permissions, so the server serves only clients of its own user (SO_PEERCRED).
 ABSTRACT = sys.platform.startswith("linux")
-_HEADER = struct.Struct("!Q")  # a message's length in bytes
-_STATUS = struct.Struct("!qq")  # (child pid, exit code); a code < 0 is the signal that killed it
+# The wire protocol, shared with the server: the client sends HEADER (the request's length, with
+# its standard streams as file descriptors), then the request as JSON; the server answers with
+# STATUS twice, (pid, 0) once it has forked the job and (pid, exit code) when the job ends.
+HEADER = struct.Struct("!Q")  # a message's length in bytes
+STATUS = struct.Struct("!qq")  # (child pid, exit code); a code < 0 is the signal that killed it
 
 
-def _sockaddr(address: str) -> str:
+def sockaddr(address: str) -> str:
     """The address as ``bind``/``connect`` take it: ``@name`` is the abstract name ``\\0name``
     (an environment variable cannot hold a NUL); anything else is a file's path."""
     return "\0" + address[1:] if address.startswith("@") else address
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+def recv_exactly(sock: socket.socket, n: int) -> bytes:
     chunks = []
     while n:
         chunk = sock.recv(n)
@@ -57,7 +60,7 @@ def hand_over(argv: list[str]) -> int | None:
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(_sockaddr(address))
+        sock.connect(sockaddr(address))
     except OSError:
         sock.close()
         return None
@@ -80,9 +83,9 @@ def hand_over(argv: list[str]) -> int | None:
     signal.signal(signal.SIGHUP, forward)
     payload = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
     try:
-        socket.send_fds(sock, [_HEADER.pack(len(payload))], [0, 1, 2])
+        socket.send_fds(sock, [HEADER.pack(len(payload))], [0, 1, 2])
         sock.sendall(payload)
-        job.append(_STATUS.unpack(_recv_exactly(sock, _STATUS.size))[0])
+        job.append(STATUS.unpack(recv_exactly(sock, STATUS.size))[0])
     except OSError:  # the server died before it took the job (in its warm-up): run it here
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
@@ -93,7 +96,7 @@ def hand_over(argv: list[str]) -> int | None:
     for signum in pending:
         forward(signum, None)
     try:
-        return _STATUS.unpack(_recv_exactly(sock, _STATUS.size))[1]
+        return STATUS.unpack(recv_exactly(sock, STATUS.size))[1]
     except OSError:  # ConnectionError included
         print("regionprune: the job server ended before this job did", file=sys.stderr)
         return 1

@@ -51,13 +51,13 @@ from typing import Any, NoReturn
 
 from regionprune import INTERRUPTED
 from regionprune.workflow.jobclient import (
-    _HEADER,
-    _STATUS,
+    HEADER,
+    STATUS,
     ABSTRACT,
     ALLOCATION,
     VARIABLE,
-    _recv_exactly,
-    _sockaddr,
+    recv_exactly,
+    sockaddr,
 )
 
 # ----------------------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def launch(address: str, out: Any, env: dict[str, str] | None = None) -> subproc
     a server is started (``start``, and the tests' servers)."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with listener:  # our copy closes once the server has its own
-        listener.bind(_sockaddr(address))
+        listener.bind(sockaddr(address))
         listener.listen(128)
         fd = listener.fileno()
         return subprocess.Popen(
@@ -361,8 +361,8 @@ def serve(address: str, fd: int, parent: int) -> None:
                         conn.close()  # another user's process: it runs its jobs itself
                         continue
                     try:
-                        msg, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
-                        request = json.loads(_recv_exactly(conn, _HEADER.unpack(msg)[0]))
+                        msg, fds, _, _ = socket.recv_fds(conn, HEADER.size, 3)
+                        request = json.loads(recv_exactly(conn, HEADER.unpack(msg)[0]))
                     except (OSError, ValueError, struct.error):
                         conn.close()
                         continue
@@ -385,7 +385,7 @@ def serve(address: str, fd: int, parent: int) -> None:
                     started[pid] = time.monotonic()
                     selector.register(conn, selectors.EVENT_READ, pid)
                     try:
-                        conn.sendall(_STATUS.pack(pid, 0))
+                        conn.sendall(STATUS.pack(pid, 0))
                     except OSError:  # the client is gone already: the selector sees it next
                         pass
                 else:  # a client closed its end: it was killed, so its job goes too
@@ -436,7 +436,7 @@ def _reap(
         except (KeyError, ValueError):
             pass
         try:
-            conn.sendall(_STATUS.pack(pid, code))
+            conn.sendall(STATUS.pack(pid, code))
         except OSError:
             pass
         conn.close()
