@@ -204,6 +204,7 @@ def test_pixel_maps_are_the_same_png_and_their_own_pixels_in_the_pdf():
     import io
     import re
 
+    import matplotlib.pyplot as plt
     from PIL import Image
 
     tiles = np.random.default_rng(1).random((100, 28, 28, 3))
@@ -213,7 +214,8 @@ def test_pixel_maps_are_the_same_png_and_their_own_pixels_in_the_pdf():
         if interpolation is not None:
             fig.axes[0].images[0].set_interpolation(interpolation)
         buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=FIGURE_DPI, metadata={"Creator": None})
+        fig.savefig(buf, format=fmt, dpi=FIGURE_DPI)
+        plt.close(fig)
         return buf.getvalue()
 
     def embedded(pdf: bytes) -> set[tuple[int, int]]:  # the PDF's images, (width, height)

@@ -51,10 +51,10 @@ from typing import Any, NoReturn
 
 from regionprune import INTERRUPTED
 from regionprune.workflow.jobclient import (
-    HEADER,
-    STATUS,
     ABSTRACT,
     ALLOCATION,
+    HEADER,
+    STATUS,
     VARIABLE,
     recv_exactly,
     sockaddr,

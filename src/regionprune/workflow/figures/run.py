@@ -49,7 +49,7 @@ FIGURE_DPI = 150
 TEXT_PX_KEY = "Smallest text px"
 #: How ``imshow`` draws every pixel map: in a PNG as nearest-neighbour (the same pixels as
 #: "nearest"), in a PDF as the map's own pixels, embedded once, where "nearest" resamples it
-#: to the figure's resolution first (about twice the bytes and the drawing time).
+#: to the figure's resolution first (a W1 mosaic's PDF: 25-50% more bytes, 1.5-2.3x the time).
 PIXELS = "none"
 
 
