@@ -507,6 +507,32 @@ def test_quantus_pixel_flipping_equals_the_definition_and_random_maps_fail_mprt(
     assert road["value"].between(0, 1).all()
 
 
+def test_maps_that_are_zero_everywhere_score_nan_where_quantus_refuses_them():
+    """A network pruned until a method sees nothing (W1 empty: every region, gradient and
+    occlusion map is 0) stopped its run with Quantus's AssertionError; its rows are now NaN,
+    step for step the rows a live network gets, and the random control is still scored."""
+    from regionprune.core.explain import yardstick as ys
+
+    params, mask, xr, yr, _, _ = small("sigmoid", seed=4)
+    x, y = xr[:20], yr[:20]
+    maps = {k: ys.MAPS[k] for k in ("region", "occlusion", "random")}
+    live_net = ev.Net.from_params(params, "sigmoid", mask)
+    live = ys.yardstick(
+        live_net, label_neurons(mask, SHAPE, 8), x, y, SHAPE, np.random.default_rng(0), 8, 0, maps
+    )
+    empty = np.zeros_like(mask)
+    dead_net = ev.Net.from_params(params, "sigmoid", empty)
+    dead = ys.yardstick(
+        dead_net, label_neurons(empty, SHAPE, 8), x, y, SHAPE, np.random.default_rng(0), 8, 0, maps
+    )
+    keys = ["maps", "metric", "fraction", "randomised", "layers"]
+    pd.testing.assert_frame_equal(dead[keys], live[keys])
+    blind = dead["maps"] != "random"
+    assert dead.loc[blind, "value"].isna().all() and blind.sum() > 20
+    assert dead.loc[~blind, "value"].notna().all()
+    assert live["value"].notna().all()
+
+
 def test_skipping_quantus_no_change_check_leaves_the_scores_alone(monkeypatch):
     """The yardstick turns off Quantus's check that a perturbation changed an image (it only
     warns, slowly): the same table with the check on, and the check restored afterwards."""

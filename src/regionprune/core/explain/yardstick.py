@@ -192,6 +192,19 @@ def _no_change_check_off(quantus: Any) -> Iterator[None]:
         warn.warn_perturbation_caused_no_change = original
 
 
+def undefined_rows(name: str, image_shape: tuple[int, int], layers: list[str]) -> list[tuple]:
+    """The rows of maps Quantus cannot score, every step of every metric with the value NaN:
+    pixel flipping's ``H`` steps of a row each, ROAD's fractions, MPRT's ``layers`` (the
+    network's, top first: the order it re-draws them in)."""
+    h, w = image_shape
+    rows = [(name, "pixel_flipping", (i + 1) * w / (h * w), "", 0, np.nan) for i in range(h)]
+    rows += [(name, "road", p / 100, "", 0, np.nan) for p in ROAD_PERCENT]
+    rows += [
+        (name, "mprt", np.nan, "+".join(layers[: i + 1]), i + 1, np.nan) for i in range(len(layers))
+    ]
+    return rows
+
+
 def yardstick(
     net: Net,
     labels: NDArray[np.int32],
@@ -205,7 +218,8 @@ def yardstick(
     road_noise: float = ROAD_NOISE,
 ) -> pd.DataFrame:
     """Every method's per-image maps on ``x`` (pixels in [0, 1], ``y`` their classes) scored by
-    Quantus's PixelFlipping, ROAD and MPRT (top-down); one row per maps, metric and step."""
+    Quantus's PixelFlipping, ROAD and MPRT (top-down); one row per maps, metric and step
+    (the value NaN for maps that are 0 on every image, which Quantus refuses to order)."""
     import logging
     import warnings
 
@@ -224,6 +238,14 @@ def yardstick(
         # ROAD's imputation noise, seeded per maps so that the stage's results repeat
         perturb = partial(road_imputation, rng=np.random.RandomState([seed, k]))
         a4 = explain(net, labels, x, y, ig_steps, draw).reshape(x4.shape).astype(np.float32)
+        if not a4.any():
+            # every pixel of every image scores 0 (a network pruned until the method sees
+            # nothing): no order to score, which Quantus refuses; the scores are not defined
+            logging.getLogger(__name__).warning(
+                "%s maps are 0 on all %d images: their Quantus scores are NaN", name, len(y)
+            )
+            rows += undefined_rows(name, image_shape, net.layers[::-1])
+            continue
 
         def explain_func(model, inputs, targets, name=name, draw=draw, **_):
             other = _net(model, net.activation)
