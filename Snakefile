@@ -1,5 +1,6 @@
 # Region pruning for interpretability (Takehana & Ozaki): see README.md.
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ if SRC not in sys.path:  # after sys.path[0] and PYTHONPATH, before site-package
 
 from regionprune.workflow import jobclient, jobserver, runlock, snakemake_exit
 from regionprune.workflow.config import coerce_cli_strings, start
+from regionprune.workflow.reading import results_options
 
 min_version("9.0")
 
@@ -94,12 +96,13 @@ onstart:
 onsuccess:
     jobserver.stop(JOB_SERVER.pop() if JOB_SERVER else None)
     snakemake_exit.cancel_reevaluation_timers()  # its 1 s timers would hold the exit
-    # the hints run in this folder as written: the Snakefile named where it lies elsewhere
-    elsewhere = (
-        ""
-        if Path("Snakefile").resolve() == Path(workflow.main_snakefile).resolve()
-        else f" -s {workflow.main_snakefile}"
-    )
+    # the hints run in this folder as written: the Snakefile named where it lies elsewhere, and
+    # this call's --configfile and --config, which choose the results
+    here = Path("Snakefile").resolve() == Path(workflow.main_snakefile).resolve()
+    options = [] if here else ["-s", workflow.main_snakefile]
+    chosen = workflow.config_settings
+    options += results_options(chosen.configfiles, dict(chosen.config), Path.cwd())
+    elsewhere = f" {shlex.join(options)}" if options else ""
     print(
         f"\nResults: {SUMMARY}/summary.md (tables: {SUMMARY}/*.parquet, figures: {SUMMARY}/figures/)."
         f"\nReport with every figure, in report.html: {runnable('regionprune')} report{elsewhere}"

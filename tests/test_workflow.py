@@ -635,6 +635,18 @@ def test_a_killed_report_leaves_the_earlier_one(run_dir, tmp_path):
     assert out.returncode == 0 and path.stat().st_size > 10**6, out.stdout + out.stderr
 
 
+def test_a_report_of_results_never_made_says_so_in_two_lines(run_dir, tmp_path):
+    """Report with options whose results were never made (here one more iteration than the
+    run's): two lines naming the problem and the fix, no report. Snakemake printed a line per
+    result ("Missing metadata ..."), then that one file "marked for report" did not exist."""
+    path = tmp_path / "report.html"
+    out = regionprune("report", run_dir, "-o", str(path), "--config", "iterations=3")
+    assert out.returncode == 1 and not path.exists(), out.stdout + out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 2 and "iter3/" in lines[0] and "do not exist here" in lines[0], lines
+    assert lines[1].startswith("Fix: run snakemake with these options first"), lines
+
+
 def test_check_and_report_read_a_read_only_archive(run_dir, tmp_path):
     """A finished results folder on a read-only disk (a bind mount in a namespace of its own):
     check and report read it and write nothing there, a run is refused in one line. Both

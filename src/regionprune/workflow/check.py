@@ -111,9 +111,19 @@ def find_problems(outputs: list[tuple[str, str]], root: Path) -> list[Problem]:
     return problems
 
 
+#: What to do where results are missing because they were never made with these options.
+NOT_MADE_FIX = (
+    "Fix: run snakemake with these options first; for the results of a run made with other"
+    " options, give its --configfile and --config here too (the last lines of its console show"
+    " them)."
+)
+
+
 def report(problems: list[Problem], n_checked: int) -> str:
     if not problems:
         return f"all {n_checked} results of this workflow are present and read back intact."
+    if len(problems) == n_checked and all(p.kind == "missing" for p in problems):
+        return f"none of the {n_checked} results of this workflow exist here.\n{NOT_MADE_FIX}"
     lines = [f"{len(problems)} of {n_checked} results need rebuilding:"]
     lines += [f"  {p.kind:8} {p.path}" + (f"  ({p.reason})" if p.reason else "") for p in problems]
     files = " ".join(p.path for p in problems)

@@ -34,6 +34,38 @@ def working_folder(snakemake_args: list[str]) -> Path:
     return where.parse_known_args(snakemake_args)[0].directory
 
 
+def results_options(configfiles: list[Path], config: dict, folder: Path) -> list[str]:
+    """The options of a snakemake call that choose its results, as a new command line gives
+    them: its ``--configfile`` files (relative to ``folder`` where they lie below it), then its
+    ``--config`` entries, each value in YAML's flow style as the workflow reads it
+    (``coerce_cli_strings``): ``region={rate: 0.3}``. ``regionprune report`` and ``check``
+    take them as ``snakemake`` does."""
+    out = []
+    if configfiles:
+        here = Path(folder).resolve()
+        out.append("--configfile")
+        for f in map(Path, configfiles):
+            inside = f.resolve().is_relative_to(here)
+            out.append(os.path.relpath(f.resolve(), here) if inside else str(f))
+    if config:
+        out += ["--config", *(f"{key}={config_value(v)}" for key, v in config.items())]
+    return out
+
+
+def config_value(value: object) -> str:
+    """A ``--config`` value as Snakemake reads it back to the same setting: YAML's flow style
+    on one line (``{rate: 0.3}``, ``[100, 50]``, ``0.3``), empty for null."""
+    import yaml
+
+    from regionprune.workflow.config import coerce_cli_strings
+
+    value = coerce_cli_strings(value)
+    if value is None:
+        return ""
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=float("inf"))
+    return text.removesuffix("...\n").strip()
+
+
 def without_directory(snakemake_args: list[str]) -> list[str]:
     """The command line without its ``--directory``/``-d`` option."""
     out, skip = [], False
@@ -84,6 +116,21 @@ def snakemake(snakemake_args: list[str], folder: Path, **run) -> subprocess.Comp
     return subprocess.run(cmd, **run)
 
 
+def missing_results(snakemake_args: list[str], folder: Path) -> list[str]:
+    """The outputs of the workflow that ``snakemake <snakemake_args>`` runs in ``folder`` that
+    do not exist there (``--summary``; none where Snakemake cannot list them)."""
+    from regionprune.workflow.check import summary_outputs
+
+    proc = snakemake([*snakemake_args, "--summary"], folder, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return []
+    return [
+        rel
+        for rel, status in summary_outputs(proc.stdout)
+        if status == "missing" or not (folder / rel).exists()
+    ]
+
+
 #: A job's parameters in the data of Snakemake's report: a JSON string value.
 _PARAMS = re.compile(r'("params": ")((?:[^"\\]|\\.)*)(")')
 
@@ -109,6 +156,16 @@ def write_report(out: Path, snakemake_args: list[str]) -> int:
             proc = snakemake(
                 [*snakemake_args, "--report", str(tmp)], folder, capture_output=True, text=True
             )
+            missing = missing_results(snakemake_args, folder) if proc.returncode else []
+        if missing:  # Snakemake names one file after a line per file of noise
+            from regionprune.workflow.check import NOT_MADE_FIX
+
+            print(
+                f"{len(missing)} results of this workflow do not exist here, such as {missing[0]}."
+                f"\n{NOT_MADE_FIX}",
+                file=sys.stderr,
+            )
+            return 1
         if proc.returncode != 0:  # Snakemake's words; otherwise its line per file is noise
             print(proc.stdout + proc.stderr, file=sys.stderr)
             return proc.returncode
