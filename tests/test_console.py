@@ -106,3 +106,21 @@ def test_a_bad_config_file_is_one_line_on_the_screen(tmp_path, text, says):
     lines = [x for x in (out.stdout + out.stderr).splitlines() if x.strip()]
     ours = [x for x in lines if not x.startswith("Using workflow specific profile")]
     assert len(ours) == 1 and ours[0].startswith(says) and "Fix: " in ours[0], lines
+
+
+def test_each_job_is_listed_by_its_first_whole_sentence():
+    """``regionprune --help`` lists each job by its docstring's first sentence, whole (the first
+    line cut "Carve and label: ... the connected regions of the"), not cut at "Figs. 1"."""
+    from regionprune.workflow.cli import build_parser, first_sentence
+
+    assert first_sentence("Draw W1 (paper Figs. 1, 3), and\nits regions. More here.") == (
+        "Draw W1 (paper Figs. 1, 3), and its regions."
+    )
+    assert (
+        first_sentence("A line\nwithout a stop\n\nA second paragraph.") == "A line without a stop"
+    )
+    jobs = next(a for a in build_parser()._actions if a.dest == "job")
+    helps = {c.dest: c.help for c in jobs._choices_actions}
+    assert len(helps) > 15
+    for name, text in helps.items():
+        assert text.endswith(".") and "\n" not in text, (name, text)

@@ -6,6 +6,7 @@ import argparse
 import functools
 import importlib
 import logging
+import re
 import sys
 
 from regionprune import INTERRUPTED
@@ -44,6 +45,14 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def first_sentence(doc: str) -> str:
+    """A docstring's first sentence, on one line (its first line may end mid-sentence): up to
+    the first full stop that ends the text or comes before a capital (not "Figs. 1")."""
+    words = " ".join(doc.split("\n\n")[0].split())
+    end = re.search(r"[.!?](?=\s+[A-Z]|$)", words)
+    return words[: end.end()] if end else words
+
+
 @functools.cache
 def build_parser() -> argparse.ArgumentParser:
     """Every job's command line; built once per process (the job server builds it before it
@@ -53,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in JOBS:
         module = importlib.import_module(f"{JOB_PACKAGE}.{name}")
         doc = (module.__doc__ or name).strip()
-        p = sub.add_parser(name, help=doc.splitlines()[0], description=doc, formatter_class=_Help)
+        p = sub.add_parser(name, help=first_sentence(doc), description=doc, formatter_class=_Help)
         module.add_arguments(p)
         p.set_defaults(run=module.run)
     return parser
