@@ -68,6 +68,29 @@ def test_bad_arguments_are_refused():
         RegionPruning(amount=3)
 
 
+@pytest.mark.parametrize(
+    "carving, says",
+    [
+        ({"cut": 1.5}, "cut is a fraction removed per iteration, in [0, 1), got 1.5"),
+        ({"pixel_cut": -0.1}, "pixel_cut is a fraction removed per iteration"),
+        ({"max_regions": 0}, "max_regions must be at least 1 (None: off), got 0"),
+        ({"min_size": 0}, "min_size must be at least 1 (1: off), got 0"),
+        ({"pixel_budget": 10}, "pixel_budget=10 needs pixel_cut > 0"),
+        ({"pixel_budget": 0, "pixel_cut": 0.2}, "pixel_budget=0 needs pixel_cut > 0"),
+    ],
+)
+def test_a_carving_setting_out_of_range_is_named_and_the_module_left_alone(carving, says):
+    """Before, ``max_regions=0`` said "must keep at least one per group", ``cut=1.5`` "pruning
+    rate must lie in [0, 1]", and ``pixel_budget`` without ``pixel_cut`` was ignored."""
+    lin = layer()
+    before = lin.weight.detach().clone()
+    with pytest.raises(ValueError, match=re.escape(says)):
+        region_prune(lin, "weight", image_shape=(6, 8), **carving)
+    assert not hasattr(lin, "weight_orig") and torch.equal(lin.weight, before)
+    with pytest.raises(ValueError, match=re.escape(says)):
+        region_mask(before.numpy(), np.ones((5, 48), bool), (6, 8), **carving)
+
+
 def test_the_docs_example_runs_as_written(mnist_dir):
     """docs/api.md's example, run as a user would from the repository root."""
     text = (REPO / "docs" / "api.md").read_text()

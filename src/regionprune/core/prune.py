@@ -33,6 +33,29 @@ from regionprune.core.carving import carve, decide
 from regionprune.core.regions import label_neurons, mask_from_labels, region_table, remove_regions
 
 
+def check_carving(
+    pixel_cut: float = 0.0,
+    pixel_budget: int | None = None,
+    cut: float = 0.0,
+    min_size: int = 1,
+    max_regions: int | None = None,
+    **_: Any,
+) -> None:
+    """A ValueError that names the carving setting out of its range (the workflow's config
+    checks the same ranges, ``RegionSettings``, before any job)."""
+    for name, value in (("pixel_cut", pixel_cut), ("cut", cut)):
+        if not 0 <= value < 1:
+            raise ValueError(f"{name} is a fraction removed per iteration, in [0, 1), got {value}")
+    for name, value, off in (("min_size", min_size, "1"), ("max_regions", max_regions, "None")):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be at least 1 ({off}: off), got {value}")
+    if pixel_budget is not None and (pixel_budget < 1 or not pixel_cut):
+        raise ValueError(
+            f"pixel_budget={pixel_budget} needs pixel_cut > 0 (the pace at which the pixels in"
+            " use are cut down to it) and must be at least 1"
+        )
+
+
 def region_mask(
     weight: np.ndarray,
     mask: np.ndarray,
@@ -52,6 +75,7 @@ def region_mask(
     """One iteration on numpy arrays: the new boolean mask of ``weight`` ``(out, H * W)``, a
     subset of ``mask``. The defaults are the paper's (40% of all regions, 8-connected, by mean
     |w|, carving off)."""
+    check_carving(pixel_cut, pixel_budget, cut, min_size, max_regions)
     weight, mask = np.asarray(weight), np.asarray(mask, dtype=bool)
     if weight.ndim != 2 or weight.shape[1] != image_shape[0] * image_shape[1]:
         raise ValueError(
@@ -81,6 +105,7 @@ class RegionPruning(prune.BasePruningMethod):
         prune._validate_pruning_amount_init(amount)
         if isinstance(amount, int):
             raise TypeError("amount is a fraction of the regions, a float in [0, 1]")
+        check_carving(**settings)  # before the module is touched
         self.amount = amount
         self.image_shape = tuple(image_shape)
         self.settings = settings
