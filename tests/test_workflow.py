@@ -683,6 +683,24 @@ def test_report_bundles_figures_and_summary(report):
     assert "4. Decision basis" in html and "deletion_curves.png" in html
 
 
+def test_a_zipped_report_is_a_folder_named_as_the_file(run_dir, report, tmp_path):
+    """``-o bundle.zip``: Snakemake's report with a file per figure in a folder ``bundle/``
+    (it failed decoding the zip as text; its folder was named after the temporary file), the
+    same page as the HTML report, parameters unescaped alike."""
+    import zipfile
+
+    out = regionprune("report", run_dir, "-o", str(tmp_path / "bundle.zip"))
+    assert out.returncode == 0 and "unzip it" in out.stdout, out.stdout + out.stderr
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as z:
+        names = z.namelist()
+        page = z.read("bundle/report.html").decode()
+        assert all(n.startswith("bundle/") for n in names), names
+        assert any(n.endswith("/w1_baseline.png") for n in names) and len(names) > 10, names
+    params = re.compile(r'"params": "((?:[^"\\]|\\.)*)"')
+    assert sorted(params.findall(page)) == sorted(params.findall(report.read_text()))
+    assert any('{\\"' in p for p in params.findall(page))  # JSON settings, quotes as in HTML
+
+
 def _chromium() -> str:
     """A Chromium for Playwright: $CHROMIUM, or Debian's (apt-get install chromium)."""
     pytest.importorskip("playwright.sync_api", reason="pip install playwright (test extras)")

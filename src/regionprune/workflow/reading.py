@@ -142,6 +142,28 @@ def unescape_params(html: str) -> str:
     return _PARAMS.sub(lambda m: m[1] + m[2].replace('\\\\\\"', '\\"') + m[3], html)
 
 
+def finish_zip(path: Path, name: str) -> None:
+    """Snakemake's zipped report at ``path`` (a folder named as the file: the temporary name) as
+    one written to ``<name>.zip``: its folder renamed ``name``, its ``report.html``'s parameters
+    unescaped (``unescape_params``); rewritten beside it, then renamed over it."""
+    import zipfile
+
+    part = path.with_name(path.name + ".part")
+    try:
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(part, "w") as dst:
+            for item in src.infolist():
+                data = src.read(item)
+                first, sep, rest = item.filename.partition("/")
+                if first == path.stem and sep:
+                    item.filename = f"{name}/{rest}"
+                if rest == "report.html":
+                    data = unescape_params(data.decode("utf-8")).encode("utf-8")
+                dst.writestr(item, data)
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
 def write_report(out: Path, snakemake_args: list[str]) -> int:
     """Have Snakemake write the report of the workflow that ``snakemake <snakemake_args>`` runs
     to a temporary file beside ``out``, then rename it to ``out``: a kill or a failure leaves
@@ -169,7 +191,10 @@ def write_report(out: Path, snakemake_args: list[str]) -> int:
         if proc.returncode != 0:  # Snakemake's words; otherwise its line per file is noise
             print(proc.stdout + proc.stderr, file=sys.stderr)
             return proc.returncode
-        tmp.write_text(unescape_params(tmp.read_text(encoding="utf-8")), encoding="utf-8")
+        if out.suffix == ".zip":
+            finish_zip(tmp, out.stem)
+        else:
+            tmp.write_text(unescape_params(tmp.read_text(encoding="utf-8")), encoding="utf-8")
         os.chmod(tmp, 0o644)  # mkstemp's file is private; a report is for reading
         os.replace(tmp, out)
         return 0

@@ -32,5 +32,10 @@ def run(args: argparse.Namespace) -> None:
     code = write_report(args.output, args.passed_on)
     if code == 0:
         size = args.output.stat().st_size / 2**20
-        print(f"Report: {args.output} ({size:.1f} MB); open it in a browser.")
+        where = (
+            f"unzip it and open {args.output.stem}/report.html in a browser"
+            if args.output.suffix == ".zip"
+            else "open it in a browser"
+        )
+        print(f"Report: {args.output} ({size:.1f} MB); {where}.")
     sys.exit(code)
