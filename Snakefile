@@ -23,7 +23,7 @@ if SRC not in sys.path:  # after sys.path[0] and PYTHONPATH, before site-package
 
 from regionprune.workflow import jobclient, jobserver, runlock, snakemake_exit
 from regionprune.workflow.config import coerce_cli_strings, start
-from regionprune.workflow.reading import results_options
+from regionprune.workflow.reading import hint_options
 
 min_version("9.0")
 
@@ -96,17 +96,19 @@ onstart:
 onsuccess:
     jobserver.stop(JOB_SERVER.pop() if JOB_SERVER else None)
     snakemake_exit.cancel_reevaluation_timers()  # its 1 s timers would hold the exit
-    # the hints run in this folder as written: the Snakefile named where it lies elsewhere, and
-    # this call's --configfile and --config, which choose the results
-    here = Path("Snakefile").resolve() == Path(workflow.main_snakefile).resolve()
-    options = [] if here else ["-s", workflow.main_snakefile]
+    # the hints as the user's shell runs them: with the Snakefile, the folder and the config
+    # files and entries this call was given, which choose the results
     chosen = workflow.config_settings
-    options += results_options(chosen.configfiles, dict(chosen.config), Path.cwd())
+    anywhere = Path.cwd().resolve() != Path(os.environ.get("PWD") or ".").resolve()
+    options = hint_options(
+        Path.cwd(), anywhere, workflow.main_snakefile, chosen.configfiles, dict(chosen.config)
+    )
     elsewhere = f" {shlex.join(options)}" if options else ""
+    program = runnable("regionprune", absolute=anywhere)
     print(
         f"\nResults: {SUMMARY}/summary.md (tables: {SUMMARY}/*.parquet, figures: {SUMMARY}/figures/)."
-        f"\nReport with every figure, in report.html: {runnable('regionprune')} report{elsewhere}"
-        f"\nCheck for missing or damaged results: {runnable('regionprune')} check{elsewhere}"
+        f"\nReport with every figure, in report.html: {program} report{elsewhere}"
+        f"\nCheck for missing or damaged results: {program} check{elsewhere}"
     )
 
 

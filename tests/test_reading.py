@@ -9,6 +9,7 @@ import pytest
 
 from regionprune.workflow.config import coerce_cli_strings
 from regionprune.workflow.reading import (
+    hint_options,
     results_options,
     unescape_params,
     without_directory,
@@ -64,6 +65,30 @@ def test_the_hints_name_config_files_below_the_folder_relative(tmp_path):
     options = results_options([inside, outside], {}, tmp_path / "run")
     assert options == ["--configfile", "presets/a.yaml", "/etc/b.yaml"]
     assert results_options([], {}, tmp_path) == []
+
+
+def test_the_hints_run_from_the_users_folder_also_after_directory(tmp_path):
+    """Run where the Snakefile lies: no -d, no -s, paths relative. With --directory the shell
+    is elsewhere: -d, -s and the config files in full, which run from any folder (the hints
+    said "report" alone, for the folder the shell was not in)."""
+    repo, work = tmp_path / "repo", tmp_path / "work"
+    repo.mkdir(), work.mkdir()
+    (repo / "Snakefile").write_text("")
+    assert hint_options(repo, False, repo / "Snakefile", [repo / "c.yaml"], {"iterations": 3}) == [
+        "--configfile",
+        "c.yaml",
+        "--config",
+        "iterations=3",
+    ]
+    assert hint_options(work, True, repo / "Snakefile", [work / "c.yaml"], {}) == [
+        "-d",
+        str(work),
+        "-s",
+        str(repo / "Snakefile"),
+        "--configfile",
+        str(work / "c.yaml"),
+    ]
+    assert hint_options(work, False, repo / "Snakefile", [], {}) == ["-s", str(repo / "Snakefile")]
 
 
 def test_check_says_run_snakemake_where_none_of_the_results_exist():

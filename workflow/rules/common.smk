@@ -375,18 +375,19 @@ def all_targets():
     return targets
 
 
-def runnable(program: str) -> str:
+def runnable(program: str, absolute: bool = False) -> str:
     """``program`` of the environment that runs this workflow, as a new shell in the working
     folder can run it (an inactive venv is not on its PATH): its path, relative where it lies
-    below the working folder; the bare name where the environment has no such program.
+    below the working folder (``absolute``: in full); the bare name where the environment has
+    no such program.
     """
     path = Path(sys.executable).parent / program
     if not path.exists() and program == "regionprune":  # the package is not installed
-        return f"{runnable('python')} -m regionprune"
+        return f"{runnable('python', absolute)} -m regionprune"
     if not path.exists():
         return program
     relative = os.path.relpath(path)
-    return str(path) if relative.startswith("..") else relative
+    return str(path) if absolute or relative.startswith("..") else relative
 
 
 def data_identity(dataset: str) -> str:

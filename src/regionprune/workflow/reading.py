@@ -34,19 +34,33 @@ def working_folder(snakemake_args: list[str]) -> Path:
     return where.parse_known_args(snakemake_args)[0].directory
 
 
-def results_options(configfiles: list[Path], config: dict, folder: Path) -> list[str]:
+def hint_options(
+    here: Path, anywhere: bool, snakefile: Path, configfiles: list[Path], config: dict
+) -> list[str]:
+    """The options that make ``regionprune report``/``check`` look at the results of a snakemake
+    call working in ``here``: with ``anywhere`` (the user's shell is elsewhere: ``--directory``)
+    ``-d`` and every path in full, so that the hint runs in any folder; otherwise ``-s`` only
+    where the Snakefile is not ``here``'s, and paths below ``here`` relative. Then the call's
+    ``results_options``."""
+    here, snakefile = Path(here).resolve(), Path(snakefile).resolve()
+    out = ["-d", str(here)] if anywhere else []
+    if anywhere or (here / "Snakefile").resolve() != snakefile:
+        out += ["-s", str(snakefile)]
+    return out + results_options(configfiles, config, None if anywhere else here)
+
+
+def results_options(configfiles: list[Path], config: dict, folder: Path | None) -> list[str]:
     """The options of a snakemake call that choose its results, as a new command line gives
-    them: its ``--configfile`` files (relative to ``folder`` where they lie below it), then its
-    ``--config`` entries, each value in YAML's flow style as the workflow reads it
-    (``coerce_cli_strings``): ``region={rate: 0.3}``. ``regionprune report`` and ``check``
+    them: its ``--configfile`` files (relative to ``folder`` where they lie below it; None: in
+    full), then its ``--config`` entries, each value in YAML's flow style as the workflow reads
+    it (``coerce_cli_strings``): ``region={rate: 0.3}``. ``regionprune report`` and ``check``
     take them as ``snakemake`` does."""
     out = []
     if configfiles:
-        here = Path(folder).resolve()
         out.append("--configfile")
-        for f in map(Path, configfiles):
-            inside = f.resolve().is_relative_to(here)
-            out.append(os.path.relpath(f.resolve(), here) if inside else str(f))
+        for f in (Path(f).resolve() for f in configfiles):
+            inside = folder is not None and f.is_relative_to(Path(folder).resolve())
+            out.append(os.path.relpath(f, Path(folder).resolve()) if inside else str(f))
     if config:
         out += ["--config", *(f"{key}={config_value(v)}" for key, v in config.items())]
     return out
