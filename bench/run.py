@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/run.py --data ../shared/data/mnist [--repeats 5] [--out bench/out]
 
-Prints, and writes to OUT/results.json and OUT/results.md, four ratios (medians of --repeats):
+Prints, and writes to OUT/results.json and OUT/results.md, four ratios (medians of --repeats)
   1. one epoch of the engine against the tutorial loop (torchvision MNIST + DataLoader + ToTensor)
   2. one epoch of the engine against the arithmetic floor (FLOPs / this machine's matmul rate)
   3. 8 models trained in lockstep against the same 8 trained one after another
   4. the paper's configuration through `snakemake` (fresh results folder, local data) against
      the same jobs called one after another in one Python process
-and with --grid (or --only-grid) a sixth: the README's 27-run grid through `snakemake`, against
+and 5., a training job's peak memory against its 1 GB bound; with --grid (or --only-grid) a
+sixth: the README's 27-run grid through `snakemake`, against
 the paper's configuration measured right after it and against its own jobs in one process, with
 where its time goes.
 Timings on shared machines are noisy: only ratios measured side by side mean anything.
@@ -381,13 +382,13 @@ def main() -> None:
     ap.add_argument(
         "--grid",
         action="store_true",
-        help="add measure 6, the README's 27-run grid (tens of minutes on 2 cores)",
+        help="add measure 6, the README's 27-run grid (3-5 minutes on 2 cores)",
     )
     ap.add_argument("--only-grid", action="store_true", help="measure 6 only")
     ap.add_argument(
         "--replay",
         action="store_true",
-        help="measure 6 also calls the grid's jobs in one process (tens of minutes)",
+        help="measure 6 also calls the grid's jobs one after another in one process",
     )
     ap.add_argument(
         "--keep",
