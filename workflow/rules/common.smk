@@ -17,6 +17,7 @@ from regionprune.io.data import (
     is_builtin,
     user_needs_folder,
 )
+from regionprune.workflow.coverage import limit_problems, split_labels
 from regionprune.workflow.labels import Labels
 from regionprune.workflow.settings import stage_path
 
@@ -91,6 +92,21 @@ try:
     for ds, folder in LOCAL_DIRS.items():
         if folder and not all(Path(f).is_file() for f in data_files(ds)):
             check_local_dir(ds, folder)
+    # data limits that leave a class out of the decision basis, from the labels (coverage.py)
+    limited = {(t.dataset, t.train_limit, t.test_limit) for t in TRAIN.values()}
+    limit_problems_found = []
+    for ds, train_limit, test_limit in sorted(limited, key=str):
+        labels = split_labels(ds, Path(RESULTS, "data", ds), LOCAL_DIRS[ds])
+        if labels is not None:
+            limit_problems_found += limit_problems(
+                labels["train"],
+                labels["test"],
+                train_limit,
+                test_limit,
+                EVIDENCE_SETTINGS.sanity_images,
+            )
+    if limit_problems_found:
+        raise DataError("\n".join(dict.fromkeys(limit_problems_found)))
 except (ValueError, DataError) as err:
     raise WorkflowError(str(err)) from None
 
