@@ -63,6 +63,8 @@ def test_labels_are_read_from_the_copy_first_then_the_local_folder(tmp_path):
     _write_idx_labels(copy / "train-labels-idx1-ubyte.gz", TEST)
     _write_idx_labels(copy / "t10k-labels-idx1-ubyte.gz", TRAIN)
     np.testing.assert_array_equal(split_labels("mnist", copy, str(local))["train"], TEST)
+    (copy / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b damaged")
+    assert split_labels("mnist", copy, str(local)) is None  # for check and the jobs to name
     # a data set of one's own: its .npz (the source, or the copy's data.npz)
     x = np.zeros((12, 4, 4), np.uint8)
     np.savez(tmp_path / "own.npz", x_train=x, y_train=TRAIN, x_test=x, y_test=TEST)

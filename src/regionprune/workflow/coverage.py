@@ -65,7 +65,17 @@ def _idx_labels(path: Path) -> NDArray[np.uint8]:
 
 def split_labels(dataset: str, copy_dir: Path, local_dir: str | None) -> dict[str, NDArray] | None:
     """The training and test labels of ``dataset``, from its copy (``copy_dir``) or from
-    ``local_dir``; None where neither holds them yet."""
+    ``local_dir``; None where neither holds them yet, or they cannot be read (a damaged copy
+    is for the jobs and ``regionprune check`` to name, with its fix)."""
+    import zipfile
+
+    try:
+        return _split_labels(dataset, copy_dir, local_dir)
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+
+
+def _split_labels(dataset: str, copy_dir: Path, local_dir: str | None) -> dict[str, NDArray] | None:
     if is_builtin(dataset):
         spec = get_spec(dataset)
         for folder in (copy_dir, Path(local_dir) if local_dir else None):
