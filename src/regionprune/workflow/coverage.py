@@ -12,13 +12,23 @@ imports this module, so it is not part of any job's code version.
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from regionprune.io.data import USER_DATA, find_user_source, get_spec, is_builtin
+from regionprune.io.damage import DamagedFile
+from regionprune.io.data import (
+    USER_DATA,
+    DataError,
+    _read_idx,
+    find_user_source,
+    get_spec,
+    is_builtin,
+)
+
+#: An IDX label file's magic number (``io.data`` reads it: magic and shape checked).
+LABELS_MAGIC = 2049
 
 
 def missing_classes(labels: NDArray, n: int) -> list[int]:
@@ -58,11 +68,6 @@ def limit_problems(
     return problems
 
 
-def _idx_labels(path: Path) -> NDArray[np.uint8]:
-    with gzip.open(path) as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=8)
-
-
 def split_labels(dataset: str, copy_dir: Path, local_dir: str | None) -> dict[str, NDArray] | None:
     """The training and test labels of ``dataset``, from its copy (``copy_dir``) or from
     ``local_dir``; None where neither holds them yet, or they cannot be read (a damaged copy
@@ -71,17 +76,16 @@ def split_labels(dataset: str, copy_dir: Path, local_dir: str | None) -> dict[st
 
     try:
         return _split_labels(dataset, copy_dir, local_dir)
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
+    except (DataError, DamagedFile, OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
         return None
 
 
 def _split_labels(dataset: str, copy_dir: Path, local_dir: str | None) -> dict[str, NDArray] | None:
     if is_builtin(dataset):
-        spec = get_spec(dataset)
-        for folder in (copy_dir, Path(local_dir) if local_dir else None):
-            files = {s: folder / spec.splits[s][1] for s in ("train", "test")} if folder else {}
-            if files and all(f.is_file() for f in files.values()):
-                return {s: _idx_labels(f) for s, f in files.items()}
+        folders = [copy_dir, *([Path(local_dir)] if local_dir else [])]
+        for folder in folders:
+            if labels := _idx_split_labels(dataset, folder):
+                return labels
         return None
     if (copy_dir / USER_DATA).is_file():
         path, form = copy_dir / USER_DATA, "npz"
@@ -90,7 +94,14 @@ def _split_labels(dataset: str, copy_dir: Path, local_dir: str | None) -> dict[s
     else:
         return None
     if form != "npz":  # IDX files under MNIST's names
-        spec = get_spec("mnist")
-        return {s: _idx_labels(path / spec.splits[s][1]) for s in ("train", "test")}
+        return _idx_split_labels("mnist", path)
     with np.load(path, allow_pickle=False) as arrays:
         return {s: np.asarray(arrays[f"y_{s}"]) for s in ("train", "test")}
+
+
+def _idx_split_labels(dataset: str, folder: Path) -> dict[str, NDArray] | None:
+    """The labels of the IDX files ``folder`` holds under ``dataset``'s names, if all are there."""
+    files = {s: folder / get_spec(dataset).splits[s][1] for s in ("train", "test")}
+    if not all(f.is_file() for f in files.values()):
+        return None
+    return {s: _read_idx(f, LABELS_MAGIC) for s, f in files.items()}

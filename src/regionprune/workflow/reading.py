@@ -56,11 +56,12 @@ def results_options(configfiles: list[Path], config: dict, folder: Path | None) 
     it (``coerce_cli_strings``): ``region={rate: 0.3}``. ``regionprune report`` and ``check``
     take them as ``snakemake`` does."""
     out = []
+    base = None if folder is None else Path(folder).resolve()
     if configfiles:
         out.append("--configfile")
         for f in (Path(f).resolve() for f in configfiles):
-            inside = folder is not None and f.is_relative_to(Path(folder).resolve())
-            out.append(os.path.relpath(f, Path(folder).resolve()) if inside else str(f))
+            inside = base is not None and f.is_relative_to(base)
+            out.append(os.path.relpath(f, base) if inside else str(f))
     if config:
         out += ["--config", *(f"{key}={config_value(v)}" for key, v in config.items())]
     return out
